@@ -1,0 +1,45 @@
+/// Everything that can go wrong in the network library, with what a person needs to fix it.
+public enum ConvNetError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// An architecture that cannot be built: the layer (index and name) and why.
+    case invalidArchitecture(layer: String?, reason: String)
+    /// A parameter or input whose shape is not the one expected.
+    case shapeMismatch(name: String, expected: [Int], found: [Int])
+    /// A parameter name the architecture does not have.
+    case unknownParameter(name: String)
+    /// A parameter the architecture needs but the given set lacks.
+    case missingParameter(name: String)
+    /// A data set file that does not exist, with the Debian package that provides it.
+    case datasetMissing(path: String, package: String)
+    /// A data set file that cannot be read (permissions, I/O).
+    case datasetUnreadable(path: String, reason: String)
+    /// A data set file whose contents are not what its header or format promises.
+    case datasetCorrupt(path: String, offset: Int, reason: String)
+    /// Training settings that cannot work together.
+    case invalidTrainingConfiguration(reason: String)
+    /// A training state that does not fit the network or data it is resumed with.
+    case incompatibleTrainingState(reason: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidArchitecture(layer, reason):
+            if let layer { return "invalid architecture at layer \(layer): \(reason)" }
+            return "invalid architecture: \(reason)"
+        case let .shapeMismatch(name, expected, found):
+            return "tensor \(name): expected shape \(expected), found \(found)"
+        case let .unknownParameter(name):
+            return "tensor \(name) is not a parameter of this architecture"
+        case let .missingParameter(name):
+            return "tensor \(name) is required by the architecture but missing"
+        case let .datasetMissing(path, package):
+            return "\(path): no such file; install the data with 'apt-get install -y \(package)'"
+        case let .datasetUnreadable(path, reason):
+            return "\(path): cannot read: \(reason)"
+        case let .datasetCorrupt(path, offset, reason):
+            return "\(path): at byte \(offset): \(reason)"
+        case let .invalidTrainingConfiguration(reason):
+            return "invalid training configuration: \(reason)"
+        case let .incompatibleTrainingState(reason):
+            return "training state cannot be resumed: \(reason)"
+        }
+    }
+}

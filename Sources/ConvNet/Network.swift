@@ -1,0 +1,188 @@
+/// One layer resolved against its input shape, with offsets into the flat parameter buffer.
+enum Operation: Sendable {
+    case conv(WindowPlan, weights: Int, bias: Int?)
+    case relu(count: Int)
+    case maxPool(WindowPlan)
+    case flatten(count: Int)
+    case dense(inCount: Int, outCount: Int, weights: Int, bias: Int?)
+    case softmax(count: Int)
+}
+
+/// Where one exchange-layout parameter lives in the flat internal buffer.
+public struct ParameterSlot: Sendable, Hashable {
+    public var spec: ParameterSpec
+    /// Offset of the first scalar in the flat buffer.
+    public var offset: Int
+    public var count: Int
+    /// True for dense kernels, stored internally as `[out, in]` (exchange layout is `[in, out]`).
+    public var isTransposed: Bool
+}
+
+/// A sequential network: an architecture and its parameters.
+///
+/// Parameters live in one flat float32 buffer in the internal compute layout; ``parameters`` and
+/// ``load(parameters:)`` translate to and from the exchange layout (`conv.kernel [kh, kw, in, out]`,
+/// `dense.kernel [in, out]`, biases `[n]`).
+public struct Network: Sendable {
+    public let architecture: Architecture
+    /// The shape entering each layer, then the output shape.
+    public let shapes: [ActivationShape]
+    public let slots: [ParameterSlot]
+    let operations: [Operation]
+    /// Every parameter, flat, in internal layout.
+    public internal(set) var flatParameters: [Float]
+
+    /// Builds a network with all parameters zero.
+    ///
+    /// - Throws: ``ConvNetError/invalidArchitecture(layer:reason:)`` if the architecture does not validate.
+    public init(architecture: Architecture) throws {
+        self.architecture = architecture
+        shapes = try architecture.activationShapes()
+        var slots: [ParameterSlot] = []
+        var offset = 0
+        for spec in try architecture.parameterSpecs() {
+            let count = spec.shape.reduce(1, *)
+            let isDenseKernel: Bool
+            if case .dense = architecture.layers[spec.layerIndex].kind, !spec.isBias { isDenseKernel = true } else { isDenseKernel = false }
+            slots.append(ParameterSlot(spec: spec, offset: offset, count: count, isTransposed: isDenseKernel))
+            let (next, overflow) = offset.addingReportingOverflow(count)
+            guard !overflow, next <= Architecture.maximumElementCount else {
+                throw ConvNetError.invalidArchitecture(layer: nil, reason: "more than \(Architecture.maximumElementCount) parameters")
+            }
+            offset = next
+        }
+        self.slots = slots
+        flatParameters = [Float](repeating: 0, count: offset)
+        var operations: [Operation] = []
+        for (index, layer) in architecture.layers.enumerated() {
+            let inShape = shapes[index], outShape = shapes[index + 1]
+            let weightOffset = slots.first { $0.spec.layerIndex == index && !$0.spec.isBias }?.offset
+            let biasOffset = slots.first { $0.spec.layerIndex == index && $0.spec.isBias }?.offset
+            switch layer.kind {
+            case let .conv2d(spec):
+                let gy = WindowGeometry.make(input: inShape.height, window: spec.kernel[0], stride: spec.stride[0], padding: spec.padding)!
+                let gx = WindowGeometry.make(input: inShape.width, window: spec.kernel[1], stride: spec.stride[1], padding: spec.padding)!
+                operations.append(.conv(WindowPlan(input: inShape, output: outShape, y: gy, x: gx), weights: weightOffset!, bias: biasOffset))
+            case .relu:
+                operations.append(.relu(count: inShape.count))
+            case let .maxPool2d(spec):
+                let gy = WindowGeometry.make(input: inShape.height, window: spec.pool[0], stride: spec.stride[0], padding: spec.padding)!
+                let gx = WindowGeometry.make(input: inShape.width, window: spec.pool[1], stride: spec.stride[1], padding: spec.padding)!
+                operations.append(.maxPool(WindowPlan(input: inShape, output: outShape, y: gy, x: gx)))
+            case .flatten:
+                operations.append(.flatten(count: inShape.count))
+            case .dense:
+                operations.append(.dense(inCount: inShape.count, outCount: outShape.count, weights: weightOffset!, bias: biasOffset))
+            case .softmax:
+                operations.append(.softmax(count: inShape.count))
+            }
+        }
+        self.operations = operations
+    }
+
+    /// The number of scalars one input image holds (H x W x C).
+    public var inputCount: Int { shapes[0].count }
+    /// The number of scalars the network outputs per image.
+    public var outputCount: Int { shapes[shapes.count - 1].count }
+    /// True when the last layer is softmax, which training requires.
+    public var endsWithSoftmax: Bool {
+        if case .softmax? = architecture.layers.last?.kind { return true }
+        return false
+    }
+
+    // MARK: Exchange layout
+
+    /// The parameters in order, in the exchange layout.
+    public var parameters: [NamedTensor] {
+        exchangeTensors(from: flatParameters)
+    }
+
+    /// Converts a flat buffer laid out like the parameters (for example an optimizer slot) to exchange tensors.
+    public func exchangeTensors(from flat: [Float], suffix: String = "") -> [NamedTensor] {
+        slots.map { slot in
+            var scalars = Array(flat[slot.offset..<(slot.offset + slot.count)])
+            if slot.isTransposed {
+                scalars = transpose(scalars, rows: slot.spec.shape[1], columns: slot.spec.shape[0])
+            }
+            return NamedTensor(name: slot.spec.name + suffix, tensor: Tensor(shape: slot.spec.shape, scalars: scalars))
+        }
+    }
+
+    /// Builds a flat internal buffer from exchange tensors named `<parameter><suffix>`, in any order.
+    ///
+    /// - Throws: ``ConvNetError/missingParameter(name:)``, ``ConvNetError/unknownParameter(name:)`` or
+    ///   ``ConvNetError/shapeMismatch(name:expected:found:)`` naming the tensor.
+    public func flatBuffer(from tensors: [NamedTensor], suffix: String = "") throws -> [Float] {
+        var byName: [String: Tensor] = [:]
+        for t in tensors {
+            guard byName.updateValue(t.tensor, forKey: t.name) == nil else {
+                throw ConvNetError.invalidArchitecture(layer: nil, reason: "tensor \(t.name) is given twice")
+            }
+        }
+        var flat = [Float](repeating: 0, count: flatParameters.count)
+        for slot in slots {
+            let name = slot.spec.name + suffix
+            guard let tensor = byName.removeValue(forKey: name) else { throw ConvNetError.missingParameter(name: name) }
+            guard tensor.shape == slot.spec.shape, tensor.scalars.count == slot.count else {
+                throw ConvNetError.shapeMismatch(name: name, expected: slot.spec.shape, found: tensor.shape)
+            }
+            let scalars = slot.isTransposed ? transpose(tensor.scalars, rows: slot.spec.shape[0], columns: slot.spec.shape[1]) : tensor.scalars
+            flat.replaceSubrange(slot.offset..<(slot.offset + slot.count), with: scalars)
+        }
+        if let extra = byName.keys.sorted().first { throw ConvNetError.unknownParameter(name: extra) }
+        return flat
+    }
+
+    /// Replaces every parameter with exchange-layout tensors (all of them, each exactly once).
+    ///
+    /// - Throws: an error naming the first missing, unknown or mis-shaped tensor; the network is unchanged then.
+    public mutating func load(parameters: [NamedTensor]) throws {
+        flatParameters = try flatBuffer(from: parameters)
+    }
+
+    /// Builds a network from an architecture and its parameters in the exchange layout.
+    public init(architecture: Architecture, parameters: [NamedTensor]) throws {
+        try self.init(architecture: architecture)
+        try load(parameters: parameters)
+    }
+
+    /// Replaces the flat internal buffer (same count), as optimizers and loaders do.
+    public mutating func setFlatParameters(_ flat: [Float]) throws {
+        guard flat.count == flatParameters.count else {
+            throw ConvNetError.shapeMismatch(name: "parameters", expected: [flatParameters.count], found: [flat.count])
+        }
+        flatParameters = flat
+    }
+
+    // MARK: Initialisation
+
+    /// Initialises parameters the seed's way: kernels ~ N(0, 1) / (kernel height x width) for convolutions and
+    /// N(0, 1) / fan-in for dense layers, biases zero. Draws are taken in parameter order, row-major in the
+    /// exchange layout.
+    public mutating func initialize(using rng: inout RandomGenerator) {
+        var tensors: [NamedTensor] = []
+        for slot in slots {
+            var t = Tensor(zeros: slot.spec.shape)
+            if !slot.spec.isBias {
+                let divisor: Float
+                switch architecture.layers[slot.spec.layerIndex].kind {
+                case let .conv2d(spec): divisor = Float(spec.kernel[0] * spec.kernel[1])
+                default: divisor = Float(slot.spec.fanIn)
+                }
+                for i in 0..<t.scalars.count { t.scalars[i] = Float(rng.nextGaussian()) / divisor }
+            }
+            tensors.append(NamedTensor(name: slot.spec.name, tensor: t))
+        }
+        // The names and shapes come from our own slots, so this cannot fail.
+        if let flat = try? flatBuffer(from: tensors) { flatParameters = flat }
+    }
+}
+
+/// Transposes a row-major `rows x columns` matrix.
+func transpose(_ m: [Float], rows: Int, columns: Int) -> [Float] {
+    var out = [Float](repeating: 0, count: m.count)
+    for r in 0..<rows {
+        for c in 0..<columns { out[c * rows + r] = m[r * columns + c] }
+    }
+    return out
+}

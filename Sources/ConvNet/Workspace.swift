@@ -1,0 +1,112 @@
+/// Scratch memory for running one sample at a time through a network: activations, their gradients, pooling
+/// winners and (parameter gradients go to a buffer the caller passes). One per worker thread; never shared.
+final class Workspace {
+    let activations: [FloatPointer]
+    let activationCounts: [Int]
+    let gradients: [FloatPointer]
+    let argmax: [UnsafeMutablePointer<Int32>?]
+
+    init(network: Network) {
+        activationCounts = network.shapes.map(\.count)
+        activations = activationCounts.map { FloatPointer.allocate(capacity: max($0, 1)) }
+        gradients = activationCounts.map { FloatPointer.allocate(capacity: max($0, 1)) }
+        argmax = network.operations.enumerated().map { index, op in
+            if case .maxPool = op {
+                let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(network.shapes[index + 1].count, 1))
+                return p
+            }
+            return nil
+        }
+        for (p, n) in zip(activations, activationCounts) { p.initialize(repeating: 0, count: max(n, 1)) }
+        for (p, n) in zip(gradients, activationCounts) { p.initialize(repeating: 0, count: max(n, 1)) }
+    }
+
+    deinit {
+        activations.forEach { $0.deallocate() }
+        gradients.forEach { $0.deallocate() }
+        argmax.forEach { $0?.deallocate() }
+    }
+}
+
+extension Network {
+    /// Writes `pixel * scale + offset` for one image into the workspace's input activation.
+    @inline(__always)
+    func loadInput<T: BinaryInteger>(_ pixels: UnsafePointer<T>, into ws: Workspace) {
+        let s = architecture.preprocessing.scale, o = architecture.preprocessing.offset
+        let x = ws.activations[0]
+        for i in 0..<inputCount { x[i] = Float(pixels[i]) * s + o }
+    }
+
+    /// Writes `value * scale + offset` for one image of float pixels.
+    @inline(__always)
+    func loadInput(_ pixels: UnsafePointer<Float>, into ws: Workspace) {
+        let s = architecture.preprocessing.scale, o = architecture.preprocessing.offset
+        let x = ws.activations[0]
+        for i in 0..<inputCount { x[i] = pixels[i] * s + o }
+    }
+
+    /// Runs the loaded input through every layer; activations stay in the workspace.
+    func forward(_ ws: Workspace, parameters w: UnsafePointer<Float>) {
+        for (index, op) in operations.enumerated() {
+            let input = UnsafePointer(ws.activations[index]), output = ws.activations[index + 1]
+            switch op {
+            case let .conv(plan, weights, bias):
+                Kernels.convForward(plan, input: input, weights: w + weights, bias: bias.map { w + $0 }, output: output)
+            case let .relu(count):
+                Kernels.reluForward(count: count, input: input, output: output)
+            case let .maxPool(plan):
+                Kernels.maxPoolForward(plan, input: input, output: output, argmax: ws.argmax[index]!)
+            case let .flatten(count):
+                output.update(from: input, count: count)
+            case let .dense(inCount, outCount, weights, bias):
+                Kernels.denseForward(inCount: inCount, outCount: outCount, input: input, weights: w + weights,
+                                     bias: bias.map { w + $0 }, output: output)
+            case let .softmax(count):
+                Kernels.softmax(count: count, input: input, output: output)
+            }
+        }
+    }
+
+    /// The loss of the last forward pass for `label`; requires a softmax last layer.
+    func loss(_ ws: Workspace, label: Int) -> Float {
+        let last = operations.count - 1
+        return Kernels.crossEntropy(count: outputCount, logits: ws.activations[last], label: label)
+    }
+
+    /// Back-propagates softmax cross-entropy for `label`, scaled by `scale` (1 / batch size), and accumulates the
+    /// parameter gradients into `gw` (internal layout). Requires a forward pass just before.
+    func backward(_ ws: Workspace, label: Int, scale: Float, parameters w: UnsafePointer<Float>, gradient gw: FloatPointer) {
+        let last = operations.count - 1
+        // d loss / d logits = (p - onehot) * scale, placed as the gradient of the softmax input.
+        let probabilities = ws.activations[last + 1]
+        let dLogits = ws.gradients[last]
+        for i in 0..<outputCount { dLogits[i] = (probabilities[i] - (i == label ? 1 : 0)) * scale }
+        var index = last - 1
+        while index >= 0 {
+            let input = UnsafePointer(ws.activations[index])
+            let gOut = UnsafePointer(ws.gradients[index + 1])
+            let gIn: FloatPointer? = index > 0 ? ws.gradients[index] : nil
+            switch operations[index] {
+            case let .conv(plan, weights, bias):
+                Kernels.convBackward(plan, input: input, weights: w + weights, outputGradient: gOut, weightGradient: gw + weights,
+                                     biasGradient: bias.map { gw + $0 }, inputGradient: gIn)
+            case let .relu(count):
+                if let gIn { Kernels.reluBackward(count: count, input: input, outputGradient: gOut, inputGradient: gIn) }
+            case let .maxPool(plan):
+                if let gIn {
+                    Kernels.maxPoolBackward(inputCount: plan.inHeight * plan.inWidth * plan.inChannels,
+                                            outputCount: plan.outHeight * plan.outWidth * plan.outChannels,
+                                            outputGradient: gOut, argmax: ws.argmax[index]!, inputGradient: gIn)
+                }
+            case let .flatten(count):
+                gIn?.update(from: gOut, count: count)
+            case let .dense(inCount, outCount, weights, bias):
+                Kernels.denseBackward(inCount: inCount, outCount: outCount, input: input, weights: w + weights, outputGradient: gOut,
+                                      weightGradient: gw + weights, biasGradient: bias.map { gw + $0 }, inputGradient: gIn)
+            case .softmax:
+                break // handled together with the loss above
+            }
+            index -= 1
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct CNNKitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cnnkit",
+        abstract: "Train small convolutional networks and keep their model files trustworthy.",
+        subcommands: [Train.self]
+    )
+}

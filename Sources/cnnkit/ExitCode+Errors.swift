@@ -1,0 +1,64 @@
+import ArgumentParser
+import ConvNet
+import Foundation
+import ModelArchive
+
+/// The sysexits codes of DESIGN.md section 4.
+enum Exit {
+    static let checksFailed: Int32 = 1
+    static let usage: Int32 = 64
+    static let dataError: Int32 = 65
+    static let noInput: Int32 = 66
+    static let software: Int32 = 70
+    static let cannotCreate: Int32 = 73
+    static let ioError: Int32 = 74
+    static let interrupted: Int32 = 130
+}
+
+/// Prints one line on stderr.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("cnnkit: " + message + "\n").utf8))
+}
+
+/// Prints to stderr without a prefix (progress).
+func printProgress(_ message: String) {
+    FileHandle.standardError.write(Data(message.utf8))
+}
+
+/// Runs a command body, turning library errors into one line on stderr and the exit code they map to.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        let (code, message) = classify(error)
+        printError(message)
+        throw ExitCode(code)
+    }
+}
+
+func classify(_ error: Error) -> (Int32, String) {
+    switch error {
+    case let e as ConvNetError:
+        switch e {
+        case .datasetMissing, .datasetUnreadable: return (Exit.noInput, e.description)
+        case .invalidTrainingConfiguration: return (Exit.usage, e.description)
+        default: return (Exit.dataError, e.description)
+        }
+    case let e as ArchiveError:
+        switch e {
+        case .missingFile: return (Exit.noInput, e.description)
+        case .unknownFormat, .invalid: return (Exit.dataError, e.description)
+        case .unsupported: return (Exit.usage, e.description)
+        case .cannotCreate: return (Exit.cannotCreate, e.description)
+        case .writeFailed: return (Exit.ioError, e.description)
+        }
+    case let e as CustomStringConvertible:
+        return (Exit.software, "internal error: \(e.description)")
+    default:
+        return (Exit.software, "internal error: \(error)")
+    }
+}
