@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "ConvNet", targets: ["ConvNet"]),
         .library(name: "ModelArchive", targets: ["ModelArchive"]),
+        .library(name: "HDF5Format", targets: ["HDF5Format"]),
+        .library(name: "CNNZFormat", targets: ["CNNZFormat"]),
         .executable(name: "cnnkit", targets: ["cnnkit"]),
     ],
     dependencies: [
@@ -15,22 +17,31 @@ let package = Package(
     targets: [
         // C shims: the macros Swift cannot import become static inline functions.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
         // Tensors, layers, network, losses, optimizers, training loop, RNG, IDX datasets.
         .target(name: "ConvNet", dependencies: ["CZlib"]),
         // The format-neutral model document, format detection, shared errors.
         .target(name: "ModelArchive", dependencies: ["ConvNet"]),
+        // HDF5 reader/writer in the Keras-compatible layout.
+        .target(name: "HDF5Format", dependencies: ["ModelArchive", "CHDF5"]),
+        // The CNNZ reader/writer.
+        .target(name: "CNNZFormat", dependencies: ["ModelArchive", "CZlib"]),
+        // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
+        .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
 
         .executableTarget(
             name: "cnnkit",
             dependencies: [
-                "ConvNet", "ModelArchive",
+                "ConvNet", "ModelArchive", "HDF5Format", "CNNZFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
+        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format"]),
+        .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,2 @@
+/// Errors of the CNNZ format module.
+public enum CNNZError: Error, Sendable {}
