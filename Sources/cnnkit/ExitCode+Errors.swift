@@ -48,12 +48,12 @@ func classify(_ error: Error) -> (Int32, String) {
         case .invalidTrainingConfiguration: return (Exit.usage, e.description)
         default: return (Exit.dataError, e.description)
         }
-    case let e as ArchiveError:
-        switch e {
-        case .missingFile: return (Exit.noInput, e.description)
-        case .unknownFormat, .invalid: return (Exit.dataError, e.description)
+    case let e as ModelFileError:
+        switch e.category {
+        case .missingInput: return (Exit.noInput, e.description)
+        case .invalidInput: return (Exit.dataError, e.description)
         case .unsupported: return (Exit.usage, e.description)
-        case .cannotCreate: return (Exit.cannotCreate, e.description)
+        case .cannotCreateOutput: return (Exit.cannotCreate, e.description)
         case .writeFailed: return (Exit.ioError, e.description)
         }
     case let e as CustomStringConvertible:
