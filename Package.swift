@@ -38,6 +38,9 @@ let package = Package(
             ]
         ),
 
+        // Throughput benchmark of the network library (make bench).
+        .executableTarget(name: "cnnkit-bench", dependencies: ["ConvNet"], path: "Benchmarks/cnnkit-bench"),
+
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format"]),

@@ -1,6 +1,6 @@
 /// One layer resolved against its input shape, with offsets into the flat parameter buffer.
 enum Operation: Sendable {
-    case conv(WindowPlan, weights: Int, bias: Int?)
+    case conv(ConvPlan, weights: Int, bias: Int?)
     case relu(count: Int)
     case maxPool(WindowPlan)
     case flatten(count: Int)
@@ -62,7 +62,7 @@ public struct Network: Sendable {
             case let .conv2d(spec):
                 let gy = WindowGeometry.make(input: inShape.height, window: spec.kernel[0], stride: spec.stride[0], padding: spec.padding)!
                 let gx = WindowGeometry.make(input: inShape.width, window: spec.kernel[1], stride: spec.stride[1], padding: spec.padding)!
-                operations.append(.conv(WindowPlan(input: inShape, output: outShape, y: gy, x: gx), weights: weightOffset!, bias: biasOffset))
+                operations.append(.conv(ConvPlan(WindowPlan(input: inShape, output: outShape, y: gy, x: gx)), weights: weightOffset!, bias: biasOffset))
             case .relu:
                 operations.append(.relu(count: inShape.count))
             case let .maxPool2d(spec):

@@ -5,6 +5,10 @@ final class Workspace {
     let activationCounts: [Int]
     let gradients: [FloatPointer]
     let argmax: [UnsafeMutablePointer<Int32>?]
+    /// Per convolution: the zero-padded input (when padded), the padded input gradient, the transposed kernel.
+    let padded: [FloatPointer?]
+    let paddedGradient: [FloatPointer?]
+    let transposedKernel: [FloatPointer?]
 
     init(network: Network) {
         activationCounts = network.shapes.map(\.count)
@@ -17,6 +21,17 @@ final class Workspace {
             }
             return nil
         }
+        func scratch(_ count: (ConvPlan) -> Int?) -> [FloatPointer?] {
+            network.operations.map { op in
+                guard case let .conv(plan, _, _) = op, let n = count(plan) else { return nil }
+                let p = FloatPointer.allocate(capacity: max(n, 1))
+                p.initialize(repeating: 0, count: max(n, 1))
+                return p
+            }
+        }
+        padded = scratch { $0.isPadded ? $0.paddedCount : nil }
+        paddedGradient = scratch { $0.isPadded ? $0.paddedCount : nil }
+        transposedKernel = scratch { $0.window.windowHeight * $0.window.windowWidth * $0.window.inChannels * $0.window.outChannels }
         for (p, n) in zip(activations, activationCounts) { p.initialize(repeating: 0, count: max(n, 1)) }
         for (p, n) in zip(gradients, activationCounts) { p.initialize(repeating: 0, count: max(n, 1)) }
     }
@@ -25,6 +40,7 @@ final class Workspace {
         activations.forEach { $0.deallocate() }
         gradients.forEach { $0.deallocate() }
         argmax.forEach { $0?.deallocate() }
+        (padded + paddedGradient + transposedKernel).forEach { $0?.deallocate() }
     }
 }
 
@@ -51,11 +67,24 @@ extension Network {
             let input = UnsafePointer(ws.activations[index]), output = ws.activations[index + 1]
             switch op {
             case let .conv(plan, weights, bias):
-                Kernels.convForward(plan, input: input, weights: w + weights, bias: bias.map { w + $0 }, output: output)
+                if plan.window.outChannels % 8 == 0 {
+                    var source = input
+                    if let padded = ws.padded[index] {
+                        plan.pad(input, into: padded)
+                        source = UnsafePointer(padded)
+                    }
+                    Kernels.convForwardFast(plan, input: source, weights: w + weights, bias: bias.map { w + $0 }, output: output)
+                } else {
+                    Kernels.convForward(plan.window, input: input, weights: w + weights, bias: bias.map { w + $0 }, output: output)
+                }
             case let .relu(count):
                 Kernels.reluForward(count: count, input: input, output: output)
             case let .maxPool(plan):
-                Kernels.maxPoolForward(plan, input: input, output: output, argmax: ws.argmax[index]!)
+                if plan.inChannels % 8 == 0 {
+                    Kernels.maxPoolForwardFast(plan, input: input, output: output, argmax: ws.argmax[index]!)
+                } else {
+                    Kernels.maxPoolForward(plan, input: input, output: output, argmax: ws.argmax[index]!)
+                }
             case let .flatten(count):
                 output.update(from: input, count: count)
             case let .dense(inCount, outCount, weights, bias):
@@ -88,8 +117,24 @@ extension Network {
             let gIn: FloatPointer? = index > 0 ? ws.gradients[index] : nil
             switch operations[index] {
             case let .conv(plan, weights, bias):
-                Kernels.convBackward(plan, input: input, weights: w + weights, outputGradient: gOut, weightGradient: gw + weights,
-                                     biasGradient: bias.map { gw + $0 }, inputGradient: gIn)
+                if plan.window.outChannels % 8 == 0 {
+                    let source = ws.padded[index].map { UnsafePointer($0) } ?? input
+                    Kernels.convWeightGradientFast(plan, input: source, outputGradient: gOut, weightGradient: gw + weights,
+                                                   biasGradient: bias.map { gw + $0 })
+                    if let gIn {
+                        let wt = ws.transposedKernel[index]!
+                        Kernels.transposeKernel(plan.window, weights: w + weights, into: wt)
+                        if let dp = ws.paddedGradient[index] {
+                            Kernels.convInputGradientFast(plan, transposedWeights: wt, outputGradient: gOut, paddedGradient: dp)
+                            plan.crop(dp, into: gIn)
+                        } else {
+                            Kernels.convInputGradientFast(plan, transposedWeights: wt, outputGradient: gOut, paddedGradient: gIn)
+                        }
+                    }
+                } else {
+                    Kernels.convBackward(plan.window, input: input, weights: w + weights, outputGradient: gOut, weightGradient: gw + weights,
+                                         biasGradient: bias.map { gw + $0 }, inputGradient: gIn)
+                }
             case let .relu(count):
                 if let gIn { Kernels.reluBackward(count: count, input: input, outputGradient: gOut, inputGradient: gIn) }
             case let .maxPool(plan):
