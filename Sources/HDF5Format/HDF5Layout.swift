@@ -1,0 +1,39 @@
+import Foundation
+
+/// Paths, names and versions of the layout in `Schemas/hdf5-layout.md`.
+enum HDF5Layout {
+    /// The version of the `/cnnkit` group this module writes and reads (`/cnnkit@format_version`).
+    static let formatVersion: Int64 = 1
+    /// The Keras version and backend the Keras part imitates (root `@keras_version`, `@backend`).
+    static let kerasVersion = "3.15.1"
+    static let kerasBackend = "jax"
+    /// The Keras model name: weight paths are `<layer>/sequential/<layer>/<param>`.
+    static let modelName = "sequential"
+
+    static let modelWeights = "model_weights"
+    static let optimizerWeights = "optimizer_weights"
+    static let cnnkit = "cnnkit"
+    static let training = "training"
+    static let history = "history"
+    static let probes = "probes"
+    static let metadata = "metadata"
+
+    /// The weight path of a parameter inside its layer group, as Keras names it (`sequential/conv2d/kernel`).
+    static func weightPath(layer: String, param: String) -> String { "\(modelName)/\(layer)/\(param)" }
+
+    /// A JSON encoder for the training state: sorted keys, non-finite floats as the strings `NaN`, `Infinity`
+    /// and `-Infinity`.
+    static func stateEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return encoder
+    }
+
+    /// The decoder matching ``stateEncoder()``.
+    static func stateDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return decoder
+    }
+}

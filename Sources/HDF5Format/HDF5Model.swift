@@ -1,0 +1,54 @@
+import CHDF5
+import Glibc
+import ModelArchive
+
+/// Reads and writes models as HDF5: a Keras 3 legacy full-model file (`keras.models.load_model` loads it) plus
+/// a `/cnnkit` group with our architecture, training state, probes and metadata. The layout is specified in
+/// `Schemas/hdf5-layout.md`.
+public enum HDF5Model {
+    /// Reads a model from our HDF5 files or from a Keras legacy `.h5` full-model file.
+    ///
+    /// Only the paths the layout names are opened; soft and external links, external and virtual datasets, and
+    /// dataspaces larger than the stored bytes are refused. Float datasets of any width and byte order are read
+    /// as float32; strings may be fixed- or variable-length.
+    ///
+    /// - Parameter path: the file to read.
+    /// - Returns: the document; for Keras files the training state (when the file was compiled) has the
+    ///   optimizer, its slots and `step` = Keras' `iteration`, epoch 0, batch size 32 and seed 0.
+    /// - Throws: ``HDF5Error`` naming the file, the HDF5 path and what was expected and found.
+    public static func read(path: String) throws -> ModelDocument {
+        guard access(path, R_OK) == 0 else { throw HDF5Error.missingFile(file: path, reason: errnoText()) }
+        return try HDF5Library.serialized {
+            let check = HDF5Checker(file: path, writing: false)
+            let fapl = try check.id("H5Pcreate", "/", H5Pcreate(cnnkit_H5P_FILE_ACCESS()))
+            defer { H5Pclose(fapl) }
+            // Close every object with the file, so that nothing of a malformed file outlives this call.
+            try check.status("H5Pset_fclose_degree", "/", H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG))
+            let file = try check.id("H5Fopen", "/", H5Fopen(path, cnnkit_H5F_ACC_RDONLY(), fapl))
+            defer { H5Fclose(file) }
+            var size: hsize_t = 0
+            try check.status("H5Fget_filesize", "/", H5Fget_filesize(file, &size))
+            let root = try check.id("H5Gopen2", "/", H5Gopen2(file, "/", h5Default))
+            defer { H5Gclose(root) }
+            let source = HDF5Source(check: check, fileSize: Int(clamping: size))
+            return try HDF5ModelReader(source: source, root: root).read()
+        }
+    }
+
+    /// Writes a model atomically (temporary file, fsync, rename through ``AtomicFile``).
+    ///
+    /// - Parameters:
+    ///   - document: the model; its tensors and slots must match its architecture.
+    ///   - path: the destination; an existing file is replaced only when the write succeeds.
+    ///   - options: dataset storage (contiguous by default, as Keras writes).
+    /// - Throws: ``HDF5Error/cannotWrite(file:reason:)`` when the document does not fit the layout,
+    ///   ``HDF5Error/cannotCreate(file:reason:)`` or ``HDF5Error/callFailed(file:location:call:stack:writing:)``
+    ///   when writing fails, or an ``ArchiveError`` from the atomic rename.
+    public static func write(_ document: ModelDocument, to path: String, options: HDF5WriteOptions = .init()) throws {
+        let writer = HDF5ModelWriter(document: document, file: path, options: options)
+        try writer.validate()
+        try AtomicFile.write(to: path) { temp in
+            try HDF5Library.serialized { try writer.write(temp: temp) }
+        }
+    }
+}

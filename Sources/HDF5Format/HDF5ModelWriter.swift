@@ -1,0 +1,213 @@
+import CHDF5
+import ConvNet
+import ModelArchive
+
+/// Writes a ``ModelDocument`` as a Keras 3 legacy full-model file plus the `/cnnkit` group
+/// (`Schemas/hdf5-layout.md`).
+struct HDF5ModelWriter {
+    let document: ModelDocument
+    /// The destination the user named (for messages).
+    let file: String
+    let options: HDF5WriteOptions
+
+    /// Checks that the document fits the layout, before any file is created.
+    func validate() throws {
+        func fail(_ reason: String) -> HDF5Error { .cannotWrite(file: file, reason: reason) }
+        let architecture = document.architecture
+        do {
+            try architecture.validate()
+        } catch {
+            throw fail("\(error)")
+        }
+        for layer in architecture.layers where layer.name.contains("/") || layer.name.hasPrefix(".") {
+            throw fail("layer name '\(layer.name)' cannot be an HDF5 group name (no '/', no leading '.')")
+        }
+        guard architecture.preprocessing.scale.isFinite, architecture.preprocessing.offset.isFinite else {
+            throw fail("preprocessing scale \(architecture.preprocessing.scale) and offset \(architecture.preprocessing.offset) must be finite for Keras' Rescaling")
+        }
+        let specs = try architecture.parameterSpecs()
+        try checkTensors(document.tensors, against: specs.map { ($0.name, $0.shape) }, what: "parameter")
+        if let state = document.trainingState {
+            var expected: [(String, [Int])] = []
+            for spec in specs {
+                for slot in state.optimizer.slotNames { expected.append((TrainingState.slotName(parameter: spec.name, slot: slot), spec.shape)) }
+            }
+            if !(state.slots.isEmpty && !expected.isEmpty) {
+                try checkTensors(state.slots, against: expected, what: "optimizer slot")
+            }
+            guard state.step >= 0, state.step <= Int(Int32.max) else { throw fail("step \(state.step) does not fit Keras' int32 iteration") }
+        }
+        if let probes = document.probes {
+            let input = architecture.input
+            guard probes.inputs.shape.count == 4, Array(probes.inputs.shape.dropFirst()) == [input.height, input.width, input.channels],
+                  probes.inputs.scalars.count == Tensor.elementCount(probes.inputs.shape),
+                  probes.outputs.shape.count == 2, probes.outputs.shape[0] == probes.inputs.shape[0],
+                  probes.outputs.scalars.count == Tensor.elementCount(probes.outputs.shape)
+            else {
+                throw fail("probes must be inputs [n, \(input.height), \(input.width), \(input.channels)] and outputs [n, k]; found \(probes.inputs.shape) and \(probes.outputs.shape)")
+            }
+        }
+        for key in document.metadata.keys where key.isEmpty || key == "." {
+            throw fail("metadata key '\(key)' cannot be an HDF5 attribute name")
+        }
+    }
+
+    private func checkTensors(_ tensors: [NamedTensor], against expected: [(String, [Int])], what: String) throws {
+        let given = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
+        guard given.count == tensors.count else { throw HDF5Error.cannotWrite(file: file, reason: "a \(what) name is given twice") }
+        for (name, shape) in expected {
+            guard let tensor = given[name] else { throw HDF5Error.cannotWrite(file: file, reason: "\(what) \(name) is missing") }
+            guard tensor.shape == shape, tensor.scalars.count == Tensor.elementCount(shape) else {
+                throw HDF5Error.cannotWrite(file: file, reason: "\(what) \(name): expected shape \(shape), found \(tensor.shape)")
+            }
+        }
+        if let extra = Set(given.keys).subtracting(expected.map(\.0)).sorted().first {
+            throw HDF5Error.cannotWrite(file: file, reason: "\(what) \(extra) is not part of the architecture")
+        }
+    }
+
+    /// Creates `temp` (`H5Fcreate`) and writes everything into it.
+    func write(temp: String) throws {
+        let check = HDF5Checker(file: file, writing: true)
+        let sink = HDF5Sink(check: check, compression: options.compression)
+        let fileID = H5Fcreate(temp, cnnkit_H5F_ACC_TRUNC(), h5Default, h5Default)
+        guard fileID >= 0 else { throw HDF5Error.cannotCreate(file: file, reason: "H5Fcreate failed (\(HDF5Library.takeErrorStack()))") }
+        defer { H5Fclose(fileID) }
+        let root = try check.id("H5Gopen2", "/", H5Gopen2(fileID, "/", h5Default))
+        defer { H5Gclose(root) }
+
+        try sink.setString(root, "backend", HDF5Layout.kerasBackend, utf8: true, path: "/")
+        try sink.setString(root, "keras_version", HDF5Layout.kerasVersion, utf8: true, path: "/")
+        try sink.setString(root, "model_config", KerasModelConfig.modelConfig(document.architecture).serialized(), utf8: false, path: "/")
+        if let state = document.trainingState {
+            try sink.setString(root, "training_config", KerasTrainingConfig.trainingConfig(state.optimizer).serialized(), utf8: false, path: "/")
+        }
+        try writeModelWeights(root, sink: sink)
+        if let state = document.trainingState { try writeOptimizerWeights(root, state: state, sink: sink) }
+        try writeCNNKitGroup(root, sink: sink)
+        try check.status("H5Fflush", "/", H5Fflush(fileID, H5F_SCOPE_GLOBAL))
+    }
+
+    /// `/model_weights`: `layer_names`, one group per Keras layer (sorted by name, as Keras creates them) with
+    /// `weight_names` and the datasets, and the empty `top_level_model_weights`.
+    private func writeModelWeights(_ root: hid_t, sink: HDF5Sink) throws {
+        let base = "/\(HDF5Layout.modelWeights)"
+        let group = try sink.createGroup(root, HDF5Layout.modelWeights, path: base)
+        defer { H5Gclose(group) }
+        let planned = KerasModelConfig.plan(document.architecture)
+        try sink.setStringList(group, "layer_names", planned.map(\.name), path: base)
+        try sink.setString(group, "backend", HDF5Layout.kerasBackend, utf8: false, path: base)
+        try sink.setString(group, "keras_version", HDF5Layout.kerasVersion, utf8: false, path: base)
+        let tensors = Dictionary(document.tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
+        for layer in planned.sorted(by: { $0.name < $1.name }) {
+            let path = "\(base)/\(layer.name)"
+            let layerGroup = try sink.createGroup(group, layer.name, path: path)
+            defer { H5Gclose(layerGroup) }
+            let params = layer.weightsOf.map { weighted in
+                ["kernel", "bias"].filter { tensors["\(weighted.name).\($0)"] != nil }
+            } ?? []
+            if params.isEmpty {
+                try sink.setEmptyList(layerGroup, "weight_names", path: path)
+                continue
+            }
+            try sink.setStringList(layerGroup, "weight_names", params.map { HDF5Layout.weightPath(layer: layer.name, param: $0) }, path: path)
+            let model = try sink.createGroup(layerGroup, HDF5Layout.modelName, path: "\(path)/\(HDF5Layout.modelName)")
+            defer { H5Gclose(model) }
+            let inner = "\(path)/\(HDF5Layout.modelName)/\(layer.name)"
+            let holder = try sink.createGroup(model, layer.name, path: inner)
+            defer { H5Gclose(holder) }
+            for param in params {
+                guard let tensor = tensors["\(layer.name).\(param)"] else { continue }
+                try sink.writeFloats(holder, param, shape: tensor.shape, scalars: tensor.scalars, path: "\(inner)/\(param)")
+            }
+        }
+        let top = try sink.createGroup(group, "top_level_model_weights", path: "\(base)/top_level_model_weights")
+        defer { H5Gclose(top) }
+        try sink.setEmptyList(top, "weight_names", path: "\(base)/top_level_model_weights")
+    }
+
+    /// `/optimizer_weights`: `weight_names` and, in the optimizer's group, `iteration`, `learning_rate` and the
+    /// slots in Keras' order and names. Slots absent from the state are written as zeros (a fresh optimizer).
+    private func writeOptimizerWeights(_ root: hid_t, state: TrainingState, sink: HDF5Sink) throws {
+        let base = "/\(HDF5Layout.optimizerWeights)"
+        let group = try sink.createGroup(root, HDF5Layout.optimizerWeights, path: base)
+        defer { H5Gclose(group) }
+        let name = KerasTrainingConfig.optimizerName(state.optimizer.kind)
+        let slots = Dictionary(state.slots.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
+        var entries: [(dataset: String, tensor: Tensor)] = []
+        for spec in try document.architecture.parameterSpecs() {
+            for slot in state.optimizer.slotNames {
+                let tensor = slots[TrainingState.slotName(parameter: spec.name, slot: slot)] ?? Tensor(zeros: spec.shape)
+                entries.append((KerasTrainingConfig.slotDatasetName(parameter: spec.name, slot: slot), tensor))
+            }
+        }
+        try sink.setStringList(group, "weight_names", ["\(name)/iteration", "\(name)/learning_rate"] + entries.map { "\(name)/\($0.dataset)" }, path: base)
+        let path = "\(base)/\(name)"
+        let optimizer = try sink.createGroup(group, name, path: path)
+        defer { H5Gclose(optimizer) }
+        try sink.writeScalarInt32(optimizer, "iteration", value: Int32(clamping: state.step), path: "\(path)/iteration")
+        try sink.writeScalarFloat(optimizer, "learning_rate", value: state.optimizer.learningRate, path: "\(path)/learning_rate")
+        for entry in entries {
+            try sink.writeFloats(optimizer, entry.dataset, shape: entry.tensor.shape, scalars: entry.tensor.scalars, path: "\(path)/\(entry.dataset)")
+        }
+    }
+
+    /// `/cnnkit`: format version, architecture JSON, training state, probes and metadata.
+    private func writeCNNKitGroup(_ root: hid_t, sink: HDF5Sink) throws {
+        let base = "/\(HDF5Layout.cnnkit)"
+        let group = try sink.createGroup(root, HDF5Layout.cnnkit, path: base)
+        defer { H5Gclose(group) }
+        try sink.setInt64(group, "format_version", HDF5Layout.formatVersion, path: base)
+        try sink.setString(group, "architecture", document.architecture.jsonString(), path: base)
+        if let state = document.trainingState { try writeTraining(group, state: state, sink: sink) }
+        if let probes = document.probes {
+            let path = "\(base)/\(HDF5Layout.probes)"
+            let probesGroup = try sink.createGroup(group, HDF5Layout.probes, path: path)
+            defer { H5Gclose(probesGroup) }
+            try sink.setString(probesGroup, "source", probes.source, path: path)
+            try sink.writeFloats(probesGroup, "inputs", shape: probes.inputs.shape, scalars: probes.inputs.scalars, path: "\(path)/inputs")
+            try sink.writeFloats(probesGroup, "outputs", shape: probes.outputs.shape, scalars: probes.outputs.scalars, path: "\(path)/outputs")
+        }
+        let path = "\(base)/\(HDF5Layout.metadata)"
+        let metadata = try sink.createGroup(group, HDF5Layout.metadata, path: path)
+        defer { H5Gclose(metadata) }
+        for key in document.metadata.keys.sorted() {
+            try sink.setString(metadata, key, document.metadata[key] ?? "", path: path)
+        }
+    }
+
+    /// `/cnnkit/training`: `@state` (the scalars as JSON), `@seed` and dataset attributes for h5py users,
+    /// `rng_state` and the per-epoch `history/*` datasets.
+    private func writeTraining(_ parent: hid_t, state: TrainingState, sink: HDF5Sink) throws {
+        let path = "/\(HDF5Layout.cnnkit)/\(HDF5Layout.training)"
+        let group = try sink.createGroup(parent, HDF5Layout.training, path: path)
+        defer { H5Gclose(group) }
+        var scalars = state
+        scalars.slots = []
+        scalars.history = []
+        let json: String
+        do {
+            json = String(decoding: try HDF5Layout.stateEncoder().encode(scalars), as: UTF8.self)
+        } catch {
+            throw HDF5Error.cannotWrite(file: file, reason: "training state: \(error)")
+        }
+        try sink.setString(group, "state", json, path: path)
+        try sink.setUInt64(group, "seed", state.seed, path: path)
+        try sink.setInt64(group, "epoch", Int64(state.epoch), path: path)
+        try sink.setInt64(group, "step", Int64(state.step), path: path)
+        if let dataset = state.dataset {
+            try sink.setString(group, "dataset_name", dataset.name, path: path)
+            try sink.setInt64(group, "dataset_train_count", Int64(dataset.trainCount), path: path)
+            try sink.setString(group, "dataset_fingerprint", dataset.fingerprint, path: path)
+        }
+        try sink.writeUInt64s(group, "rng_state", shape: [state.rngState.count], scalars: state.rngState, path: "\(path)/rng_state")
+        let historyPath = "\(path)/\(HDF5Layout.history)"
+        let history = try sink.createGroup(group, HDF5Layout.history, path: historyPath)
+        defer { H5Gclose(history) }
+        let n = [state.history.count]
+        try sink.writeDoubles(history, "loss", shape: n, scalars: state.history.map(\.loss), path: "\(historyPath)/loss")
+        try sink.writeDoubles(history, "train_accuracy", shape: n, scalars: state.history.map(\.trainAccuracy), path: "\(historyPath)/train_accuracy")
+        try sink.writeDoubles(history, "test_accuracy", shape: n, scalars: state.history.map { $0.testAccuracy ?? .nan },
+                              path: "\(historyPath)/test_accuracy")
+    }
+}

@@ -1,0 +1,314 @@
+import CHDF5
+import ConvNet
+
+/// Reads groups, datasets and attributes from an open HDF5 file, every call through one ``HDF5Checker``.
+///
+/// It follows only hard links, refuses external and virtual datasets, and checks each dataspace against the
+/// bytes actually stored (and the file size) before allocating anything for it.
+struct HDF5Source {
+    let check: HDF5Checker
+    /// The size of the file in bytes (`H5Fget_filesize`), the bound for every allocation.
+    let fileSize: Int
+
+    /// The largest ratio of logical to stored bytes accepted for a chunked (compressed) dataset; deflate cannot
+    /// do better than about 1032:1.
+    static let maximumCompressionRatio = 1100
+    /// The most elements an attribute or a dataset of strings may have.
+    static let maximumListCount = 1 << 20
+
+    // MARK: Links and objects
+
+    /// Whether `name` exists in `parent`; a link that exists must be a hard link.
+    ///
+    /// - Throws: ``HDF5Error/refused(file:location:reason:)`` for a soft, external or user-defined link.
+    func exists(_ parent: hid_t, _ name: String, path: String) throws -> Bool {
+        guard try check.bool("H5Lexists", path, H5Lexists(parent, name, h5Default)) else { return false }
+        let type = cnnkit_h5_link_type(parent, name)
+        guard type >= 0 else { throw check.failure("H5Lget_info", path) }
+        switch H5L_type_t(rawValue: type) {
+        case H5L_TYPE_HARD: return true
+        case H5L_TYPE_SOFT: throw check.refused(path, "soft link (CNNKit follows only hard links)")
+        case H5L_TYPE_EXTERNAL: throw check.refused(path, "external link to another file (CNNKit follows only hard links)")
+        default: throw check.refused(path, "user-defined link type \(type) (CNNKit follows only hard links)")
+        }
+    }
+
+    /// Opens the object at `components` below `root` (`H5Oopen`), following hard links only; the caller closes
+    /// it with `H5Oclose`.
+    ///
+    /// - Throws: ``HDF5Error/invalid(file:location:reason:)`` when a component is missing.
+    func open(_ root: hid_t, _ components: [String], base: String) throws -> hid_t {
+        try open(root, components[...], path: base)
+    }
+
+    private func open(_ parent: hid_t, _ components: ArraySlice<String>, path: String) throws -> hid_t {
+        guard let name = components.first else {
+            return try check.id("H5Oopen", path, H5Oopen(parent, ".", h5Default))
+        }
+        let childPath = path == "/" ? "/\(name)" : "\(path)/\(name)"
+        guard !name.isEmpty, name != ".", name != ".." else { throw check.invalid(childPath, "bad path component '\(name)'") }
+        guard try exists(parent, name, path: childPath) else { throw check.invalid(childPath, "missing (required by the layout)") }
+        let child = try check.id("H5Oopen", childPath, H5Oopen(parent, name, h5Default))
+        if components.count == 1 { return child }
+        defer { H5Oclose(child) }
+        return try open(child, components.dropFirst(), path: childPath)
+    }
+
+    /// Opens a group at a slash-separated path relative to `root`, checking that it is a group.
+    func openGroup(_ root: hid_t, _ relative: String, base: String) throws -> hid_t {
+        let object = try open(root, split(relative), base: base)
+        guard H5Iget_type(object) == H5I_GROUP else {
+            H5Oclose(object)
+            throw check.invalid(join(base, relative), "expected a group, found another kind of object")
+        }
+        return object
+    }
+
+    /// Opens a dataset at a slash-separated path relative to `root`, checking that it is a dataset.
+    func openDataset(_ root: hid_t, _ relative: String, base: String) throws -> hid_t {
+        let object = try open(root, split(relative), base: base)
+        guard H5Iget_type(object) == H5I_DATASET else {
+            H5Oclose(object)
+            throw check.invalid(join(base, relative), "expected a dataset, found another kind of object")
+        }
+        return object
+    }
+
+    func split(_ path: String) -> [String] { path.split(separator: "/", omittingEmptySubsequences: true).map(String.init) }
+
+    func join(_ base: String, _ relative: String) -> String {
+        base == "/" ? "/" + relative : base + "/" + relative
+    }
+
+    // MARK: Datasets
+
+    /// What a dataset holds, checked against the bytes stored for it.
+    struct DatasetInfo {
+        var shape: [Int]
+        var count: Int
+        var typeClass: H5T_class_t
+        var typeSize: Int
+    }
+
+    /// Checks a dataset before reading: no external file, no virtual layout, a simple or scalar dataspace whose
+    /// logical size is backed by stored bytes (`H5Dget_storage_size`) within the file.
+    func inspect(_ dataset: hid_t, path: String) throws -> DatasetInfo {
+        let dcpl = try check.id("H5Dget_create_plist", path, H5Dget_create_plist(dataset))
+        defer { H5Pclose(dcpl) }
+        let externals = try check.count("H5Pget_external_count", path, H5Pget_external_count(dcpl))
+        guard externals == 0 else { throw check.refused(path, "external dataset (its data lives in \(externals) other file(s))") }
+        let layout = H5Pget_layout(dcpl)
+        guard layout != H5D_LAYOUT_ERROR else { throw check.failure("H5Pget_layout", path) }
+        guard layout != H5D_VIRTUAL else { throw check.refused(path, "virtual dataset (its data is mapped from other datasets)") }
+
+        let space = try check.id("H5Dget_space", path, H5Dget_space(dataset))
+        defer { H5Sclose(space) }
+        let shape = try dataspaceShape(space, path: path)
+        let type = try check.id("H5Dget_type", path, H5Dget_type(dataset))
+        defer { H5Tclose(type) }
+        let typeClass = H5Tget_class(type)
+        guard typeClass != H5T_NO_CLASS else { throw check.failure("H5Tget_class", path) }
+        let typeSize = try check.size("H5Tget_size", path, H5Tget_size(type))
+
+        guard let count = Tensor.elementCount(shape), count <= Architecture.maximumElementCount else {
+            throw check.refused(path, "dataspace \(shape) holds more than \(Architecture.maximumElementCount) elements")
+        }
+        let (logical, overflow) = count.multipliedReportingOverflow(by: typeSize)
+        guard !overflow else { throw check.refused(path, "dataspace \(shape) of \(typeSize)-byte elements overflows") }
+        let stored = Int(clamping: H5Dget_storage_size(dataset))
+        guard stored <= fileSize else {
+            throw check.refused(path, "dataset claims \(stored) stored bytes, but the file has \(fileSize)")
+        }
+        if layout == H5D_CHUNKED {
+            let (bound, big) = stored.multipliedReportingOverflow(by: HDF5Source.maximumCompressionRatio)
+            guard logical == 0 || (stored > 0 && (big || logical <= bound)) else {
+                throw check.refused(path, "dataspace \(shape) needs \(logical) bytes, but only \(stored) compressed bytes are stored")
+            }
+        } else {
+            guard logical <= stored else {
+                throw check.refused(path, "dataspace \(shape) needs \(logical) bytes, but only \(stored) bytes are stored")
+            }
+        }
+        return DatasetInfo(shape: shape, count: count, typeClass: typeClass, typeSize: typeSize)
+    }
+
+    /// The extent of a dataspace: `[]` for a scalar, the dimensions for a simple one.
+    func dataspaceShape(_ space: hid_t, path: String) throws -> [Int] {
+        let kind = H5Sget_simple_extent_type(space)
+        switch kind {
+        case H5S_SCALAR:
+            return []
+        case H5S_SIMPLE:
+            let rank = try check.count("H5Sget_simple_extent_ndims", path, H5Sget_simple_extent_ndims(space))
+            guard rank <= 32 else { throw check.invalid(path, "rank \(rank) is above HDF5's limit of 32") }
+            var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+            _ = try check.count("H5Sget_simple_extent_dims", path, H5Sget_simple_extent_dims(space, &dims, nil))
+            return try dims.prefix(rank).map { d in
+                guard let extent = Int(exactly: d) else { throw check.refused(path, "dimension \(d) is too large") }
+                return extent
+            }
+        case H5S_NULL:
+            throw check.invalid(path, "expected data, found a null dataspace")
+        default:
+            throw check.failure("H5Sget_simple_extent_type", path)
+        }
+    }
+
+    /// Reads a floating-point dataset of any width and byte order as float32 (`H5Dread` converts).
+    ///
+    /// - Parameter expected: the shape required, checked before reading; nil accepts any shape.
+    func readFloats(_ root: hid_t, _ relative: String, base: String, expected: [Int]? = nil) throws -> Tensor {
+        let path = join(base, relative)
+        let dataset = try openDataset(root, relative, base: base)
+        defer { H5Oclose(dataset) }
+        let info = try inspect(dataset, path: path)
+        guard info.typeClass == H5T_FLOAT else { throw check.invalid(path, "expected a floating-point dataset, found \(describe(info.typeClass))") }
+        if let expected, expected != info.shape {
+            throw check.invalid(path, "expected shape \(expected), found \(info.shape)")
+        }
+        var scalars = [Float](repeating: 0, count: info.count)
+        if info.count > 0 {
+            try scalars.withUnsafeMutableBytes { raw in
+                try check.status("H5Dread", path, H5Dread(dataset, cnnkit_H5T_NATIVE_FLOAT(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, raw.baseAddress))
+            }
+        }
+        return Tensor(shape: info.shape, scalars: scalars)
+    }
+
+    /// Reads a one-dimensional floating-point dataset as float64.
+    func readDoubles(_ root: hid_t, _ relative: String, base: String) throws -> [Double] {
+        let path = join(base, relative)
+        let dataset = try openDataset(root, relative, base: base)
+        defer { H5Oclose(dataset) }
+        let info = try inspect(dataset, path: path)
+        guard info.typeClass == H5T_FLOAT, info.shape.count == 1 else {
+            throw check.invalid(path, "expected a one-dimensional float dataset, found \(describe(info.typeClass)) \(info.shape)")
+        }
+        var values = [Double](repeating: 0, count: info.count)
+        if info.count > 0 {
+            try values.withUnsafeMutableBytes { raw in
+                try check.status("H5Dread", path, H5Dread(dataset, cnnkit_H5T_NATIVE_DOUBLE(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, raw.baseAddress))
+            }
+        }
+        return values
+    }
+
+    /// Reads a scalar (or one-element) integer dataset as Int64.
+    func readInteger(_ root: hid_t, _ relative: String, base: String) throws -> Int64 {
+        let path = join(base, relative)
+        let dataset = try openDataset(root, relative, base: base)
+        defer { H5Oclose(dataset) }
+        let info = try inspect(dataset, path: path)
+        guard info.typeClass == H5T_INTEGER, info.count == 1 else {
+            throw check.invalid(path, "expected one integer, found \(describe(info.typeClass)) \(info.shape)")
+        }
+        var value: Int64 = 0
+        try check.status("H5Dread", path, H5Dread(dataset, cnnkit_H5T_NATIVE_INT64(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, &value))
+        return value
+    }
+
+    /// Reads a scalar (or one-element) floating-point dataset as float32.
+    func readScalarFloat(_ root: hid_t, _ relative: String, base: String) throws -> Float {
+        let tensor = try readFloats(root, relative, base: base)
+        guard tensor.scalars.count == 1, let value = tensor.scalars.first else {
+            throw check.invalid(join(base, relative), "expected one float, found shape \(tensor.shape)")
+        }
+        return value
+    }
+
+    // MARK: Attributes
+
+    /// Reads a string attribute (fixed or variable length, scalar or one element), or nil when it is absent.
+    func string(_ object: hid_t, _ name: String, path: String) throws -> String? {
+        guard let list = try strings(object, name, path: path, allowEmptyNumeric: false) else { return nil }
+        guard list.count == 1, let value = list.first else {
+            throw check.invalid("\(path)@\(name)", "expected one string, found \(list.count)")
+        }
+        return value
+    }
+
+    /// Reads a list of strings (fixed or variable length), or nil when the attribute is absent. An empty
+    /// numeric array (Keras' `weight_names` of a layer without weights) reads as an empty list.
+    func strings(_ object: hid_t, _ name: String, path: String, allowEmptyNumeric: Bool = true) throws -> [String]? {
+        let location = "\(path)@\(name)"
+        guard try check.bool("H5Aexists", location, H5Aexists(object, name)) else { return nil }
+        let attribute = try check.id("H5Aopen", location, H5Aopen(object, name, h5Default))
+        defer { H5Aclose(attribute) }
+        let space = try check.id("H5Aget_space", location, H5Aget_space(attribute))
+        defer { H5Sclose(space) }
+        let count = try check.count("H5Sget_simple_extent_npoints", location, H5Sget_simple_extent_npoints(space))
+        guard count <= HDF5Source.maximumListCount else { throw check.refused(location, "\(count) strings is more than \(HDF5Source.maximumListCount)") }
+        let type = try check.id("H5Aget_type", location, H5Aget_type(attribute))
+        defer { H5Tclose(type) }
+        let typeClass = H5Tget_class(type)
+        guard typeClass == H5T_STRING else {
+            if allowEmptyNumeric && count == 0 { return [] }
+            throw check.invalid(location, "expected a string attribute, found \(describe(typeClass))")
+        }
+        guard count > 0 else { return [] }
+        let memory = try check.id("H5Tcopy", location, H5Tcopy(cnnkit_H5T_C_S1()))
+        defer { H5Tclose(memory) }
+        let cset = H5Tget_cset(type)
+        try check.status("H5Tset_cset", location, H5Tset_cset(memory, cset == H5T_CSET_UTF8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII))
+        if try check.bool("H5Tis_variable_str", location, H5Tis_variable_str(type)) {
+            try check.status("H5Tset_size", location, H5Tset_size(memory, cnnkit_H5T_VARIABLE()))
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+            try check.status("H5Aread", location, H5Aread(attribute, memory, &pointers))
+            defer { _ = H5Dvlen_reclaim(memory, space, h5Default, &pointers) }
+            return pointers.map { $0.map { String(cString: $0) } ?? "" }
+        }
+        let size = try check.size("H5Tget_size", location, H5Tget_size(type))
+        let (total, overflow) = size.multipliedReportingOverflow(by: count)
+        guard !overflow, total <= fileSize else {
+            throw check.refused(location, "\(count) fixed strings of \(size) bytes exceed the file's \(fileSize) bytes")
+        }
+        try check.status("H5Tset_size", location, H5Tset_size(memory, size))
+        try check.status("H5Tset_strpad", location, H5Tset_strpad(memory, H5T_STR_NULLPAD))
+        var bytes = [UInt8](repeating: 0, count: total)
+        try bytes.withUnsafeMutableBytes { raw in
+            try check.status("H5Aread", location, H5Aread(attribute, memory, raw.baseAddress))
+        }
+        let spacePadded = H5Tget_strpad(type) == H5T_STR_SPACEPAD
+        return (0..<count).map { index in
+            var item = bytes[(index * size)..<((index + 1) * size)].prefix { $0 != 0 }
+            if spacePadded { while item.last == 0x20 { item = item.dropLast() } }
+            return String(decoding: item, as: UTF8.self)
+        }
+    }
+
+    /// Reads a scalar integer attribute, or nil when it is absent.
+    func integer(_ object: hid_t, _ name: String, path: String) throws -> Int64? {
+        let location = "\(path)@\(name)"
+        guard try check.bool("H5Aexists", location, H5Aexists(object, name)) else { return nil }
+        let attribute = try check.id("H5Aopen", location, H5Aopen(object, name, h5Default))
+        defer { H5Aclose(attribute) }
+        let space = try check.id("H5Aget_space", location, H5Aget_space(attribute))
+        defer { H5Sclose(space) }
+        let type = try check.id("H5Aget_type", location, H5Aget_type(attribute))
+        defer { H5Tclose(type) }
+        let count = try check.count("H5Sget_simple_extent_npoints", location, H5Sget_simple_extent_npoints(space))
+        guard H5Tget_class(type) == H5T_INTEGER, count == 1 else {
+            throw check.invalid(location, "expected one integer, found \(describe(H5Tget_class(type))) with \(count) elements")
+        }
+        var value: Int64 = 0
+        try check.status("H5Aread", location, H5Aread(attribute, cnnkit_H5T_NATIVE_INT64(), &value))
+        return value
+    }
+
+    /// A readable name for a datatype class.
+    func describe(_ typeClass: H5T_class_t) -> String {
+        switch typeClass {
+        case H5T_INTEGER: "integer"
+        case H5T_FLOAT: "float"
+        case H5T_STRING: "string"
+        case H5T_COMPOUND: "compound"
+        case H5T_ENUM: "enum"
+        case H5T_VLEN: "variable-length sequence"
+        case H5T_ARRAY: "array"
+        case H5T_REFERENCE: "reference"
+        case H5T_OPAQUE: "opaque"
+        case H5T_BITFIELD: "bitfield"
+        default: "type class \(typeClass.rawValue)"
+        }
+    }
+}
