@@ -100,3 +100,17 @@ public enum ModelFiles {
         }
     }
 }
+
+extension ModelFiles {
+    /// What reading a file of this format has proven about its integrity.
+    public static func integrityDescription(_ format: ModelFormat) -> String {
+        switch format {
+        case .cnnz: "cnnz file read whole; CRC-32 of header, every chunk and footer verified"
+        case .hdf5: "hdf5 file read; Fletcher-32 checksums verified by libhdf5 on datasets that carry them"
+        case .keras: "keras zip read; member CRC-32 verified"
+        case .safetensors: "safetensors file read; header and offsets validated (the format has no checksums)"
+        case .npz: "npz zip read; member CRC-32 verified"
+        case .onnx: "onnx"
+        }
+    }
+}
