@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "ModelArchive", targets: ["ModelArchive"]),
         .library(name: "HDF5Format", targets: ["HDF5Format"]),
         .library(name: "CNNZFormat", targets: ["CNNZFormat"]),
+        .library(name: "ModelFiles", targets: ["ModelFiles"]),
         .executable(name: "cnnkit", targets: ["cnnkit"]),
     ],
     dependencies: [
@@ -29,11 +30,13 @@ let package = Package(
         .target(name: "CNNZFormat", dependencies: ["ModelArchive", "CZlib"]),
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
         .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
+        // Every format behind one load/save, detected from bytes (the only module that knows them all).
+        .target(name: "ModelFiles", dependencies: ["ModelArchive", "HDF5Format", "CNNZFormat"]),
 
         .executableTarget(
             name: "cnnkit",
             dependencies: [
-                "ConvNet", "ModelArchive", "HDF5Format", "CNNZFormat",
+                "ConvNet", "ModelArchive", "ModelFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -89,7 +89,15 @@ public struct Trainer: Sendable {
     public struct Snapshot: Sendable {
         public var network: Network
         public var state: TrainingState
+
+        public init(network: Network, state: TrainingState) {
+            self.network = network
+            self.state = state
+        }
     }
+
+    /// Time spent evaluating the test set at epoch ends (so callers can report pure training throughput).
+    public private(set) var evaluationTime: Duration = .zero
 
     /// Trains until `epochs` epochs are complete (a total, as Keras' `epochs` with `initial_epoch`).
     ///
@@ -205,6 +213,8 @@ public struct Trainer: Sendable {
                 state.epochCorrect = 0
                 state.rngState = rng.state
                 if let test {
+                    let clock = ContinuousClock(), started = clock.now
+                    defer { evaluationTime += clock.now - started }
                     var evaluated = net
                     evaluated.flatParameters = Array(UnsafeBufferPointer(start: weights, count: paramCount))
                     record.testAccuracy = try evaluated.accuracy(on: test, threads: threads)

@@ -2,12 +2,17 @@ import ArgumentParser
 import ConvNet
 import Foundation
 import ModelArchive
+import ModelFiles
 
 extension OptimizerKind: ExpressibleByArgument {}
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a network on Fashion-MNIST (or any IDX data set of the same layout).")
+        abstract: "Train a network on Fashion-MNIST (or any IDX data set of the same layout).",
+        discussion: """
+        Starts from the seed initialisation, or continues a saved model with --resume (then --epochs is the \
+        total to reach). Ctrl-C finishes the current step, saves a checkpoint to --out and exits 130.
+        """)
 
     @Option(help: "Folder holding the IDX files.")
     var data: String = FashionMNIST.defaultDirectory
@@ -15,20 +20,20 @@ struct Train: ParsableCommand {
     @Option(help: "'seed' for the default network, or an architecture JSON file (Schemas/architecture.schema.json).")
     var arch: String = "seed"
 
-    @Option(help: "Epochs to reach in total (with --resume, counting the epochs already done).")
+    @Option(help: "Epochs to reach in total (with --resume, counting the epochs already done); 0 writes the initialised model.")
     var epochs: Int = 1
 
-    @Option(help: "Examples per optimizer step.")
-    var batchSize: Int = 1
+    @Option(help: "Examples per optimizer step (default 1, or the resumed model's).")
+    var batchSize: Int?
 
-    @Option(help: "Learning rate.")
-    var lr: Float = 0.005
+    @Option(help: "Learning rate (default 0.005 for SGD, 0.001 for Adam, or the resumed model's).")
+    var lr: Float?
 
-    @Option(help: "Optimizer: sgd or adam.")
-    var optimizer: OptimizerKind = .sgd
+    @Option(help: "Optimizer: sgd or adam (default sgd, or the resumed model's).")
+    var optimizer: OptimizerKind?
 
-    @Option(help: "SGD momentum (0 for plain SGD).")
-    var momentum: Float = 0
+    @Option(help: "SGD momentum (default 0).")
+    var momentum: Float?
 
     @Flag(help: "Use Nesterov momentum with SGD.")
     var nesterov = false
@@ -42,50 +47,129 @@ struct Train: ParsableCommand {
     @Option(help: "Worker threads (results do not depend on it).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: "Continue training from this model file (any readable format).")
+    var resume: String?
+
+    @Option(help: "Write the trained model here (format from the extension: .h5, .cnnz, ...).")
+    var out: String?
+
+    @Option(help: "Also rewrite --out every N optimizer steps.")
+    var checkpointEvery: Int?
+
     @Flag(help: "Print the summary as one JSON object on stdout.")
     var json = false
 
     func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must be 0 or more, found \(epochs)") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, found \(batchSize)") }
+        if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be positive, found \(batchSize)") }
         guard threads > 0 else { throw ValidationError("--threads must be positive, found \(threads)") }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, found \(limit)") }
-        guard lr.isFinite, lr > 0 else { throw ValidationError("--lr must be a positive number, found \(lr)") }
+        if let lr, !(lr.isFinite && lr > 0) { throw ValidationError("--lr must be a positive number, found \(lr)") }
+        if let momentum, !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1), found \(momentum)") }
+        if let checkpointEvery {
+            guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive, found \(checkpointEvery)") }
+            guard out != nil else { throw ValidationError("--checkpoint-every needs --out FILE to write the checkpoints to") }
+        }
+        if resume != nil && arch != "seed" { throw ValidationError("--arch cannot be combined with --resume: the model file holds the architecture") }
     }
 
     func run() throws {
         try reportingErrors {
-            let architecture = try loadArchitecture(arch)
             let train = try FashionMNIST.load(directory: data, split: .train, limit: limit)
             let test = try FashionMNIST.load(directory: data, split: .test, limit: limit)
-            let config = OptimizerConfig(kind: optimizer, learningRate: lr, momentum: momentum, nesterov: nesterov)
-            var trainer = try Trainer(architecture: architecture, optimizer: config, batchSize: batchSize, seed: seed, threads: threads)
-            trainer.state.dataset = DatasetIdentity(name: "fashion-mnist", trainCount: train.count, fingerprint: train.fingerprint())
+            let identity = DatasetIdentity(name: "fashion-mnist", trainCount: train.count, fingerprint: train.fingerprint())
+            var trainer = try makeTrainer(identity: identity)
+            if let out { try checkWritable(out) }
+
             let progress = ProgressReporter(quiet: false)
+            let probeInputs = Probes.inputs(from: test, count: 8)
+            let probeSource = "fashion-mnist:t10k[0..<\(probeInputs.shape[0])]"
+            func save(_ snapshot: Trainer.Snapshot) throws {
+                guard let out else { return }
+                let probes = try Probes.record(network: snapshot.network, inputs: probeInputs, source: probeSource)
+                let document = ModelDocument(network: snapshot.network, trainingState: snapshot.state, probes: probes,
+                                             metadata: ["created_by": "cnnkit train"])
+                try ModelFiles.save(document, to: out)
+            }
+
+            installInterruptHandler()
             let clock = ContinuousClock()
             let started = clock.now
-            var trained = 0
-            try trainer.train(on: train, test: test, epochs: epochs, control: { p, _ in
-                trained += 1
+            let startStep = trainer.state.step, startPosition = trainer.state.position, startEpoch = trainer.state.epoch
+            let finished = try trainer.train(on: train, test: test, epochs: epochs, control: { p, snapshot in
                 progress.step(p)
+                if interruptRequested.load(ordering: .relaxed) { return .stop }
+                if let every = checkpointEvery, p.step % every == 0 { try save(snapshot()) }
                 return .proceed
             }, epochEnd: { record, snapshot in
                 progress.epochDone(epoch: snapshot.state.epoch, total: epochs, record: record)
             })
-            let seconds = (clock.now - started).seconds
-            let examples = trainer.state.history.isEmpty ? 0 : train.count * (trainer.state.history.count)
+            let seconds = (clock.now - started - trainer.evaluationTime).seconds
+            let examples = (trainer.state.epoch - startEpoch) * train.count + trainer.state.position - startPosition
+            try save(Trainer.Snapshot(network: trainer.network, state: trainer.state))
             let summary = TrainSummary(
-                epochs: trainer.state.epoch, steps: trainer.state.step,
+                epochs: trainer.state.epoch, steps: trainer.state.step - startStep,
                 trainLoss: trainer.state.history.last?.loss, trainAccuracy: trainer.state.history.last?.trainAccuracy,
                 testAccuracy: trainer.state.history.last?.testAccuracy,
-                imagesPerSecond: seconds > 0 ? Double(examples) / seconds : 0, seconds: seconds, output: nil)
-            _ = trained
-            if json {
-                print(summary.jsonString())
-            } else {
-                print(summary.line())
+                imagesPerSecond: seconds > 0 ? Double(examples) / seconds : 0, seconds: seconds, output: out, interrupted: !finished)
+            print(json ? summary.jsonString() : summary.line())
+            if !finished {
+                printError(out.map { "interrupted: checkpoint saved to \($0)" } ?? "interrupted (no --out, nothing saved)")
+                throw ExitCode(Exit.interrupted)
             }
         }
+    }
+
+    /// A fresh trainer, or one resumed from a model file with the flags given overriding its optimizer settings.
+    func makeTrainer(identity: DatasetIdentity) throws -> Trainer {
+        guard let resume else {
+            let kind = optimizer ?? .sgd
+            let config = OptimizerConfig(kind: kind, learningRate: lr ?? (kind == .adam ? 0.001 : 0.005), momentum: momentum ?? 0, nesterov: nesterov)
+            var trainer = try Trainer(architecture: try loadArchitecture(arch), optimizer: config, batchSize: batchSize ?? 1, seed: seed, threads: threads)
+            trainer.state.dataset = identity
+            return trainer
+        }
+        let document = try ModelFiles.load(resume)
+        let network = try document.network()
+        var state: TrainingState
+        if let saved = document.trainingState {
+            state = saved
+            if let kind = optimizer, kind != saved.optimizer.kind {
+                throw ValidationError("--optimizer \(kind.rawValue) differs from the saved \(saved.optimizer.kind.rawValue) optimizer, whose slots cannot be reused")
+            }
+            if let lr { state.optimizer.learningRate = lr }
+            if let momentum { state.optimizer.momentum = momentum }
+            if nesterov { state.optimizer.nesterov = true }
+            if let batchSize, batchSize != saved.batchSize {
+                guard saved.position == 0 else {
+                    throw ConvNetError.incompatibleTrainingState(reason: "the model was saved mid-epoch with batch size \(saved.batchSize); resume with the same batch size")
+                }
+                state.batchSize = batchSize
+            }
+            if let savedData = saved.dataset, savedData != identity, saved.position > 0 {
+                throw ConvNetError.incompatibleTrainingState(reason: "the model was saved mid-epoch on other data (\(savedData.trainCount) examples, fingerprint \(savedData.fingerprint)); resume on the same data and --limit")
+            }
+            state.dataset = identity
+        } else {
+            // A model without training state (weights only): start its training state fresh.
+            let kind = optimizer ?? .sgd
+            let config = OptimizerConfig(kind: kind, learningRate: lr ?? (kind == .adam ? 0.001 : 0.005), momentum: momentum ?? 0, nesterov: nesterov)
+            state = TrainingState(batchSize: batchSize ?? 1, optimizer: config, rngState: RandomGenerator(seed: seed).state, seed: seed, dataset: identity)
+        }
+        return try Trainer(network: network, state: state, threads: threads)
+    }
+}
+
+/// Fails early (exit 73) when the folder of `path` cannot take a new file.
+func checkWritable(_ path: String) throws {
+    let folder = (path as NSString).deletingLastPathComponent
+    let dir = folder.isEmpty ? "." : folder
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw ArchiveError.cannotCreate(path: path, reason: "folder \(dir) does not exist")
+    }
+    guard FileManager.default.isWritableFile(atPath: dir) else {
+        throw ArchiveError.cannotCreate(path: path, reason: "folder \(dir) is not writable")
     }
 }
 
@@ -112,10 +196,11 @@ struct TrainSummary: Encodable {
     var imagesPerSecond: Double
     var seconds: Double
     var output: String?
+    var interrupted: Bool
 
     enum CodingKeys: String, CodingKey {
         case epochs, steps, trainLoss = "train_loss", trainAccuracy = "train_accuracy", testAccuracy = "test_accuracy",
-             imagesPerSecond = "images_per_second", seconds, output
+             imagesPerSecond = "images_per_second", seconds, output, interrupted
     }
 
     func jsonString() -> String {

@@ -1,0 +1,80 @@
+# CNNKit: `make demo` runs the tour, `make test` runs every test. Both install what is missing first.
+
+SWIFT        ?= swift
+APT_PACKAGES := libhdf5-dev hdf5-tools dataset-fashion-mnist
+VENV         := .venv
+BENCH_VENV   := .venv-bench
+PYTHON       ?= python3
+# Release builds use AVX2 when the CPU has it (results are the same: no FMA contraction in Swift).
+CPU_FLAGS    := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo && grep -qw f16c /proc/cpuinfo && grep -qw movbe /proc/cpuinfo && echo "-Xswiftc -target-cpu -Xswiftc haswell")
+RELEASE      := $(SWIFT) build -c release $(CPU_FLAGS)
+FUZZ_SECONDS ?= 30
+BENCH_IMAGES ?= 20000
+BENCH_THREADS ?= 2
+
+.PHONY: all deps venv bench-venv build release test swift-test interop-test examples fuzz fuzz-replay demo bench clean
+
+all: build
+
+## System packages, installed only when missing (apt-get needs root; sudo is used when available).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
+	fi
+
+## Python venv with the pinned outside tools for the interop tests.
+venv: $(VENV)/.installed
+$(VENV)/.installed: Tests/Interop/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r Tests/Interop/requirements.txt
+	touch $@
+
+bench-venv: $(BENCH_VENV)/.installed
+$(BENCH_VENV)/.installed: Benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r Benchmarks/requirements.txt
+	touch $@
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(RELEASE)
+
+## Every test: Swift tests, the example, fuzz corpus replay and a short fuzz run, interop tests with outside tools.
+test: deps venv
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	$(MAKE) examples
+	$(MAKE) fuzz-replay
+	CNNKIT_BIN=$(CURDIR)/.build/debug/cnnkit KERAS_BACKEND=jax $(VENV)/bin/python -m pytest -q Tests/Interop
+
+examples:
+	@if [ -d Examples ]; then for e in $$(ls Examples); do $(SWIFT) run --skip-build $$e || exit 1; done; fi
+
+fuzz-replay:
+	@if [ -x scripts/fuzz.sh ]; then scripts/fuzz.sh --replay && FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh; fi
+
+fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} scripts/fuzz.sh
+
+## The newcomer's tour: train one epoch, save HDF5 and CNNZ, convert, inspect, verify.
+demo: deps release
+	.build/release/cnnkit demo
+
+## Throughput of CNNKit beside PyTorch and JAX on the same model, measured in this one run.
+bench: deps release bench-venv
+	$(RELEASE) --product cnnkit-bench
+	@mkdir -p .build/bench
+	.build/release/cnnkit-bench --images $(BENCH_IMAGES) --threads $(BENCH_THREADS) --json > .build/bench/cnnkit.json
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BENCH_VENV)/bin/python Benchmarks/torch_bench.py --images $(BENCH_IMAGES) --threads $(BENCH_THREADS) > .build/bench/torch.json
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BENCH_VENV)/bin/python Benchmarks/jax_bench.py --images $(BENCH_IMAGES) --threads $(BENCH_THREADS) > .build/bench/jax.json
+	$(PYTHON) Benchmarks/compare.py .build/bench/cnnkit.json .build/bench/torch.json .build/bench/jax.json
+
+clean:
+	rm -rf .build

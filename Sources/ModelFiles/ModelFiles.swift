@@ -1,0 +1,102 @@
+import ConvNet
+import Foundation
+import HDF5Format
+import ModelArchive
+
+/// How a model file is written, whatever its format.
+public struct SaveOptions: Sendable, Hashable {
+    /// The output format; nil takes it from the file's extension (HDF5 when there is none).
+    public var format: ModelFormat?
+    /// Compress tensor data (HDF5: shuffle + deflate + Fletcher-32; CNNZ: shuffle-deflate).
+    public var compress: Bool
+    /// zlib level 0-9 when compressing.
+    public var level: Int
+    /// Storage precision of float tensors (lossy below float32; only formats that can hold it accept it).
+    public var dtype: StorageDType
+    /// Drop the training state (optimizer slots, counters, history).
+    public var weightsOnly: Bool
+
+    public init(format: ModelFormat? = nil, compress: Bool = false, level: Int = 6, dtype: StorageDType = .float32, weightsOnly: Bool = false) {
+        self.format = format
+        self.compress = compress
+        self.level = level
+        self.dtype = dtype
+        self.weightsOnly = weightsOnly
+    }
+}
+
+/// Storage precisions a conversion can ask for.
+public enum StorageDType: String, Sendable, Hashable, CaseIterable {
+    case float32
+    case float16
+    case bfloat16
+}
+
+/// Reading and writing model files of every format, detected from their bytes.
+///
+/// This is the one place that knows every format module; each module knows only `ModelArchive`.
+public enum ModelFiles {
+    /// Detects a file's format from its first bytes.
+    ///
+    /// - Throws: ``ArchiveError/missingFile(path:reason:)`` when it cannot be opened,
+    ///   ``ArchiveError/unknownFormat(path:)`` when the bytes match no format.
+    public static func format(of path: String) throws -> ModelFormat {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            throw ArchiveError.missingFile(path: path, reason: !exists ? "no such file" : isDirectory.boolValue ? "is a folder" : "permission denied")
+        }
+        defer { try? handle.close() }
+        let prefix = [UInt8]((try? handle.read(upToCount: 4096)) ?? Data())
+        guard let format = ModelFormat.detect(prefix: prefix) else { throw ArchiveError.unknownFormat(path: path) }
+        return format
+    }
+
+    /// A warning when the extension suggests another format than the bytes, else nil.
+    public static func extensionWarning(path: String, format: ModelFormat) -> String? {
+        guard let suggested = ModelFormat.fromExtension(of: path), suggested != format else { return nil }
+        return "\(path): the extension says \(suggested.rawValue) but the content is \(format.rawValue); reading it as \(format.rawValue)"
+    }
+
+    /// Reads a model file of any readable format.
+    ///
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - architecture: needed for files that carry none (Keras `.weights.h5`).
+    /// - Throws: a ``ModelFileError`` naming the file and what is wrong where.
+    public static func load(_ path: String, architecture: Architecture? = nil) throws -> ModelDocument {
+        let format = try format(of: path)
+        switch format {
+        case .hdf5:
+            return try HDF5Model.read(path: path)
+        case .cnnz, .keras, .safetensors, .npz:
+            throw ArchiveError.unsupported(format: format.rawValue, reason: "reading \(format.rawValue) files is not built in yet")
+        case .onnx:
+            throw ArchiveError.unsupported(format: "onnx", reason: "ONNX files are written, not read")
+        }
+    }
+
+    /// The format a save will use.
+    public static func outputFormat(path: String, options: SaveOptions) -> ModelFormat {
+        options.format ?? ModelFormat.fromExtension(of: path) ?? .hdf5
+    }
+
+    /// Writes a document atomically in the requested format.
+    ///
+    /// - Throws: ``ArchiveError/unsupported(format:reason:)`` for an option the format cannot hold, or the
+    ///   format module's error.
+    public static func save(_ document: ModelDocument, to path: String, options: SaveOptions = .init()) throws {
+        var document = document
+        if options.weightsOnly { document.trainingState = nil }
+        let format = outputFormat(path: path, options: options)
+        switch format {
+        case .hdf5:
+            guard options.dtype == .float32 else {
+                throw ArchiveError.unsupported(format: "hdf5", reason: "HDF5 files hold float32 weights (Keras reads them); use CNNZ for \(options.dtype.rawValue)")
+            }
+            try HDF5Model.write(document, to: path, options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
+        case .cnnz, .keras, .safetensors, .npz, .onnx:
+            throw ArchiveError.unsupported(format: format.rawValue, reason: "writing \(format.rawValue) files is not built in yet")
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import ArgumentParser
+import ConvNet
+import Foundation
+import ModelArchive
+import ModelFiles
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the model's class probabilities for images.",
+        discussion: "INPUT is an IDX file (.gz allowed) or a .npy array, N x H x W (x C), uint8 or float32 raw pixels.")
+
+    @Argument(help: "The model file (any readable format).")
+    var model: String
+
+    @Argument(help: "The images: IDX or .npy, N x H x W (x C) raw pixels.")
+    var input: String
+
+    @Option(help: "Architecture JSON for model files that carry none (Keras .weights.h5).")
+    var architecture: String?
+
+    @Option(help: "Worker threads.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Print {\"probabilities\": [[...]], \"labels\": [...]} on stdout.")
+    var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let network = try loadNetwork(model, architecture: architecture)
+            let images = try loadImages(input, shape: network.shapes[0])
+            let outputs = try network.predict(.floats(images.values), threads: threads)
+            let labels = network.labels(from: outputs)
+            let k = network.outputCount
+            let rows = (0..<labels.count).map { Array(outputs[($0 * k)..<(($0 + 1) * k)]) }
+            if json {
+                print(jsonLine(PredictReport(probabilities: rows, labels: labels)))
+            } else {
+                for (i, row) in rows.enumerated() {
+                    print(String(format: "%d: label %d (p=%.4f)", i, labels[i], row[labels[i]]))
+                }
+            }
+        }
+    }
+}
+
+struct PredictReport: Encodable {
+    var probabilities: [[Float]]
+    var labels: [Int]
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure a model's accuracy on the Fashion-MNIST test set.")
+
+    @Argument(help: "The model file (any readable format).")
+    var model: String
+
+    @Option(help: "Folder holding the IDX files.")
+    var data: String = FashionMNIST.defaultDirectory
+
+    @Option(help: "Use only the first N test examples.")
+    var limit: Int?
+
+    @Option(help: "Architecture JSON for model files that carry none (Keras .weights.h5).")
+    var architecture: String?
+
+    @Option(help: "Worker threads.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Print {\"accuracy\", \"count\", ...} on stdout.")
+    var json = false
+
+    func validate() throws {
+        if let limit, limit <= 0 { throw ValidationError("--limit must be positive, found \(limit)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let network = try loadNetwork(model, architecture: architecture)
+            let test = try FashionMNIST.load(directory: data, split: .test, limit: limit)
+            guard test.imageSize == network.inputCount else {
+                throw ConvNetError.shapeMismatch(name: "test images", expected: network.shapes[0].dimensions, found: [test.height, test.width, test.channels])
+            }
+            let outputs = try network.predict(.bytes(test.images), threads: threads)
+            let labels = network.labels(from: outputs)
+            let correct = zip(labels, test.labels).filter { $0 == Int($1) }.count
+            var loss = 0.0
+            let k = network.outputCount
+            for (i, label) in test.labels.enumerated() {
+                loss -= log(max(Double(outputs[i * k + Int(label)]), 1e-12))
+            }
+            let report = EvaluateReport(accuracy: Double(correct) / Double(max(test.count, 1)), count: test.count, correct: correct,
+                                        loss: loss / Double(max(test.count, 1)))
+            print(json ? jsonLine(report) : String(format: "accuracy %.2f%% (%d of %d), loss %.4f", report.accuracy * 100, correct, test.count, report.loss))
+        }
+    }
+}
+
+struct EvaluateReport: Encodable {
+    var accuracy: Double
+    var count: Int
+    var correct: Int
+    var loss: Double
+}
+
+/// One JSON document with sorted keys.
+func jsonLine<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+}
+
+/// Loads a model file into a network, printing a warning when the extension disagrees with the content.
+func loadNetwork(_ path: String, architecture: String?) throws -> Network {
+    try loadDocument(path, architecture: architecture).network()
+}
+
+func loadDocument(_ path: String, architecture: String?) throws -> ModelDocument {
+    let format = try ModelFiles.format(of: path)
+    if let warning = ModelFiles.extensionWarning(path: path, format: format) { printError("warning: " + warning) }
+    return try ModelFiles.load(path, architecture: try architecture.map(loadArchitecture))
+}
+
+/// Images as raw float pixels from an IDX or .npy file, checked against the model's input shape.
+func loadImages(_ path: String, shape: ActivationShape) throws -> (count: Int, values: [Float]) {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ArchiveError.missingFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+    }
+    let bytes = [UInt8](data)
+    let dims: [Int], values: [Float]
+    if bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) {
+        let array = try NumPyArray.parse(bytes, path: path)
+        dims = array.shape
+        values = array.values
+    } else {
+        let idx: IDXFile
+        do {
+            idx = Gzip.isGzip(bytes) ? try IDXFile.parse(Gzip.decompress(bytes, limit: IDXFile.maximumSize, path: path), path: path)
+                                     : try IDXFile.parse(bytes, path: path)
+        } catch let error as ConvNetError {
+            throw ArchiveError.invalid(path: path, location: nil, reason: "not a .npy or IDX image file: \(error.description)")
+        }
+        dims = idx.dimensions
+        values = idx.bytes.map(Float.init)
+    }
+    let expected = [shape.height, shape.width, shape.channels]
+    let matches = (dims.count == 4 && Array(dims[1...]) == expected) || (dims.count == 3 && shape.channels == 1 && Array(dims[1...]) == [shape.height, shape.width])
+    guard matches else {
+        throw ArchiveError.invalid(path: path, location: nil, reason: "images of shape \(dims) do not fit the model input N x \(expected.map(String.init).joined(separator: " x "))")
+    }
+    return (dims[0], values)
+}
