@@ -132,7 +132,8 @@ public enum CNNZError: Error, Sendable, Equatable, ModelFileError {
         case let .truncated(l, what, needed, available):
             return "\(l): file is truncated: the \(what) needs \(needed) bytes, only \(available) remain"
         case let .checksumMismatch(l, region, expected, found):
-            return "\(l): CRC-32 mismatch in the \(region.rawValue): stored \(hex(expected)), computed \(hex(found)) (the file is corrupt)"
+            let cause = region == .footer ? "the file is corrupt or truncated" : "the file is corrupt"
+            return "\(l): CRC-32 mismatch in the \(region.rawValue): stored \(hex(expected)), computed \(hex(found)) (\(cause))"
         case let .badFooter(l, reason):
             return "\(l): bad footer: \(reason)"
         case let .trailingBytes(l, count):
