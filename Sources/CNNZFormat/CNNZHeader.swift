@@ -1,0 +1,86 @@
+import ConvNet
+import Foundation
+
+/// The JSON header (`Schemas/cnnz.md` section 4, `Schemas/cnnz-header.schema.json`).
+///
+/// Keys are snake_case and written sorted, with no insignificant whitespace, so the same model gives the same
+/// bytes. Unknown keys are ignored on read (a newer minor version may add them).
+struct CNNZHeader: Codable, Sendable {
+    var architecture: Architecture
+    /// The raw bytes per chunk (every chunk but a tensor's last holds exactly this many raw bytes).
+    var chunkSize: Int
+    var metadata: [String: String]
+    var probes: ProbesEntry?
+    var tensors: [TensorEntry]
+    var trainingState: TrainingState?
+
+    enum CodingKeys: String, CodingKey {
+        case architecture, chunkSize = "chunk_size", metadata, probes, tensors, trainingState = "training_state"
+    }
+
+    /// `probes`: what the probe tensors are.
+    struct ProbesEntry: Codable, Sendable, Hashable {
+        var source: String
+    }
+
+    /// One element of `tensors` (section 4.2).
+    struct TensorEntry: Codable, Sendable, Hashable {
+        var name: String
+        var role: String
+        var dtype: String
+        var codec: String
+        var shape: [Int64]
+        /// Present and true when the values were rounded to a narrower float dtype on writing.
+        var lossy: Bool?
+        var chunks: [ChunkEntry]
+    }
+
+    /// One element of a tensor's `chunks` (section 4.2).
+    struct ChunkEntry: Codable, Sendable, Hashable {
+        /// Absolute file offset of the stored bytes.
+        var offset: UInt64
+        /// The number of stored (encoded) bytes.
+        var stored: UInt64
+        /// CRC-32 of the stored bytes.
+        var crc32: UInt32
+    }
+
+    /// The header as compact JSON with sorted keys.
+    func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        do {
+            return Array(try encoder.encode(self))
+        } catch {
+            throw CNNZError.invalidWrite(reason: "the header cannot be encoded as JSON: \(error)")
+        }
+    }
+
+    /// Decodes a header, turning decoding errors into one-line reasons with the JSON path.
+    static func decode(_ bytes: [UInt8], location: CNNZLocation) throws -> CNNZHeader {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        do {
+            return try decoder.decode(CNNZHeader.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw CNNZError.malformedHeader(location, reason: describe(error))
+        } catch {
+            throw CNNZError.malformedHeader(location, reason: "\(error)")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let p = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return p.isEmpty ? "" : " at \(p)"
+        }
+        switch error {
+        case let .dataCorrupted(context): return "invalid JSON\(path(context)): \(context.debugDescription)"
+        case let .keyNotFound(key, context): return "missing key '\(key.stringValue)'\(path(context))"
+        case let .typeMismatch(type, context): return "expected \(type)\(path(context))"
+        case let .valueNotFound(type, context): return "expected \(type)\(path(context))"
+        @unknown default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import ConvNet
+import ModelArchive
+
+/// Whole-document reading and writing of CNNZ files (`Schemas/cnnz.md`).
+public enum CNNZModel {
+    /// Reads a whole file into a document, checking every checksum (unless turned off in `options`).
+    ///
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - options: the caps and whether chunk CRCs are checked.
+    /// - Throws: ``CNNZError/missingFile(path:reason:)`` when the file cannot be opened, otherwise a
+    ///   ``CNNZError`` of category `.invalidInput` naming the place.
+    public static func read(path: String, options: CNNZReadOptions = .init()) throws -> ModelDocument {
+        try CNNZReader(path: path, options: options).readDocument()
+    }
+
+    /// Reads a file held in memory; `name` stands for the file in error messages.
+    ///
+    /// - Throws: a ``CNNZError`` of category `.invalidInput`.
+    public static func read(bytes: [UInt8], name: String, options: CNNZReadOptions = .init()) throws -> ModelDocument {
+        try CNNZReader(bytes: bytes, name: name, options: options).readDocument()
+    }
+
+    /// Writes a document atomically (temporary file in the same folder, `fsync`, rename).
+    ///
+    /// Order in the file: parameters, optimizer slots, probe inputs, probe outputs. Parameters and slots are
+    /// stored as ``CNNZWriteOptions/dtype``; probe inputs as uint8 when every value is a whole number in
+    /// 0...255 (else float32); probe outputs as float32.
+    /// - Throws: ``CNNZError/cannotCreate(path:reason:)``, ``CNNZError/writeFailed(path:reason:)``,
+    ///   ``CNNZError/invalidWrite(reason:)`` or ``CNNZError/notRepresentable(tensor:dtype:index:value:)``.
+    public static func write(_ document: ModelDocument, to path: String, options: CNNZWriteOptions = .init()) throws {
+        try CNNZStreamWriter.write(to: path, options: options, architecture: document.architecture) { try fill($0, with: document) }
+    }
+
+    /// The bytes ``write(_:to:options:)`` would write.
+    public static func encode(_ document: ModelDocument, options: CNNZWriteOptions = .init()) throws -> [UInt8] {
+        try CNNZStreamWriter.encode(options: options, architecture: document.architecture) { try fill($0, with: document) }
+    }
+
+    private static func fill(_ writer: CNNZStreamWriter, with document: ModelDocument) throws {
+        writer.metadata = document.metadata
+        writer.trainingState = document.trainingState
+        for t in document.tensors { try writer.writeTensor(t.name, t.tensor, role: .parameter) }
+        for t in document.trainingState?.slots ?? [] { try writer.writeTensor(t.name, t.tensor, role: .optimizerSlot) }
+        if let probes = document.probes {
+            writer.probesSource = probes.source
+            let inputType: CNNZDType = CNNZDType.uint8.holdsExactly(probes.inputs.scalars) ? .uint8 : .float32
+            try writer.writeTensor("probes.inputs", probes.inputs, role: .probeInputs, dtype: inputType)
+            try writer.writeTensor("probes.outputs", probes.outputs, role: .probeOutputs, dtype: .float32)
+        }
+    }
+}

@@ -1,0 +1,395 @@
+import ConvNet
+import ModelArchive
+
+/// Reads a CNNZ file: checks its whole structure when opened, then reads tensors one at a time on demand
+/// (`Schemas/cnnz.md` section 6 lists the rules it enforces).
+///
+/// Opening reads only the preamble, footer and header: every size, offset and chunk of the table is checked
+/// against the file and the caps in ``CNNZReadOptions`` before anything is allocated. Reading a tensor checks
+/// its padding, each chunk's CRC-32 and its exact decoded size.
+public final class CNNZReader {
+    /// The file path or the name given for in-memory bytes (used in error messages).
+    public let file: String
+    public let fileSize: UInt64
+    public let majorVersion: Int
+    public let minorVersion: Int
+    public let architecture: Architecture
+    /// The training state's scalars; its slots are the ``CNNZTensorRole/optimizerSlot`` tensors.
+    public let trainingState: TrainingState?
+    /// The probes' source when the file holds probes.
+    public let probesSource: String?
+    /// The metadata as stored (``metadata`` adds `cnnz.lossy`).
+    public let storedMetadata: [String: String]
+    /// The raw bytes per chunk.
+    public let chunkSize: Int
+    /// Every tensor, in file order.
+    public let tensors: [CNNZTensorInfo]
+    public let headerOffset: UInt64
+    public let headerLength: UInt64
+    public let options: CNNZReadOptions
+
+    private let source: ByteSource
+
+    /// Opens and checks a file.
+    ///
+    /// - Throws: ``CNNZError/missingFile(path:reason:)`` when it cannot be opened, otherwise a ``CNNZError``
+    ///   of category `.invalidInput` naming what is wrong and where.
+    public convenience init(path: String, options: CNNZReadOptions = .init()) throws {
+        try self.init(source: FileSource(path: path), file: path, options: options)
+    }
+
+    /// Checks a file held in memory; `name` stands for the file in error messages.
+    public convenience init(bytes: [UInt8], name: String, options: CNNZReadOptions = .init()) throws {
+        try self.init(source: MemorySource(bytes), file: name, options: options)
+    }
+
+    init(source: ByteSource, file: String, options: CNNZReadOptions) throws {
+        self.source = source
+        self.file = file
+        self.options = options
+        let size = source.size
+        fileSize = size
+        func at(_ offset: UInt64?, tensor: String? = nil, chunk: Int? = nil) -> CNNZLocation {
+            CNNZLocation(file: file, offset: offset, tensor: tensor, chunk: chunk)
+        }
+
+        // Section 2.1: signature, version, preamble CRC.
+        let signature = CNNZLayout.signature
+        let head = try Self.read(source, file: file, at: 0, count: min(size, UInt64(CNNZLayout.preambleSize)), what: "preamble")
+        guard head.starts(with: signature.prefix(head.count)), !head.isEmpty else {
+            throw CNNZError.badMagic(at(0), found: Array(head.prefix(signature.count)))
+        }
+        guard size >= UInt64(CNNZLayout.preambleSize) else {
+            throw CNNZError.truncated(at(0), what: "preamble", needed: UInt64(CNNZLayout.preambleSize), available: size)
+        }
+        var cursor = ByteCursor(head, base: 0, file: file, what: "preamble")
+        _ = try cursor.take(signature.count)
+        let major = Int(try cursor.read(UInt8.self))
+        let minor = Int(try cursor.read(UInt8.self))
+        _ = try cursor.read(UInt8.self)
+        let preambleCRC = try cursor.read(UInt32.self)
+        let computed = head.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<12])) }
+        guard preambleCRC == computed else {
+            throw CNNZError.checksumMismatch(at(12), region: .preamble, expected: preambleCRC, found: computed)
+        }
+        guard major == CNNZLayout.majorVersion else { throw CNNZError.unsupportedVersion(at(9), major: major, minor: minor) }
+        majorVersion = major
+        minorVersion = minor
+
+        // Section 2.3: the footer.
+        let minimum = UInt64(CNNZLayout.preambleSize + CNNZLayout.footerSize)
+        guard size >= minimum else {
+            throw CNNZError.truncated(at(UInt64(CNNZLayout.preambleSize)), what: "footer", needed: UInt64(CNNZLayout.footerSize),
+                                      available: size - UInt64(CNNZLayout.preambleSize))
+        }
+        let footerOffset = size - UInt64(CNNZLayout.footerSize)
+        let footer = try Self.read(source, file: file, at: footerOffset, count: UInt64(CNNZLayout.footerSize), what: "footer")
+        let footerCRC = footer.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<28])) }
+        var fc = ByteCursor(footer, base: footerOffset, file: file, what: "footer")
+        let headerOffset = try fc.read(UInt64.self)
+        let headerLength = try fc.read(UInt64.self)
+        let headerCRC = try fc.read(UInt32.self)
+        let marker = Array(try fc.take(4))
+        _ = try fc.read(UInt32.self)
+        let storedFooterCRC = try fc.read(UInt32.self)
+        guard storedFooterCRC == footerCRC, marker == CNNZLayout.endMarker else {
+            if let end = try Self.findEarlierEnd(source, file: file) {
+                throw CNNZError.trailingBytes(at(end), count: size - end)
+            }
+            if storedFooterCRC != footerCRC {
+                throw CNNZError.checksumMismatch(at(footerOffset + 28), region: .footer, expected: storedFooterCRC, found: footerCRC)
+            }
+            throw CNNZError.badFooter(at(footerOffset + 20), reason: "end marker is \(marker), expected CNNZ")
+        }
+
+        // Section 2.2: the header lies between the data and the footer, exactly.
+        guard headerOffset >= UInt64(CNNZLayout.preambleSize), headerOffset <= footerOffset else {
+            throw CNNZError.headerOutOfBounds(at(footerOffset), reason: "header offset \(headerOffset) is outside bytes 16...\(footerOffset)")
+        }
+        let (headerEnd, overflow) = headerOffset.addingReportingOverflow(headerLength)
+        guard !overflow, headerEnd <= footerOffset else {
+            throw CNNZError.headerOutOfBounds(at(footerOffset + 8), reason: "header of \(headerLength) bytes at byte \(headerOffset) runs past the footer at byte \(footerOffset)")
+        }
+        guard headerEnd == footerOffset else {
+            throw CNNZError.headerOutOfBounds(at(headerEnd), reason: "\(footerOffset - headerEnd) unaccounted bytes between the header and the footer")
+        }
+        guard headerLength <= options.maxHeaderBytes else {
+            throw CNNZError.limitExceeded(at(headerOffset), what: "header length", found: headerLength, limit: options.maxHeaderBytes)
+        }
+        self.headerOffset = headerOffset
+        self.headerLength = headerLength
+        let headerBytes = try Self.read(source, file: file, at: headerOffset, count: headerLength, what: "header")
+        let computedHeaderCRC = CRC32.checksum(headerBytes)
+        guard computedHeaderCRC == headerCRC else {
+            throw CNNZError.checksumMismatch(at(headerOffset), region: .header, expected: headerCRC, found: computedHeaderCRC)
+        }
+
+        // Section 4: the JSON.
+        let header = try CNNZHeader.decode(headerBytes, location: at(headerOffset))
+        guard header.chunkSize >= 8, header.chunkSize <= CNNZLayout.maxChunkSize, header.chunkSize % 8 == 0 else {
+            throw CNNZError.malformedHeader(at(headerOffset), reason: "chunk_size \(header.chunkSize) is not a multiple of 8 from 8 to \(CNNZLayout.maxChunkSize)")
+        }
+        guard header.tensors.count <= options.maxTensorCount else {
+            throw CNNZError.limitExceeded(at(headerOffset), what: "tensor count", found: UInt64(header.tensors.count),
+                                          limit: UInt64(max(options.maxTensorCount, 0)))
+        }
+        chunkSize = header.chunkSize
+        architecture = header.architecture
+        trainingState = header.trainingState
+        probesSource = header.probes?.source
+        storedMetadata = header.metadata
+        tensors = try Self.checkTable(header, file: file, headerOffset: headerOffset, options: options)
+
+        func count(_ role: CNNZTensorRole) -> Int { tensors.count { $0.role == role } }
+        let probeCount = header.probes == nil ? 0 : 1
+        guard count(.probeInputs) == probeCount, count(.probeOutputs) == probeCount else {
+            throw CNNZError.malformedHeader(at(headerOffset), reason: header.probes == nil
+                ? "probe tensors without a 'probes' entry"
+                : "'probes' needs exactly one probe_inputs and one probe_outputs tensor")
+        }
+        guard header.trainingState != nil || count(.optimizerSlot) == 0 else {
+            throw CNNZError.malformedHeader(at(headerOffset), reason: "optimizer_slot tensors without a 'training_state' entry")
+        }
+    }
+
+    /// Checks the tensor table against the caps and the layout of section 3: chunks in table order, each
+    /// starting where the previous ended (after alignment padding for `raw` tensors), the last ending where the
+    /// header begins.
+    private static func checkTable(_ header: CNNZHeader, file: String, headerOffset: UInt64,
+                                   options: CNNZReadOptions) throws -> [CNNZTensorInfo] {
+        var position = UInt64(CNNZLayout.preambleSize)
+        var names: Set<String> = []
+        var infos: [CNNZTensorInfo] = []
+        infos.reserveCapacity(header.tensors.count)
+        let chunkSize = UInt64(header.chunkSize)
+        for entry in header.tensors {
+            let name = entry.name
+            func at(_ offset: UInt64? = nil, chunk: Int? = nil) -> CNNZLocation {
+                CNNZLocation(file: file, offset: offset, tensor: name, chunk: chunk)
+            }
+            guard !name.isEmpty else { throw CNNZError.invalidTensorEntry(at(headerOffset), reason: "empty tensor name") }
+            guard names.insert(name).inserted else { throw CNNZError.duplicateTensor(at(headerOffset)) }
+            guard let role = CNNZTensorRole(rawValue: entry.role) else { throw CNNZError.unknownRole(at(headerOffset), name: entry.role) }
+            guard let dtype = CNNZDType(rawValue: entry.dtype) else { throw CNNZError.unknownDType(at(headerOffset), name: entry.dtype) }
+            guard let codec = CNNZCodec(rawValue: entry.codec) else { throw CNNZError.unknownCodec(at(headerOffset), name: entry.codec) }
+            guard entry.shape.count <= options.maxRank else {
+                throw CNNZError.limitExceeded(at(headerOffset), what: "rank", found: UInt64(entry.shape.count), limit: UInt64(max(options.maxRank, 0)))
+            }
+            var elements: UInt64 = 1
+            for extent in entry.shape {
+                guard extent >= 0 else { throw CNNZError.sizeOverflow(at(headerOffset), reason: "negative extent \(extent) in shape \(entry.shape)") }
+                let (product, overflow) = elements.multipliedReportingOverflow(by: UInt64(extent))
+                guard !overflow else { throw CNNZError.sizeOverflow(at(headerOffset), reason: "the element count of shape \(entry.shape) does not fit in 64 bits") }
+                elements = product
+            }
+            guard elements <= options.maxElementCount, let elementCount = Int(exactly: elements) else {
+                throw CNNZError.limitExceeded(at(headerOffset), what: "element count", found: elements, limit: options.maxElementCount)
+            }
+            let (rawBytes, overflow) = elements.multipliedReportingOverflow(by: UInt64(dtype.size))
+            guard !overflow else { throw CNNZError.sizeOverflow(at(headerOffset), reason: "\(elements) elements of \(dtype.rawValue) do not fit in 64 bits") }
+            let expectedChunks = rawBytes == 0 ? 0 : (rawBytes - 1) / chunkSize + 1
+            guard UInt64(entry.chunks.count) == expectedChunks else {
+                throw CNNZError.invalidTensorEntry(at(headerOffset), reason: "\(entry.chunks.count) chunks listed, expected \(expectedChunks) for \(rawBytes) raw bytes in chunks of \(chunkSize)")
+            }
+            let paddingOffset = position
+            if codec == .raw && !entry.chunks.isEmpty {
+                position += CNNZLayout.padding(at: position)
+            }
+            let dataOffset = position
+            var chunks: [CNNZChunkInfo] = []
+            chunks.reserveCapacity(entry.chunks.count)
+            var storedBytes: UInt64 = 0
+            for (k, chunk) in entry.chunks.enumerated() {
+                let raw = min(chunkSize, rawBytes - UInt64(k) * chunkSize)
+                guard chunk.offset >= position else {
+                    throw CNNZError.overlappingChunk(at(chunk.offset, chunk: k), expectedOffset: position, foundOffset: chunk.offset)
+                }
+                guard chunk.offset == position else {
+                    throw CNNZError.gap(at(position, chunk: k), expectedOffset: position, foundOffset: chunk.offset)
+                }
+                switch codec {
+                case .raw:
+                    guard chunk.stored == raw else {
+                        throw CNNZError.invalidTensorEntry(at(chunk.offset, chunk: k), reason: "a raw chunk stores \(chunk.stored) bytes, expected \(raw)")
+                    }
+                case .deflate, .shuffleDeflate:
+                    let (limit, overflow) = chunk.stored.multipliedReportingOverflow(by: CNNZLayout.maxDeflateRatio)
+                    guard chunk.stored > 0, overflow || raw <= limit else {
+                        throw CNNZError.invalidTensorEntry(at(chunk.offset, chunk: k), reason: "\(chunk.stored) stored bytes cannot inflate to \(raw) raw bytes")
+                    }
+                }
+                let (end, endOverflow) = position.addingReportingOverflow(chunk.stored)
+                guard !endOverflow, end <= headerOffset else {
+                    throw CNNZError.overlappingChunk(at(chunk.offset, chunk: k), expectedOffset: position, foundOffset: chunk.offset)
+                        .runningInto(header: headerOffset, stored: chunk.stored)
+                }
+                chunks.append(CNNZChunkInfo(offset: chunk.offset, storedBytes: chunk.stored, rawBytes: raw, crc32: chunk.crc32))
+                storedBytes += chunk.stored
+                position = end
+            }
+            infos.append(CNNZTensorInfo(name: name, role: role, dtype: dtype, codec: codec, shape: entry.shape.map { Int($0) },
+                                        elementCount: elementCount, rawBytes: rawBytes, storedBytes: storedBytes,
+                                        lossy: entry.lossy ?? false, chunks: chunks, paddingOffset: paddingOffset, dataOffset: dataOffset))
+        }
+        guard position == headerOffset else {
+            throw CNNZError.gap(CNNZLocation(file: file, offset: position), expectedOffset: position, foundOffset: headerOffset)
+        }
+        return infos
+    }
+
+    /// Looks for a valid footer ending before the end of the file, to report appended bytes as such.
+    private static func findEarlierEnd(_ source: ByteSource, file: String) throws -> UInt64? {
+        let size = source.size
+        let window = min(size, UInt64(1 << 20) + UInt64(CNNZLayout.footerSize))
+        let start = size - window
+        let tail = try read(source, file: file, at: start, count: window, what: "footer")
+        let footerSize = CNNZLayout.footerSize
+        guard tail.count > footerSize else { return nil }
+        return tail.withUnsafeBytes { raw -> UInt64? in
+            var p = tail.count - footerSize - 1
+            while p >= 0 {
+                let footerStart = start + UInt64(p)
+                if footerStart >= UInt64(CNNZLayout.preambleSize),
+                   raw[p + 20] == 0x43, raw[p + 21] == 0x4E, raw[p + 22] == 0x4E, raw[p + 23] == 0x5A,
+                   CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[p..<(p + 28)])) == raw.loadUnaligned(fromByteOffset: p + 28, as: UInt32.self).littleEndian {
+                    let headerOffset = raw.loadUnaligned(fromByteOffset: p, as: UInt64.self).littleEndian
+                    let headerLength = raw.loadUnaligned(fromByteOffset: p + 8, as: UInt64.self).littleEndian
+                    let (end, overflow) = headerOffset.addingReportingOverflow(headerLength)
+                    if !overflow, end == footerStart { return footerStart + UInt64(footerSize) }
+                }
+                p -= 1
+            }
+            return nil
+        }
+    }
+
+    /// Reads `count` bytes at `offset` after checking that they lie inside the file.
+    static func read(_ source: ByteSource, file: String, at offset: UInt64, count: UInt64, what: String) throws -> [UInt8] {
+        let (end, overflow) = offset.addingReportingOverflow(count)
+        guard !overflow, end <= source.size, let n = Int(exactly: count) else {
+            throw CNNZError.truncated(CNNZLocation(file: file, offset: offset), what: what, needed: count,
+                                      available: source.size - min(offset, source.size))
+        }
+        var bytes = [UInt8](repeating: 0, count: n)
+        try bytes.withUnsafeMutableBytes { try source.read(into: $0, at: offset) }
+        return bytes
+    }
+
+    /// The index of the tensor with this name.
+    public func index(of name: String) -> Int? {
+        tensors.firstIndex { $0.name == name }
+    }
+
+    /// The metadata as the document sees it: the stored metadata, plus `cnnz.lossy` listing
+    /// `name:dtype` of every lossy tensor, comma-separated in file order, when there is one (section 4.4).
+    public var metadata: [String: String] {
+        var result = storedMetadata
+        let lossy = tensors.filter(\.lossy).map { "\($0.name):\($0.dtype.rawValue)" }
+        if !lossy.isEmpty { result["cnnz.lossy"] = lossy.joined(separator: ",") }
+        return result
+    }
+
+    /// Reads one tensor by name.
+    ///
+    /// - Throws: ``CNNZError/noSuchTensor(_:)`` or what ``readTensor(at:)`` throws.
+    public func readTensor(named name: String) throws -> Tensor {
+        guard let i = index(of: name) else { throw CNNZError.noSuchTensor(CNNZLocation(file: file, tensor: name)) }
+        return try readTensor(at: i)
+    }
+
+    /// Reads one tensor, converting its values to float32.
+    ///
+    /// Memory: the tensor plus one stored and one raw chunk.
+    /// - Throws: ``CNNZError/nonzeroPadding(_:)``, ``CNNZError/checksumMismatch(_:region:expected:found:)`` (when
+    ///   ``CNNZReadOptions/verifyChecksums``), ``CNNZError/decompressionFailed(_:reason:)``, or an I/O error.
+    public func readTensor(at index: Int) throws -> Tensor {
+        guard tensors.indices.contains(index) else {
+            throw CNNZError.noSuchTensor(CNNZLocation(file: file, tensor: "#\(index)"))
+        }
+        let info = tensors[index]
+        if info.dataOffset > info.paddingOffset {
+            let padding = try Self.read(source, file: file, at: info.paddingOffset, count: info.dataOffset - info.paddingOffset, what: "padding")
+            guard padding.allSatisfy({ $0 == 0 }) else {
+                throw CNNZError.nonzeroPadding(CNNZLocation(file: file, offset: info.paddingOffset, tensor: info.name))
+            }
+        }
+        var scalars = [Float](repeating: 0, count: info.elementCount)
+        try scalars.withUnsafeMutableBufferPointer { out in
+            guard let base = out.baseAddress else { return }
+            #if _endian(little)
+            if info.codec == .raw && info.dtype == .float32 {
+                // Straight from the file into the tensor: one copy, then the CRCs over what arrived.
+                try source.read(into: UnsafeMutableRawBufferPointer(out), at: info.dataOffset)
+                if options.verifyChecksums {
+                    let raw = UnsafeRawBufferPointer(out)
+                    var start = 0
+                    for (k, chunk) in info.chunks.enumerated() {
+                        let n = Int(chunk.rawBytes)
+                        try check(chunk, k, info, crc: CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[start..<(start + n)])))
+                        start += n
+                    }
+                }
+                return
+            }
+            #endif
+            var element = 0
+            for (k, chunk) in info.chunks.enumerated() {
+                let stored = try Self.read(source, file: file, at: chunk.offset, count: chunk.storedBytes, what: "chunk")
+                let raw = try stored.withUnsafeBytes { bytes in
+                    if options.verifyChecksums { try check(chunk, k, info, crc: CRC32.checksum(bytes)) }
+                    do {
+                        return try info.codec.decode(bytes, rawCount: Int(chunk.rawBytes), elementSize: info.dtype.size)
+                    } catch let failure as ChunkDecodeFailure {
+                        throw CNNZError.decompressionFailed(CNNZLocation(file: file, offset: chunk.offset, tensor: info.name, chunk: k), reason: failure.reason)
+                    }
+                }
+                let n = raw.count / info.dtype.size
+                guard n <= info.elementCount - element else {
+                    throw CNNZError.decompressionFailed(CNNZLocation(file: file, offset: chunk.offset, tensor: info.name, chunk: k), reason: "chunk holds more elements than the shape")
+                }
+                raw.withUnsafeBytes { info.dtype.decode($0, count: n, into: base + element) }
+                element += n
+            }
+        }
+        return Tensor(shape: info.shape, scalars: scalars)
+    }
+
+    private func check(_ chunk: CNNZChunkInfo, _ k: Int, _ info: CNNZTensorInfo, crc: UInt32) throws {
+        guard crc == chunk.crc32 else {
+            throw CNNZError.checksumMismatch(CNNZLocation(file: file, offset: chunk.offset, tensor: info.name, chunk: k),
+                                             region: .chunk, expected: chunk.crc32, found: crc)
+        }
+    }
+
+    /// Reads every tensor into a model document (section 4.2 says how roles map to its parts).
+    public func readDocument() throws -> ModelDocument {
+        var parameters: [NamedTensor] = []
+        var slots: [NamedTensor] = []
+        var probeInputs: Tensor?
+        var probeOutputs: Tensor?
+        for (i, info) in tensors.enumerated() {
+            let tensor = try readTensor(at: i)
+            switch info.role {
+            case .parameter: parameters.append(NamedTensor(name: info.name, tensor: tensor))
+            case .optimizerSlot: slots.append(NamedTensor(name: info.name, tensor: tensor))
+            case .probeInputs: probeInputs = tensor
+            case .probeOutputs: probeOutputs = tensor
+            }
+        }
+        var state = trainingState
+        state?.slots = slots
+        var probes: Probes?
+        if let probesSource, let probeInputs, let probeOutputs {
+            probes = Probes(inputs: probeInputs, outputs: probeOutputs, source: probesSource)
+        }
+        return ModelDocument(architecture: architecture, tensors: parameters, trainingState: state, probes: probes, metadata: metadata)
+    }
+}
+
+private extension CNNZError {
+    /// Rewrites an overlap into the header as such.
+    func runningInto(header: UInt64, stored: UInt64) -> CNNZError {
+        guard case let .overlappingChunk(l, _, found) = self else { return self }
+        return .invalidTensorEntry(l, reason: "a chunk of \(stored) bytes at byte \(found) runs into the header at byte \(header)")
+    }
+}

@@ -1,0 +1,112 @@
+import ConvNet
+import Foundation
+import ModelArchive
+import Testing
+@testable @_spi(Fuzzing) import CNNZFormat
+
+/// The fixtures in `Fixtures/cnnz` and the fuzz seed corpus, made by this file.
+///
+/// Run with `CNNZ_WRITE_FIXTURES=1` to (re)write them; otherwise the tests check that the writer still produces
+/// the committed bytes exactly (determinism across runs and builds) and that every corruption of them is caught.
+enum Fixtures {
+    /// The smallest useful file: the worked example of `Schemas/cnnz.md` section 8.
+    static func minimalDocument() -> ModelDocument {
+        let arch = Architecture(input: ActivationShape(height: 1, width: 1, channels: 2), preprocessing: Preprocessing(scale: 1, offset: 0),
+                                kinds: [.flatten, .dense(DenseSpec(units: 1, bias: false))])
+        return ModelDocument(architecture: arch, tensors: [NamedTensor(name: "dense.kernel", tensor: Tensor(shape: [2, 1], scalars: [1.5, -0.25]))])
+    }
+
+    /// name -> (document, options) of every fixture file.
+    static let files: [(String, ModelDocument, CNNZWriteOptions)] = [
+        ("minimal.cnnz", minimalDocument(), CNNZWriteOptions(codec: .raw)),
+        ("tiny.cnnz", tinyDocument(), CNNZWriteOptions()),
+        ("tiny-raw.cnnz", tinyDocument(), CNNZWriteOptions(codec: .raw)),
+        ("tiny-deflate-float16.cnnz", tinyDocument(), CNNZWriteOptions(codec: .deflate, dtype: .float16)),
+        ("tiny-bfloat16-chunks16.cnnz", tinyDocument(), CNNZWriteOptions(dtype: .bfloat16, chunkSize: 16)),
+    ]
+
+    /// Broken seeds for the fuzz corpus, each derived from tiny.cnnz.
+    static func brokenSeeds(_ tiny: [UInt8]) -> [(String, [UInt8])] {
+        var flipped = tiny
+        flipped[tiny.count / 2] ^= 0x40
+        var version = tiny
+        version[9] = 2
+        return [
+            ("broken-truncated.cnnz", Array(tiny.prefix(tiny.count - 7))),
+            ("broken-flipped.cnnz", flipped),
+            ("broken-version.cnnz", CNNZLayout.resealed(version)),
+            ("broken-trailing.cnnz", tiny + [0, 0, 0, 0]),
+            ("broken-empty-header.cnnz", CNNZLayout.preamble() + CNNZLayout.footer(headerOffset: 16, headerLength: 0, headerCRC: 0)),
+        ]
+    }
+}
+
+@Suite("CNNZ fixtures and corruption")
+struct FixtureTests {
+    static var writing: Bool { ProcessInfo.processInfo.environment["CNNZ_WRITE_FIXTURES"] == "1" }
+
+    @Test("fixtures are the writer's current bytes and read back", arguments: Fixtures.files.map(\.0))
+    func fixture(_ name: String) throws {
+        let (_, document, options) = try #require(Fixtures.files.first { $0.0 == name })
+        let bytes = try CNNZModel.encode(document, options: options)
+        let path = fixturesFolder + "/" + name
+        if Self.writing {
+            try FileManager.default.createDirectory(atPath: fixturesFolder + "/corpus", withIntermediateDirectories: true)
+            try CNNZModel.write(document, to: path, options: options)
+            try CNNZModel.write(document, to: fixturesFolder + "/corpus/" + name, options: options)
+            if name == "tiny.cnnz" {
+                for (seed, seedBytes) in Fixtures.brokenSeeds(bytes) {
+                    try Data(seedBytes).write(to: URL(fileURLWithPath: fixturesFolder + "/corpus/" + seed))
+                }
+            }
+        }
+        let stored = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(stored == bytes, "\(name) differs from what the writer produces now")
+        let back = try CNNZModel.read(path: path)
+        #expect(back.tensors.map(\.name) == document.tensors.map(\.name))
+        if !options.dtype.isLossyForFloat32 { #expect(back == document) }
+    }
+
+    @Test("every single-byte change and every truncation is reported as corruption", arguments: ["minimal.cnnz", "tiny.cnnz", "tiny-raw.cnnz"])
+    func everyFlipAndTruncation(_ name: String) throws {
+        let (_, document, options) = try #require(Fixtures.files.first { $0.0 == name })
+        let bytes = try CNNZModel.encode(document, options: options)
+        for i in bytes.indices {
+            for mask: UInt8 in [0x01, 0x80, 0xFF] {
+                var broken = bytes
+                broken[i] ^= mask
+                expectCorrupt(broken, "byte \(i) ^ \(mask)")
+            }
+        }
+        for n in 0..<bytes.count {
+            expectCorrupt(Array(bytes.prefix(n)), "truncated to \(n)")
+        }
+    }
+
+    private func expectCorrupt(_ bytes: [UInt8], _ what: String) {
+        do {
+            _ = try CNNZModel.read(bytes: bytes, name: "f")
+            Issue.record("\(what): not detected")
+        } catch let error as CNNZError {
+            if error.category != .invalidInput { Issue.record("\(what): \(error)") }
+        } catch {
+            Issue.record("\(what): not a CNNZError: \(error)")
+        }
+    }
+
+    @Test("the corpus replays through the reader without surprises")
+    func corpus() throws {
+        let folder = fixturesFolder + "/corpus"
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        #expect(names.count >= 8)
+        for name in names {
+            let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: folder + "/" + name)))
+            do {
+                _ = try CNNZModel.read(bytes: bytes, name: name)
+                #expect(!name.hasPrefix("broken-"), "\(name) should not read")
+            } catch let error as CNNZError {
+                #expect(name.hasPrefix("broken-"), "\(name): \(error)")
+            }
+        }
+    }
+}
