@@ -32,7 +32,7 @@ let package = Package(
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
         .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
         // Every format behind one load/save, detected from bytes (the only module that knows them all).
-        .target(name: "ModelFiles", dependencies: ["ModelArchive", "HDF5Format", "CNNZFormat"]),
+        .target(name: "ModelFiles", dependencies: ["ModelArchive", "HDF5Format", "CNNZFormat", "Verification"]),
         // The verifier: structure, finiteness, probe reruns, comparisons between models.
         .target(name: "Verification", dependencies: ["ModelArchive"]),
 

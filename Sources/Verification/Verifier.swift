@@ -49,6 +49,12 @@ public struct VerifyReport: Codable, Sendable {
         case passed, model, format, against, checks, comparison, firstDivergingLayer = "first_diverging_layer", accuracy
     }
 
+    /// Appends a check; a failure fails the report.
+    mutating func add(_ name: String, _ status: CheckStatus, _ detail: String) {
+        checks.append(CheckResult(name: name, status: status, detail: detail))
+        if status == .fail { passed = false }
+    }
+
     public init(passed: Bool, model: String, format: String, against: String?, checks: [CheckResult]) {
         self.passed = passed
         self.model = model
@@ -94,10 +100,7 @@ public enum Verifier {
                               options: VerifyOptions = VerifyOptions()) -> VerifyReport {
         var report = VerifyReport(passed: true, model: path, format: format, against: options.against?.path,
                                   checks: [CheckResult(name: "parse", status: .pass, detail: parseDetail)])
-        func add(_ name: String, _ status: CheckStatus, _ detail: String) {
-            report.checks.append(CheckResult(name: name, status: status, detail: detail))
-            if status == .fail { report.passed = false }
-        }
+        func add(_ name: String, _ status: CheckStatus, _ detail: String) { report.add(name, status, detail) }
 
         // Architecture and shapes.
         let network: Network
@@ -142,7 +145,7 @@ public enum Verifier {
 
         // Against another model.
         if let (other, otherPath) = options.against {
-            compare(network, other: other, otherPath: otherPath, document: document, options: options, tolerance: options.tolerance, report: &report, add: add)
+            compare(network, other: other, otherPath: otherPath, document: document, options: options, tolerance: options.tolerance, report: &report)
         } else if let inputs = options.inputs {
             do {
                 _ = try network.predict(.floats(inputs.scalars))
@@ -165,7 +168,8 @@ public enum Verifier {
     }
 
     static func compare(_ network: Network, other: ModelDocument, otherPath: String, document: ModelDocument, options: VerifyOptions,
-                        tolerance explicit: Tolerance?, report: inout VerifyReport, add: (String, CheckStatus, String) -> Void) {
+                        tolerance explicit: Tolerance?, report: inout VerifyReport) {
+        func add(_ name: String, _ status: CheckStatus, _ detail: String) { report.add(name, status, detail) }
         let otherNetwork: Network
         do { otherNetwork = try other.network() } catch {
             add("against", .fail, "\(otherPath): \(error)")
