@@ -55,7 +55,7 @@ test: deps venv
 	CNNKIT_BIN=$(CURDIR)/.build/debug/cnnkit KERAS_BACKEND=jax $(VENV)/bin/python -m pytest -q Tests/Interop
 
 examples:
-	@if [ -d Examples ]; then for e in $$(ls Examples); do $(SWIFT) run --skip-build $$e || exit 1; done; fi
+	$(SWIFT) run --skip-build library-tour
 
 fuzz-replay:
 	@if [ -x scripts/fuzz.sh ]; then scripts/fuzz.sh --replay && FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh; fi

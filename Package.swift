@@ -51,6 +51,8 @@ let package = Package(
             ]
         ),
 
+        // The README's "Use it as a library" example, built and run by make test.
+        .executableTarget(name: "library-tour", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification"], path: "Examples/LibraryTour"),
         // Throughput benchmark of the network library (make bench).
         .executableTarget(name: "cnnkit-bench", dependencies: ["ConvNet"], path: "Benchmarks/cnnkit-bench"),
 

@@ -21,16 +21,16 @@ struct Demo: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-            func step(_ title: String) { print("\n== \(title)") }
+            func step(_ title: String) { say("\n== \(title)") }
             let h5 = "\(outDir)/seed.h5", cnnz = "\(outDir)/seed.cnnz", back = "\(outDir)/seed-from-cnnz.h5", half = "\(outDir)/seed-float16.cnnz"
 
             step("1. Load Fashion-MNIST from \(data)")
             let train = try FashionMNIST.load(directory: data, split: .train)
             let test = try FashionMNIST.load(directory: data, split: .test)
-            print("\(train.count) training and \(test.count) test images of \(train.height)x\(train.width)")
+            say("\(train.count) training and \(test.count) test images of \(train.height)x\(train.width)")
 
             step("2. Train the seed network one epoch (SGD, lr 0.005, batch 1, seed 0)")
-            for line in ["conv2d 16 filters 3x3 -> max pool 2x2 -> flatten -> dense 10 -> softmax; input x = pixel / 255 - 0.5"] { print(line) }
+            for line in ["conv2d 16 filters 3x3 -> max pool 2x2 -> flatten -> dense 10 -> softmax; input x = pixel / 255 - 0.5"] { say(line) }
             var trainer = try Trainer(architecture: .seed, optimizer: OptimizerConfig(learningRate: 0.005), batchSize: 1, seed: 0, threads: threads)
             trainer.state.dataset = DatasetIdentity(name: "fashion-mnist", trainCount: train.count, fingerprint: train.fingerprint())
             let progress = ProgressReporter(quiet: false)
@@ -39,7 +39,7 @@ struct Demo: ParsableCommand {
                               epochEnd: { record, s in progress.epochDone(epoch: s.state.epoch, total: 1, record: record) })
             let seconds = (clock.now - started - trainer.evaluationTime).seconds
             let record = trainer.state.history[0]
-            print(String(format: "test accuracy %.2f%%, train loss %.4f, %.0f images/s", (record.testAccuracy ?? 0) * 100, record.loss, Double(train.count) / seconds))
+            say(String(format: "test accuracy %.2f%%, train loss %.4f, %.0f images/s", (record.testAccuracy ?? 0) * 100, record.loss, Double(train.count) / seconds))
 
             step("3. Save HDF5 (a Keras 3 legacy .h5) and CNNZ, each with probes")
             let document = try ModelDocument.recording(network: trainer.network, probeInputs: Probes.inputs(from: test, count: 8),
@@ -47,18 +47,18 @@ struct Demo: ParsableCommand {
                                                        metadata: ["created_by": "cnnkit demo"])
             try ModelFiles.save(document, to: h5)
             try ModelFiles.save(document, to: cnnz, options: SaveOptions(compress: true))
-            print("\(h5): \(fileSize(h5)) bytes\n\(cnnz): \(fileSize(cnnz)) bytes (shuffle-deflate)")
+            say("\(h5): \(fileSize(h5)) bytes\n\(cnnz): \(fileSize(cnnz)) bytes (shuffle-deflate)")
 
             step("4. Convert CNNZ -> HDF5 and HDF5 -> CNNZ float16, each reopened and verified")
             for request in [ConversionRequest(input: cnnz, output: back), ConversionRequest(input: h5, output: half, dtype: .float16)] {
                 let result = try convertModel(request)
-                result.lines.forEach { print($0) }
+                result.lines.forEach { say($0) }
                 if let report = result.report, !report.passed { throw ExitCode(Exit.checksFailed) }
             }
 
             step("5. Inspect \(cnnz)")
             let reread = try ModelFiles.load(cnnz)
-            print(try InspectReport(document: reread, storage: try ModelFiles.storage(of: cnnz, document: reread), path: cnnz).text())
+            say(try InspectReport(document: reread, storage: try ModelFiles.storage(of: cnnz, document: reread), path: cnnz).text())
 
             step("6. Verify \(h5), and \(back) against \(cnnz)")
             let limited = test.prefix(1000)
@@ -67,12 +67,17 @@ struct Demo: ParsableCommand {
                 if let against { options.against = (try ModelFiles.load(against), against) }
                 let report = Verifier.verify(document: try ModelFiles.load(file), path: file, format: try ModelFiles.format(of: file).rawValue,
                                              parseDetail: ModelFiles.integrityDescription(try ModelFiles.format(of: file)), options: options)
-                for check in report.checks { print("\(check.status.rawValue)  \(check.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(check.detail)") }
+                for check in report.checks { say("\(check.status.rawValue)  \(check.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(check.detail)") }
                 if !report.passed { throw ExitCode(Exit.checksFailed) }
             }
 
             step("Done")
-            print("files are in \(outDir)/; try: cnnkit inspect \(h5), cnnkit verify \(half) --atol 0 (fails: float16 is lossy)")
+            say("files are in \(outDir)/; try: cnnkit inspect \(h5), cnnkit verify \(half) --atol 0 (fails: float16 is lossy)")
         }
     }
+}
+
+/// Writes a line to stdout at once (unbuffered), so the tour and the progress on stderr stay in order.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
