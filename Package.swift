@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "HDF5Format", targets: ["HDF5Format"]),
         .library(name: "CNNZFormat", targets: ["CNNZFormat"]),
         .library(name: "ModelFiles", targets: ["ModelFiles"]),
+        .library(name: "Verification", targets: ["Verification"]),
         .executable(name: "cnnkit", targets: ["cnnkit"]),
     ],
     dependencies: [
@@ -31,12 +32,14 @@ let package = Package(
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
         .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
         // Every format behind one load/save, detected from bytes (the only module that knows them all).
-        .target(name: "ModelFiles", dependencies: ["ModelArchive", "HDF5Format", "CNNZFormat"]),
+        .target(name: "ModelFiles", dependencies: ["ModelArchive", "HDF5Format", "CNNZFormat", "Verification"]),
+        // The verifier: structure, finiteness, probe reruns, comparisons between models.
+        .target(name: "Verification", dependencies: ["ModelArchive"]),
 
         .executableTarget(
             name: "cnnkit",
             dependencies: [
-                "ConvNet", "ModelArchive", "ModelFiles",
+                "ConvNet", "ModelArchive", "ModelFiles", "Verification",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

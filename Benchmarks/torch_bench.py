@@ -57,7 +57,7 @@ def load(split, limit=None):
     labels = read_idx(os.path.join(DATA_DIR, f"{prefix}-labels-idx1-ubyte.gz"))
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
-    return np.ascontiguousarray(images), labels.astype(np.int64)
+    return np.array(images), labels.astype(np.int64)
 
 
 def parse_args():

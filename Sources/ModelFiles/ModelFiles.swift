@@ -1,7 +1,9 @@
 import ConvNet
 import Foundation
+import CNNZFormat
 import HDF5Format
 import ModelArchive
+import Verification
 
 /// How a model file is written, whatever its format.
 public struct SaveOptions: Sendable, Hashable {
@@ -69,7 +71,9 @@ public enum ModelFiles {
         switch format {
         case .hdf5:
             return try HDF5Model.read(path: path)
-        case .cnnz, .keras, .safetensors, .npz:
+        case .cnnz:
+            return try CNNZModel.read(path: path)
+        case .keras, .safetensors, .npz:
             throw ArchiveError.unsupported(format: format.rawValue, reason: "reading \(format.rawValue) files is not built in yet")
         case .onnx:
             throw ArchiveError.unsupported(format: "onnx", reason: "ONNX files are written, not read")
@@ -95,8 +99,49 @@ public enum ModelFiles {
                 throw ArchiveError.unsupported(format: "hdf5", reason: "HDF5 files hold float32 weights (Keras reads them); use CNNZ for \(options.dtype.rawValue)")
             }
             try HDF5Model.write(document, to: path, options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
-        case .cnnz, .keras, .safetensors, .npz, .onnx:
+        case .cnnz:
+            let cnnz = CNNZWriteOptions(codec: options.compress ? .shuffleDeflate : .raw, level: options.level, dtype: cnnzType(options.dtype))
+            if options.dtype != .float32 {
+                try recordLossyBound(&document, options: cnnz)
+            }
+            try CNNZModel.write(document, to: path, options: cnnz)
+        case .keras, .safetensors, .npz, .onnx:
             throw ArchiveError.unsupported(format: format.rawValue, reason: "writing \(format.rawValue) files is not built in yet")
+        }
+    }
+}
+
+extension ModelFiles {
+    static func cnnzType(_ dtype: StorageDType) -> CNNZDType {
+        switch dtype {
+        case .float32: .float32
+        case .float16: .float16
+        case .bfloat16: .bfloat16
+        }
+    }
+
+    /// Records in the document the tolerance its lossy copy guarantees on the probes: the copy is encoded in
+    /// memory and decoded exactly as a reader will, its probe outputs compared with the float32 ones, and twice
+    /// the largest absolute error observed is stored as `cnnkit.tolerance.atol` (an empirical bound).
+    static func recordLossyBound(_ document: inout ModelDocument, options: CNNZWriteOptions) throws {
+        guard let probes = document.probes else { return }
+        let decoded = try CNNZModel.read(bytes: try CNNZModel.encode(document, options: options), name: "(lossy copy)")
+        let outputs = try decoded.network().predict(.floats(probes.inputs.scalars))
+        let comparison = OutputComparison(actual: outputs, reference: probes.outputs.scalars, width: max(probes.outputs.shape.last ?? 1, 1), tolerance: .exact)
+        document.metadata[Verifier.atolKey] = String(max(2 * comparison.maxAbsError, Double(Float.leastNormalMagnitude)))
+        document.metadata[Verifier.rtolKey] = "0"
+        document.metadata["cnnkit.lossy_dtype"] = options.dtype.rawValue
+    }
+
+    /// What reading a file of this format has proven about its integrity.
+    public static func integrityDescription(_ format: ModelFormat) -> String {
+        switch format {
+        case .cnnz: "cnnz file read whole; CRC-32 of header, every chunk and footer verified"
+        case .hdf5: "hdf5 file read; Fletcher-32 checksums verified by libhdf5 on datasets that carry them"
+        case .keras: "keras zip read; member CRC-32 verified"
+        case .safetensors: "safetensors file read; header and offsets validated (the format has no checksums)"
+        case .npz: "npz zip read; member CRC-32 verified"
+        case .onnx: "onnx"
         }
     }
 }

@@ -3,6 +3,7 @@ import ConvNet
 import Foundation
 import ModelArchive
 import ModelFiles
+import Verification
 
 extension OptimizerKind: ExpressibleByArgument {}
 
@@ -86,9 +87,8 @@ struct Train: ParsableCommand {
             let probeSource = "fashion-mnist:t10k[0..<\(probeInputs.shape[0])]"
             func save(_ snapshot: Trainer.Snapshot) throws {
                 guard let out else { return }
-                let probes = try Probes.record(network: snapshot.network, inputs: probeInputs, source: probeSource)
-                let document = ModelDocument(network: snapshot.network, trainingState: snapshot.state, probes: probes,
-                                             metadata: ["created_by": "cnnkit train"])
+                let document = try ModelDocument.recording(network: snapshot.network, probeInputs: probeInputs, source: probeSource,
+                                                           trainingState: snapshot.state, metadata: ["created_by": "cnnkit train"])
                 try ModelFiles.save(document, to: out)
             }
 

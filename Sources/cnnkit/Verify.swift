@@ -1,0 +1,93 @@
+import ArgumentParser
+import ConvNet
+import Foundation
+import ModelArchive
+import ModelFiles
+import Verification
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a model file: structure, checksums, finite values, and that its probes reproduce.",
+        discussion: """
+        Exit 0 when every check passes, 1 when the file reads cleanly but its numbers fail, 65 when it cannot be \
+        read whole (broken structure, checksum mismatch). Pass rule per value: |a - b| <= atol + rtol * |b|; \
+        the default is exact equality, or the bound a lossy conversion recorded in the file.
+        """)
+
+    @Argument(help: "The model file.")
+    var model: String
+
+    @Option(help: "Compare with this model file on the same inputs.")
+    var against: String?
+
+    @Option(help: "Raw-pixel inputs (IDX or .npy, N x H x W (x C)) to compare on instead of the probes.")
+    var inputs: String?
+
+    @Option(help: "Folder of IDX data: adds accuracy (and agreement with --against) on its test set.")
+    var data: String?
+
+    @Option(help: "Use the first N examples of --data.")
+    var limit: Int?
+
+    @Option(help: "Absolute tolerance.")
+    var atol: Double?
+
+    @Option(help: "Relative tolerance.")
+    var rtol: Double?
+
+    @Option(help: "Architecture JSON for files that carry none (Keras .weights.h5).")
+    var architecture: String?
+
+    @Flag(help: "Print the report as JSON (Schemas/verify-report.schema.json).")
+    var json = false
+
+    func validate() throws {
+        if let atol, !(atol >= 0) { throw ValidationError("--atol must be 0 or more, found \(atol)") }
+        if let rtol, !(rtol >= 0) { throw ValidationError("--rtol must be 0 or more, found \(rtol)") }
+        if limit != nil && data == nil { throw ValidationError("--limit needs --data DIR") }
+        if let limit, limit <= 0 { throw ValidationError("--limit must be positive, found \(limit)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let format = try ModelFiles.format(of: model)
+            let document: ModelDocument
+            do {
+                document = try loadDocument(model, architecture: architecture)
+            } catch let error as ModelFileError where error.category == .invalidInput {
+                let report = VerifyReport(passed: false, model: model, format: format.rawValue, against: against,
+                                          checks: [CheckResult(name: "parse", status: .fail, detail: error.description)])
+                emit(report)
+                printError(error.description)
+                throw ExitCode(Exit.dataError)
+            }
+            var options = VerifyOptions()
+            if atol != nil || rtol != nil { options.tolerance = Tolerance(atol: atol ?? 0, rtol: rtol ?? 0) }
+            if let against {
+                options.against = (try loadDocument(against, architecture: architecture), against)
+            }
+            if let inputs {
+                let shape = try document.network().shapes[0]
+                let images = try loadImages(inputs, shape: shape)
+                options.inputs = Tensor(shape: [images.count, shape.height, shape.width, shape.channels], scalars: images.values)
+            }
+            if let data { options.data = try FashionMNIST.load(directory: data, split: .test, limit: limit) }
+            let report = Verifier.verify(document: document, path: model, format: format.rawValue,
+                                         parseDetail: ModelFiles.integrityDescription(format), options: options)
+            emit(report)
+            if !report.passed { throw ExitCode(Exit.checksFailed) }
+        }
+    }
+
+    func emit(_ report: VerifyReport) {
+        if json {
+            print(jsonLine(report))
+            return
+        }
+        for check in report.checks {
+            print("\(check.status.rawValue)  \(check.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(check.detail)")
+        }
+        if let layer = report.firstDivergingLayer { print("first diverging layer: \(layer)") }
+        print(report.passed ? "verified: \(report.model)" : "FAILED: \(report.model)")
+    }
+}
