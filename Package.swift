@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // C shims: the macros Swift cannot import become static inline functions.
@@ -31,8 +32,14 @@ let package = Package(
         .target(name: "CNNZFormat", dependencies: ["ModelArchive", "CZlib"]),
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
         .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
+        // Formats people already hold, one module each.
+        .target(name: "InteropSafetensors", dependencies: ["ModelArchive"]),
+        .target(name: "InteropNumPy", dependencies: ["ModelArchive", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "InteropONNX", dependencies: ["ModelArchive"]),
         // Every format behind one load/save, detected from bytes (the only module that knows them all).
-        .target(name: "ModelFiles", dependencies: ["ModelArchive", "HDF5Format", "CNNZFormat", "Verification"]),
+        .target(name: "ModelFiles", dependencies: [
+            "ModelArchive", "HDF5Format", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
+        ]),
         // The verifier: structure, finiteness, probe reruns, comparisons between models.
         .target(name: "Verification", dependencies: ["ModelArchive"]),
 
@@ -51,6 +58,7 @@ let package = Package(
         .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
+        .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX"]),
     ],
     swiftLanguageModes: [.v6]
 )

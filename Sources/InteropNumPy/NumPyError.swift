@@ -1,0 +1,2 @@
+/// Errors of the NumPy module.
+public enum NumPyError: Error, Sendable {}

@@ -1,0 +1,2 @@
+/// Errors of the ONNX module.
+public enum ONNXError: Error, Sendable {}

@@ -1,0 +1,2 @@
+/// Errors of the safetensors module.
+public enum SafetensorsError: Error, Sendable {}
