@@ -19,17 +19,17 @@ let package = Package(
     ],
     targets: [
         // C shims: the macros Swift cannot import become static inline functions.
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CNNKitZlib", path: "Sources/CNNKitZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
         // Tensors, layers, network, losses, optimizers, training loop, RNG, IDX datasets.
-        .target(name: "ConvNet", dependencies: ["CZlib"]),
+        .target(name: "ConvNet", dependencies: ["CNNKitZlib"]),
         // The format-neutral model document, format detection, shared errors.
         .target(name: "ModelArchive", dependencies: ["ConvNet"]),
         // HDF5 reader/writer in the Keras-compatible layout.
         .target(name: "HDF5Format", dependencies: ["ModelArchive", "CHDF5"]),
         // The CNNZ reader/writer.
-        .target(name: "CNNZFormat", dependencies: ["ModelArchive", "CZlib"]),
+        .target(name: "CNNZFormat", dependencies: ["ModelArchive", "CNNKitZlib"]),
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
         .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
         // Formats people already hold, one module each.

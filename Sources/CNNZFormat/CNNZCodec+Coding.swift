@@ -1,4 +1,4 @@
-import CZlib
+import CNNKitZlib
 
 /// Encoding and decoding one chunk (`Schemas/cnnz.md` section 5).
 extension CNNZCodec {
@@ -96,7 +96,7 @@ extension CNNZCodec {
                 stream.avail_in = uInt(src.count)
                 stream.next_out = dst.baseAddress
                 stream.avail_out = uInt(dst.count)
-                return CZlib.deflate(&stream, Z_FINISH)
+                return CNNKitZlib.deflate(&stream, Z_FINISH)
             }
         }
         guard status == Z_STREAM_END else { throw CNNZError.invalidWrite(reason: "zlib deflate failed with status \(status)") }
@@ -117,7 +117,7 @@ extension CNNZCodec {
             stream.avail_in = uInt(stored.count)
             stream.next_out = dst.baseAddress
             stream.avail_out = uInt(dst.count)
-            return CZlib.inflate(&stream, Z_FINISH)
+            return CNNKitZlib.inflate(&stream, Z_FINISH)
         }
         let produced = output.count - Int(stream.avail_out)
         let consumed = stored.count - Int(stream.avail_in)

@@ -1,4 +1,4 @@
-import CZlib
+import CNNKitZlib
 import ModelArchive
 
 /// The fixed numbers of the CNNZ layout (`Schemas/cnnz.md` sections 2 and 3).

@@ -1,4 +1,4 @@
-import CZlib
+import CNNKitZlib
 
 /// Decompression of gzip and zlib streams through zlib.
 public enum Gzip {
