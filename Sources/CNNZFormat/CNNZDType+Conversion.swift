@@ -8,7 +8,11 @@ extension CNNZDType {
         out.reserveCapacity(out.count + values.count * size)
         switch self {
         case .float32:
+            #if _endian(little)
+            out.append(contentsOf: UnsafeRawBufferPointer(values))
+            #else
             for v in values { out.appendLittleEndian(v.bitPattern) }
+            #endif
         case .float16:
             for v in values { out.appendLittleEndian(FloatConversion.float16Bits(v)) }
         case .bfloat16:
@@ -56,7 +60,14 @@ extension CNNZDType {
             T(littleEndian: bytes.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
         }
         switch self {
-        case .float32: for i in 0..<count { out[i] = Float(bitPattern: word(UInt32.self, i)) }
+        case .float32:
+            #if _endian(little)
+            if count > 0, let source = bytes.baseAddress {
+                UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: count * 4)
+            }
+            #else
+            for i in 0..<count { out[i] = Float(bitPattern: word(UInt32.self, i)) }
+            #endif
         case .float16: for i in 0..<count { out[i] = FloatConversion.float(float16Bits: word(UInt16.self, i)) }
         case .bfloat16: for i in 0..<count { out[i] = FloatConversion.float(bfloat16Bits: word(UInt16.self, i)) }
         case .float64: for i in 0..<count { out[i] = FloatConversion.float(float64Bits: word(UInt64.self, i)) }

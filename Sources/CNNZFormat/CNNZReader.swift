@@ -1,4 +1,6 @@
 import ConvNet
+import Dispatch
+import Foundation
 import ModelArchive
 
 /// Reads a CNNZ file: checks its whole structure when opened, then reads tensors one at a time on demand
@@ -332,23 +334,47 @@ public final class CNNZReader {
                 return
             }
             #endif
-            var element = 0
-            for (k, chunk) in info.chunks.enumerated() {
-                let stored = try Self.read(source, file: file, at: chunk.offset, count: chunk.storedBytes, what: "chunk")
+            // Chunks are independent: chunk k holds elements from k * perChunk on (section 3.3), so they decode
+            // in parallel into disjoint parts of the tensor, each thread holding one stored and one raw chunk.
+            let perChunk = chunkSize / info.dtype.size
+            let decodeChunk = { (k: Int) throws in
+                let chunk = info.chunks[k]
+                let location = CNNZLocation(file: self.file, offset: chunk.offset, tensor: info.name, chunk: k)
+                let stored = try Self.read(self.source, file: self.file, at: chunk.offset, count: chunk.storedBytes, what: "chunk")
                 let raw = try stored.withUnsafeBytes { bytes in
-                    if options.verifyChecksums { try check(chunk, k, info, crc: CRC32.checksum(bytes)) }
+                    if self.options.verifyChecksums { try self.check(chunk, k, info, crc: CRC32.checksum(bytes)) }
                     do {
                         return try info.codec.decode(bytes, rawCount: Int(chunk.rawBytes), elementSize: info.dtype.size)
                     } catch let failure as ChunkDecodeFailure {
-                        throw CNNZError.decompressionFailed(CNNZLocation(file: file, offset: chunk.offset, tensor: info.name, chunk: k), reason: failure.reason)
+                        throw CNNZError.decompressionFailed(location, reason: failure.reason)
                     }
                 }
-                let n = raw.count / info.dtype.size
-                guard n <= info.elementCount - element else {
-                    throw CNNZError.decompressionFailed(CNNZLocation(file: file, offset: chunk.offset, tensor: info.name, chunk: k), reason: "chunk holds more elements than the shape")
+                let first = k * perChunk, n = raw.count / info.dtype.size
+                guard n <= info.elementCount - min(first, info.elementCount) else {
+                    throw CNNZError.decompressionFailed(location, reason: "chunk holds more elements than the shape")
                 }
-                raw.withUnsafeBytes { info.dtype.decode($0, count: n, into: base + element) }
-                element += n
+                raw.withUnsafeBytes { info.dtype.decode($0, count: n, into: base + first) }
+            }
+            if info.chunks.count > 1 && ProcessInfo.processInfo.activeProcessorCount > 1 {
+                var failures = [CNNZError?](repeating: nil, count: info.chunks.count)
+                let file = self.file
+                failures.withUnsafeMutableBufferPointer { slots in
+                    // Each iteration writes only its own slot and its own part of the tensor.
+                    let shared = UncheckedSendable((decodeChunk, slots))
+                    DispatchQueue.concurrentPerform(iterations: info.chunks.count) { k in
+                        let (decode, slots) = shared.value
+                        do {
+                            try decode(k)
+                        } catch let error as CNNZError {
+                            slots[k] = error
+                        } catch {
+                            slots[k] = CNNZError.readFailed(path: file, reason: "\(error)")
+                        }
+                    }
+                }
+                if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+            } else {
+                for k in info.chunks.indices { try decodeChunk(k) }
             }
         }
         return Tensor(shape: info.shape, scalars: scalars)
@@ -392,4 +418,10 @@ private extension CNNZError {
         guard case let .overlappingChunk(l, _, found) = self else { return self }
         return .invalidTensorEntry(l, reason: "a chunk of \(stored) bytes at byte \(found) runs into the header at byte \(header)")
     }
+}
+
+/// Shares a value across the decoding threads of ``CNNZReader/readTensor(at:)``, which write disjoint memory.
+private struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
