@@ -52,12 +52,15 @@ def evict(path):
         os.close(fd)
 
 
-def measure(body, args, keep=None):
+def measure(body, args, keep=None, prepare=None):
     """Median of --runs runs; of --small-runs when the first run is under 10 ms; one run when it is over
-    --single-above seconds. The last result goes to `keep` outside the timed region. Returns the median wall
+    --single-above seconds. `prepare` runs before each run and the last result goes to `keep`, both outside
+    the timed region. Returns the median wall
     time, the median process CPU time (all threads, user + system) and the number of runs."""
     times, cpus, target = [], [], args.runs
     while len(times) < target:
+        if prepare is not None:
+            prepare()
         cpu = time.process_time()
         start = time.perf_counter()
         result = body()
@@ -113,7 +116,8 @@ def same(read, arrays):
 
 def bench(model, system, fmt, variant, path, arrays, payload, args, write, read, note=None):
     load = load_average()
-    w, w_cpu, w_runs = measure(write, args)
+    # Every timed write creates a new file, as in cnnz-bench.
+    w, w_cpu, w_runs = measure(write, args, prepare=lambda: os.path.exists(path) and os.unlink(path))
     last = {}
     r, r_cpu, r_runs = measure(read, args, keep=lambda x: last.__setitem__("doc", x))
     verified = same(last.pop("doc"), arrays)

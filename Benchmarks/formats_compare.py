@@ -70,15 +70,15 @@ def table(model, rows):
     loads = sorted({r.get("load", "?") for r in rows})
     print(f"\n## {model}: {payload:,} bytes of float32 ({payload / 2**20:,.1f} MiB); load average during the run: "
           f"{loads[0]} .. {loads[-1]}")
-    header = ["format", "variant", "size", "size/payload", "write", "write MB/s", "read (warm)", "read MB/s",
-              "cold read", "cold MB/s", "runs w/r", "bitwise"]
+    header = ["format", "variant", "size", "size/payload", "write", "write MB/s", "write cpu", "read (warm)",
+              "read MB/s", "read cpu", "cold read", "cold MB/s", "runs w/r", "bitwise"]
     lines = []
     for r in rows:
         lines.append([
             r["format"], r["variant"], fmt_size(r["size"]) if r.get("size") is not None else "-",
             f"{r['size'] / payload:.4f}" if r.get("size") is not None else "-",
-            fmt_time(r.get("write_s")), fmt_speed(payload, r.get("write_s")),
-            fmt_time(r.get("read_s")), fmt_speed(payload, r.get("read_s")),
+            fmt_time(r.get("write_s")), fmt_speed(payload, r.get("write_s")), fmt_time(r.get("write_cpu_s")),
+            fmt_time(r.get("read_s")), fmt_speed(payload, r.get("read_s")), fmt_time(r.get("read_cpu_s")),
             fmt_time(r.get("cold_read_s")), fmt_speed(payload, r.get("cold_read_s")),
             f"{r.get('write_runs', '-')}/{r.get('read_runs', '-')}", "ok" if r.get("verified") else "DIFFERS",
         ])
@@ -98,6 +98,12 @@ def find(rows, fmt, variant):
     return None
 
 
+def cpu(a, b, what):
+    """a's CPU time over b's for `what` (write or read), as text; for speeds pass (other, cnnz)."""
+    x, y = a.get(f"{what}_cpu_s"), b.get(f"{what}_cpu_s")
+    return f"{x / y:.2f}x" if x and y else "-"
+
+
 def ratios(model, rows):
     """Prints the ratios and returns {target name: (met, text)}."""
     def need(fmt, variant):
@@ -115,7 +121,9 @@ def ratios(model, rows):
     ours_c = need("hdf5", "contiguous")
     ours_gz = need("hdf5", "shuffle+deflate-4+fletcher32")
 
-    print(f"\nratios ({model}); size: CNNZ / other (lower is better); speed: CNNZ / other (higher is better)")
+    print(f"\nratios ({model}); size: CNNZ / other (lower is better); speed: CNNZ / other (higher is better); "
+          f"time: ours / other (lower is better); (cpu ...): the same ratio of process CPU time, less sensitive to "
+          f"machine load")
     results = {}
     for variant in ("shuffle-deflate", "deflate"):
         c = need("cnnz", variant)
@@ -123,36 +131,46 @@ def ratios(model, rows):
         write = h5gz["write_s"] / c["write_s"]
         decode = h5gz["read_s"] / c["read_s"]
         cold = h5gz["cold_read_s"] / c["cold_read_s"]
-        print(f"  cnnz {variant} vs h5py gzip-4+shuffle: size {size:.3f}x, write speed {write:.2f}x, "
-              f"decode speed {decode:.2f}x (cold {cold:.2f}x)")
+        print(f"  cnnz {variant} vs h5py gzip-4+shuffle: size {size:.3f}x, write speed {write:.2f}x "
+              f"(cpu {cpu(h5gz, c, 'write')}), decode speed {decode:.2f}x (cpu {cpu(h5gz, c, 'read')}; cold {cold:.2f}x)")
         if variant == "shuffle-deflate":
             results["compressed CNNZ (shuffle-deflate) smaller than h5py gzip-4+shuffle"] = (
-                size < 1, f"{size:.3f}x the size")
+                size < 1, f"{size:.3f}x the size", None, None)
+            decode_cpu = h5gz["read_cpu_s"] / c["read_cpu_s"]
             results["compressed CNNZ (shuffle-deflate) decodes faster than h5py gzip-4+shuffle"] = (
-                decode > 1, f"{decode:.2f}x the speed")
+                decode > 1, f"{decode:.2f}x the speed", decode_cpu > 1, f"{decode_cpu:.2f}x")
     r_st = st["read_s"] / raw["read_s"]
     r_st_cold = st["cold_read_s"] / raw["cold_read_s"]
     w_st = st["write_s"] / raw["write_s"]
-    print(f"  cnnz raw vs safetensors: read speed {r_st:.2f}x (cold {r_st_cold:.2f}x), write speed {w_st:.2f}x, "
+    print(f"  cnnz raw vs safetensors: read speed {r_st:.2f}x (cpu {cpu(st, raw, 'read')}; cold {r_st_cold:.2f}x), "
+          f"write speed {w_st:.2f}x (cpu {cpu(st, raw, 'write')}), "
           f"size {raw['size'] / st['size']:.4f}x")
     page = raw["read_s"] / plain["read_s"]
     extra = ""
     if raw_nocrc:
-        extra = f"; without chunk CRCs {raw_nocrc['read_s'] / plain['read_s']:.2f}x"
-    print(f"  cnnz raw read time vs plain pread of the same bytes: {page:.2f}x{extra} "
-          f"(cold {raw['cold_read_s'] / plain['cold_read_s']:.2f}x)")
+        extra = (f"; without chunk CRCs {raw_nocrc['read_s'] / plain['read_s']:.2f}x "
+                 f"(cpu {cpu(raw_nocrc, plain, 'read')})")
+    print(f"  cnnz raw read time vs plain pread of the same bytes: {page:.2f}x (cpu {cpu(raw, plain, 'read')}; "
+          f"cold {raw['cold_read_s'] / plain['cold_read_s']:.2f}x){extra}")
+    page_cpu = raw["read_cpu_s"] / plain["read_cpu_s"]
     results[f"raw CNNZ loads at page-cache speed (read <= {PAGE_CACHE_TOLERANCE}x plain pread)"] = (
-        page <= PAGE_CACHE_TOLERANCE, f"{page:.2f}x the plain pread time")
-    worst = []
+        page <= PAGE_CACHE_TOLERANCE, f"{page:.2f}x the plain pread time", page_cpu <= PAGE_CACHE_TOLERANCE,
+        f"{page_cpu:.2f}x")
+    worst, worst_cpu = [], []
     for ours, theirs, label in ((ours_c, h5c, "contiguous vs h5py contiguous"),
                                 (ours_gz, h5gz, "shuffle+deflate-4+fletcher32 vs h5py gzip-4+shuffle")):
         w = ours["write_s"] / theirs["write_s"]
         r = ours["read_s"] / theirs["read_s"]
-        print(f"  our hdf5 {label}: write time {w:.2f}x, read time {r:.2f}x, size {ours['size'] / theirs['size']:.4f}x")
-        worst += [(w, f"{label.split(' vs')[0]} write"), (r, f"{label.split(' vs')[0]} read")]
-    w_max = max(worst)
+        print(f"  our hdf5 {label}: write time {w:.2f}x (cpu {cpu(ours, theirs, 'write')}), read time {r:.2f}x "
+              f"(cpu {cpu(ours, theirs, 'read')}), size {ours['size'] / theirs['size']:.4f}x")
+        name = label.split(" vs")[0]
+        worst += [(w, f"{name} write"), (r, f"{name} read")]
+        worst_cpu += [(ours["write_cpu_s"] / theirs["write_cpu_s"], f"{name} write"),
+                      (ours["read_cpu_s"] / theirs["read_cpu_s"], f"{name} read")]
+    w_max, c_max = max(worst), max(worst_cpu)
     results[f"our HDF5 reads and writes within {HDF5_TOLERANCE}x of h5py"] = (
-        w_max[0] <= HDF5_TOLERANCE, f"worst {w_max[0]:.2f}x ({w_max[1]})")
+        w_max[0] <= HDF5_TOLERANCE, f"worst {w_max[0]:.2f}x the time ({w_max[1]})",
+        c_max[0] <= HDF5_TOLERANCE, f"worst {c_max[0]:.2f}x ({c_max[1]})")
     return results
 
 
@@ -170,12 +188,16 @@ def main():
         result = ratios(model, mine)
         if model == TARGET_MODEL:
             targets = result
-    print(f"\nDESIGN.md section 7 targets (large files: judged on the {TARGET_MODEL} model)")
+    print(f"\nDESIGN.md section 7 targets (large files: judged on the {TARGET_MODEL} model; wall-clock is the target, "
+          f"CPU time is shown beside it because wall-clock on a loaded machine says little)")
     if targets is None:
         print(f"  not judged: no {TARGET_MODEL} results")
         return
-    for name, (met, text) in targets.items():
-        print(f"  {'met    ' if met else 'MISSED '} {name}: {text}")
+    for name, (met, text, met_cpu, text_cpu) in targets.items():
+        line = f"  {'met    ' if met else 'MISSED '} {name}: {text}"
+        if met_cpu is not None:
+            line += f"; by CPU time {text_cpu}: {'met' if met_cpu else 'MISSED'}"
+        print(line)
 
 
 if __name__ == "__main__":

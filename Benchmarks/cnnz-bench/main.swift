@@ -9,6 +9,8 @@ import ModelArchive
 // weights and for a synthetic model of about 256 MB of float32 (Benchmarks/README.md, "File formats").
 //
 // Usage: cnnz-bench --dir DIR [--models seed,synthetic] [--formats plain,cnnz,hdf5] [--runs 3] [--small-runs 11]
+//                   (--formats also takes one variant: cnnz:raw, cnnz:deflate, cnnz:shuffle-deflate, hdf5:contiguous,
+//                   hdf5:shuffle)
 //                   [--single-above 1.0] [--train-images 5000]
 //
 // For each model it writes DIR/<model>/manifest.json and one .npy per tensor (the exact float32 values, for
@@ -49,11 +51,13 @@ func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.
 /// seconds; one run when the first takes more than `singleAbove` seconds.
 /// The result of the last run is handed to `keep` outside the timed region (so freeing it is not timed).
 /// `cpu` is the median of the runs' process CPU time (all threads, user + system).
-func measure<T>(_ body: () throws -> T, keep: (T) -> Void = { _ in }) rethrows -> (seconds: Double, cpu: Double, runs: Int) {
+/// `prepare` runs before each run, outside the timed region.
+func measure<T>(_ body: () throws -> T, prepare: () -> Void = {}, keep: (T) -> Void = { _ in }) rethrows -> (seconds: Double, cpu: Double, runs: Int) {
     var times: [Double] = []
     var cpus: [Double] = []
     var target = runs
     while times.count < target {
+        prepare()
         let cpu = cpuTime()
         let start = clock.now
         let result = try body()
@@ -255,13 +259,15 @@ func emit(_ result: Result) {
     FileHandle.standardOutput.write(try! encoder.encode(result) + Data("\n".utf8))
 }
 
-/// One format: write (timed), warm reads (timed, the file was just written), one cold read after dropping the
+/// One format: write (timed, into a new file), warm reads (timed, the file was just written), one cold read after dropping the
 /// file's pages, a bitwise check of what was read, then the file is deleted.
 func bench(model: String, document: ModelDocument, format: String, variant: String, path: String, note: String? = nil,
            write: () throws -> Void, read: () throws -> ModelDocument, extraReads: [(String, () throws -> ModelDocument)] = []) throws {
     let payload = payloadBytes(document)
     let load = loadAverage()
-    let w = try measure(write)
+    // Every timed write creates a new file: replacing a big file costs our atomic writers the freeing of the
+    // old one inside rename(2), which is not what is measured here (Benchmarks/README.md).
+    let w = try measure(write, prepare: { unlink(path) })
     var last: ModelDocument?
     let r = try measure(read, keep: { last = $0 })
     let verified = last.map { sameTensors($0, document) } ?? false
@@ -307,7 +313,7 @@ func run(model: String) throws {
                   write: { try PlainFile.write(document, to: plain) }, read: { try PlainFile.read(shapes, from: plain) })
     }
 
-    for codec in CNNZCodec.allCases where formats.contains("cnnz") {
+    for codec in CNNZCodec.allCases where formats.contains("cnnz") || formats.contains("cnnz:\(codec.rawValue)") {
         let path = "\(folder)/model-\(codec.rawValue).cnnz"
         let options = CNNZWriteOptions(codec: codec)
         let extra: [(String, () throws -> ModelDocument)] = codec == .raw
@@ -318,7 +324,8 @@ func run(model: String) throws {
                   read: { try CNNZModel.read(path: path) }, extraReads: extra)
     }
 
-    for (variant, compression) in [("contiguous", HDF5Compression.none), ("shuffle+deflate-4+fletcher32", .deflate(level: 4))] where formats.contains("hdf5") {
+    for (variant, compression) in [("contiguous", HDF5Compression.none), ("shuffle+deflate-4+fletcher32", .deflate(level: 4))]
+        where formats.contains("hdf5") || formats.contains("hdf5:\(variant.prefix { $0 != "+" })") {
         let path = "\(folder)/model-\(variant).h5"
         try bench(model: model, document: document, format: "hdf5", variant: variant, path: path,
                   write: { try HDF5Model.write(document, to: path, options: HDF5WriteOptions(compression: compression)) },
