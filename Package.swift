@@ -55,6 +55,7 @@ let package = Package(
         .executableTarget(name: "library-tour", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification"], path: "Examples/LibraryTour"),
         // Throughput benchmark of the network library (make bench).
         .executableTarget(name: "cnnkit-bench", dependencies: ["ConvNet"], path: "Benchmarks/cnnkit-bench"),
+        .executableTarget(name: "cnnz-bench", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "HDF5Format"], path: "Benchmarks/cnnz-bench"),
 
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
