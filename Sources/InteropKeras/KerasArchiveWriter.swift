@@ -51,14 +51,14 @@ struct KerasArchiveWriter {
             throw KerasArchiveError.writeFailed(file: path, reason: "\(KerasArchiveLayout.weights): \(error)")
         }
         try add(archive, KerasArchiveLayout.weights, size: size) { position, count in
-            try handle.seek(toOffset: UInt64(position))
+            try handle.seek(toOffset: UInt64(clamping: position))
             return try handle.read(upToCount: count) ?? Data()
         }
     }
 
     private func add(_ archive: Archive, _ name: String, _ data: Data) throws {
         try add(archive, name, size: UInt64(data.count)) { position, count in
-            let start = Int(position)
+            let start = min(Int(clamping: position), data.count)
             return data.subdata(in: start..<min(start + count, data.count))
         }
     }
