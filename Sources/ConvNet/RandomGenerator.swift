@@ -47,9 +47,9 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Hashable, Codabl
         return result
     }
 
-    /// A uniform integer in `0..<bound` (Lemire's method; `bound` must be positive).
+    /// A uniform integer in `0..<bound` (Lemire's method); 0 when `bound` is 0.
     public mutating func next(below bound: UInt64) -> UInt64 {
-        precondition(bound > 0)
+        guard bound > 0 else { return 0 }
         var m = next().multipliedFullWidth(by: bound)
         if m.low < bound {
             let threshold = (0 &- bound) % bound

@@ -42,9 +42,11 @@ public struct OutputComparison: Sendable, Hashable, Codable {
              argmaxAgreement = "argmax_agreement", worstInput = "worst_input", failingElements = "failing_elements", tolerance
     }
 
-    /// Compares `actual` with `reference` row by row.
+    /// Compares `actual` with `reference` row by row; values one side lacks (a count mismatch) fail.
     public init(actual: [Float], reference: [Float], width: Int, tolerance: Tolerance) {
-        precondition(actual.count == reference.count && width > 0)
+        let width = max(width, 1)
+        let missing = abs(actual.count - reference.count)
+        let actual = Array(actual.prefix(reference.count)), reference = Array(reference.prefix(actual.count))
         count = actual.count / width
         self.tolerance = tolerance
         var maxAbs = 0.0, sumAbs = 0.0, maxRel = 0.0, failing = 0, agree = 0, worst = 0
@@ -68,7 +70,7 @@ public struct OutputComparison: Sendable, Hashable, Codable {
         maxRelError = maxRel
         argmaxAgreement = agree
         worstInput = worst
-        failingElements = failing
-        passed = failing == 0
+        failingElements = failing + missing
+        passed = failingElements == 0
     }
 }
