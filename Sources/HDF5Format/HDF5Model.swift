@@ -17,22 +17,7 @@ public enum HDF5Model {
     ///   optimizer, its slots and `step` = Keras' `iteration`, epoch 0, batch size 32 and seed 0.
     /// - Throws: ``HDF5Error`` naming the file, the HDF5 path and what was expected and found.
     public static func read(path: String) throws -> ModelDocument {
-        guard access(path, R_OK) == 0 else { throw HDF5Error.missingFile(file: path, reason: errnoText()) }
-        return try HDF5Library.serialized {
-            let check = HDF5Checker(file: path, writing: false)
-            let fapl = try check.id("H5Pcreate", "/", H5Pcreate(cnnkit_H5P_FILE_ACCESS()))
-            defer { H5Pclose(fapl) }
-            // Close every object with the file, so that nothing of a malformed file outlives this call.
-            try check.status("H5Pset_fclose_degree", "/", H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG))
-            let file = try check.id("H5Fopen", "/", H5Fopen(path, cnnkit_H5F_ACC_RDONLY(), fapl))
-            defer { H5Fclose(file) }
-            var size: hsize_t = 0
-            try check.status("H5Fget_filesize", "/", H5Fget_filesize(file, &size))
-            let root = try check.id("H5Gopen2", "/", H5Gopen2(file, "/", h5Default))
-            defer { H5Gclose(root) }
-            let source = HDF5Source(check: check, fileSize: Int(clamping: size))
-            return try HDF5ModelReader(source: source, root: root).read()
-        }
+        try HDF5TensorReader(path: path).readDocument()
     }
 
     /// Writes a model atomically (temporary file, fsync, rename through ``AtomicFile``).
@@ -45,7 +30,15 @@ public enum HDF5Model {
     ///   ``HDF5Error/cannotCreate(file:reason:)`` or ``HDF5Error/callFailed(file:location:call:stack:writing:)``
     ///   when writing fails, or an ``ArchiveError`` from the atomic rename.
     public static func write(_ document: ModelDocument, to path: String, options: HDF5WriteOptions = .init()) throws {
-        let writer = HDF5ModelWriter(document: document, file: path, options: options)
+        try write(StreamedModel(document: document), to: path, options: options)
+    }
+
+    /// Writes a model whose tensors are fetched one at a time (each right before its dataset is written and
+    /// released after), with the same bytes as ``write(_:to:options:)-(ModelDocument,_,_)`` for the same model.
+    ///
+    /// - Throws: as ``write(_:to:options:)-(ModelDocument,_,_)``, or what fetching a tensor throws.
+    public static func write(_ model: StreamedModel, to path: String, options: HDF5WriteOptions = .init()) throws {
+        let writer = HDF5ModelWriter(model: model, file: path, options: options)
         try writer.validate()
         try AtomicFile.write(to: path) { temp in
             try HDF5Library.serialized { try writer.write(temp: temp) }
