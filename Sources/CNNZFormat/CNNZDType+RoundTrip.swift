@@ -1,14 +1,13 @@
 import ConvNet
 
 extension CNNZDType {
-    /// The values a reader gets back after `tensor` is stored in this dtype: encoded and decoded exactly as the
+    /// Replaces `result`'s values with those a reader gets back after they are stored in this dtype: encoded and decoded exactly as the
     /// writer and the reader do, in place, a block at a time (no second copy of the tensor).
     ///
     /// - Throws: ``CNNZError/notRepresentable(tensor:dtype:index:value:)`` for an integer dtype that cannot
     ///   hold a value.
-    public func roundTripped(_ tensor: Tensor, name: String) throws -> Tensor {
-        guard self != .float32 else { return tensor }
-        var result = tensor
+    public func roundTrip(_ result: inout Tensor, name: String) throws {
+        guard self != .float32 else { return }
         let block = 1 << 16
         var bytes: [UInt8] = []
         try result.scalars.withUnsafeMutableBufferPointer { values in
@@ -22,6 +21,5 @@ extension CNNZDType {
                 start += n
             }
         }
-        return result
     }
 }
