@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "HDF5Format", "CNNZFormat", "Verification"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,7 +13,7 @@ extension ModelFiles {
         try model.checkParameters()
         try checkProbes(model, path: input)
         try addProbes(&model)
-        let reference = (probes: model.probes, metadata: model.metadata, path: input)
+        let reference = (probes: try referenceProbes(model), metadata: model.metadata, path: input)
         var result = ConversionResult(inputFormat: inFormat, outputFormat: outFormat, tensorCount: model.parameters.count,
                                       hadTrainingState: model.trainingState != nil, report: nil, streamed: true)
         try options.beforeWriting?()
@@ -30,6 +30,16 @@ extension ModelFiles {
         result.report = try StreamingVerifier.verify(StreamedModel(reader: reopened), path: output, format: outFormat.rawValue,
                                                      parseDetail: integrityDescription(outFormat), reference: reference)
         return result
+    }
+
+    /// The probes to verify the output against: the input's own, except for a lossy input (one that records a
+    /// tolerance), whose stored outputs came from the model before rounding; its outputs are recomputed then by
+    /// one more streamed pass, so that the comparison is with what the input computes, as in memory.
+    static func referenceProbes(_ model: StreamedModel) throws -> Probes? {
+        guard var probes = model.probes, StreamingVerifier.recordedTolerance(model.metadata) != .exact else { return model.probes }
+        let outputs = try StreamingVerifier.run(model, inputs: probes.inputs).outputs
+        probes.outputs = Tensor(shape: probes.outputs.shape, scalars: outputs)
+        return probes
     }
 
     /// Checks that stored probes fit the architecture: inputs `[n, h, w, c]`, outputs `n` rows of its outputs.
