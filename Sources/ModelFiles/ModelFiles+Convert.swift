@@ -56,7 +56,10 @@ extension ModelFiles {
     public static func convert(_ input: String, to output: String, options: ConversionOptions) throws -> ConversionResult {
         let inFormat = try format(of: input)
         let outFormat = outputFormat(path: output, options: options.save)
-        if options.allowStreaming, let reader = try streamReader(input, format: inFormat), let writer = streamWriter(outFormat, options: options.save) {
+        // A file the streaming reader cannot open (or one that needs a given architecture, like Keras
+        // `.weights.h5`) goes the in-memory way, whose reader has the last word on what is wrong with it.
+        if options.allowStreaming, options.architecture == nil, let writer = streamWriter(outFormat, options: options.save),
+           let reader = try? streamReader(input, format: inFormat) {
             return try convertStreaming(reader, input: input, inFormat: inFormat, writer: writer, output: output, outFormat: outFormat, options: options)
         }
         return try convertInMemory(input, inFormat: inFormat, output: output, outFormat: outFormat, options: options)
