@@ -58,7 +58,7 @@ extension ModelFiles {
         let outFormat = outputFormat(path: output, options: options.save)
         // A file the streaming reader cannot open (or one that needs a given architecture, like Keras
         // `.weights.h5`) goes the in-memory way, whose reader has the last word on what is wrong with it.
-        if options.allowStreaming, options.architecture == nil, let writer = streamWriter(outFormat, options: options.save),
+        if options.allowStreaming, options.architecture == nil, let writer = streamWriter(outFormat, path: output, options: options.save),
            let reader = try? streamReader(input, format: inFormat) {
             return try convertStreaming(reader, input: input, inFormat: inFormat, writer: writer, output: output, outFormat: outFormat, options: options)
         }
@@ -74,10 +74,11 @@ extension ModelFiles {
         }
     }
 
-    /// A streaming writer for a format and options it can hold (HDF5 float32, CNNZ), else nil.
-    public static func streamWriter(_ format: ModelFormat, options: SaveOptions) -> TensorStreamWriter? {
+    /// A streaming writer for a format and options it can hold (HDF5 float32 full-model files, CNNZ), else nil
+    /// (Keras `.weights.h5` files are written in memory).
+    public static func streamWriter(_ format: ModelFormat, path: String, options: SaveOptions) -> TensorStreamWriter? {
         switch format {
-        case .hdf5 where options.dtype == .float32:
+        case .hdf5 where options.dtype == .float32 && !ModelFormat.isKerasWeightsPath(path):
             HDF5TensorStreamWriter(options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
         case .cnnz:
             CNNZTensorStreamWriter(options: cnnzOptions(options))

@@ -2,6 +2,7 @@ import ConvNet
 import Foundation
 import CNNZFormat
 import HDF5Format
+import InteropKeras
 import ModelArchive
 import Verification
 
@@ -70,10 +71,12 @@ public enum ModelFiles {
         let format = try format(of: path)
         switch format {
         case .hdf5:
-            return try HDF5Model.read(path: path)
+            return try HDF5Model.read(path: path, architecture: architecture)
         case .cnnz:
             return try CNNZModel.read(path: path)
-        case .keras, .safetensors, .npz:
+        case .keras:
+            return try KerasArchive.read(path: path)
+        case .safetensors, .npz:
             throw ArchiveError.unsupported(format: format.rawValue, reason: "reading \(format.rawValue) files is not built in yet")
         case .onnx:
             throw ArchiveError.unsupported(format: "onnx", reason: "ONNX files are written, not read")
@@ -98,14 +101,24 @@ public enum ModelFiles {
             guard options.dtype == .float32 else {
                 throw ArchiveError.unsupported(format: "hdf5", reason: "HDF5 files hold float32 weights (Keras reads them); use CNNZ for \(options.dtype.rawValue)")
             }
-            try HDF5Model.write(document, to: path, options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
+            let hdf5 = HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none)
+            if ModelFormat.isKerasWeightsPath(path) {
+                try HDF5Model.writeKerasWeights(document, to: path, options: hdf5)
+            } else {
+                try HDF5Model.write(document, to: path, options: hdf5)
+            }
         case .cnnz:
             let cnnz = CNNZWriteOptions(codec: options.compress ? .shuffleDeflate : .raw, level: options.level, dtype: cnnzType(options.dtype))
             if options.dtype != .float32 {
                 try recordLossyBound(&document, options: cnnz)
             }
             try CNNZModel.write(document, to: path, options: cnnz)
-        case .keras, .safetensors, .npz, .onnx:
+        case .keras:
+            guard options.dtype == .float32 else {
+                throw ArchiveError.unsupported(format: "keras", reason: "Keras files hold float32 weights; use CNNZ for \(options.dtype.rawValue)")
+            }
+            try KerasArchive.write(document, to: path, options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
+        case .safetensors, .npz, .onnx:
             throw ArchiveError.unsupported(format: format.rawValue, reason: "writing \(format.rawValue) files is not built in yet")
         }
     }

@@ -105,6 +105,20 @@ def test_keras_predicts_what_cnnkit_predicts(trained, tmp_path, cnnkit_json, ker
     assert np.abs(stored - ours).max() <= 1e-5
 
 
+def test_keras_loads_our_compressed_file(trained, tmp_path, cnnkit, cnnkit_json, keras):
+    """`--compression deflate` writes chunked datasets with shuffle + deflate + fletcher32; Keras still loads them."""
+    _, path = trained
+    compressed = tmp_path / "compressed.h5"
+    cnnkit("convert", path, compressed, "--compression", "deflate", "--level", "6")
+    with h5py.File(compressed, "r") as f:
+        kernel = f["model_weights/dense/sequential/dense/kernel"]
+        assert kernel.chunks is not None and kernel.compression == "gzip" and kernel.shuffle and kernel.fletcher32
+    inputs, _, npy = probe_inputs(compressed, tmp_path)
+    ours = np.asarray(cnnkit_json("predict", compressed, npy)["probabilities"], dtype=np.float32)
+    theirs = np.asarray(keras.models.load_model(str(compressed)).predict(inputs, verbose=0), dtype=np.float32)
+    assert np.abs(theirs - ours).max() <= 1e-5
+
+
 class Recorder(logging.Handler):
     """Collects log records at WARNING and above from every logger (absl logs through `logging`)."""
 
