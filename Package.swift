@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX"]),
         .testTarget(name: "InteropKerasTests", dependencies: ["InteropKeras", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "HDF5Format", "CNNZFormat", "Verification"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -29,20 +29,27 @@ public enum CNNZModel {
     /// - Throws: ``CNNZError/cannotCreate(path:reason:)``, ``CNNZError/writeFailed(path:reason:)``,
     ///   ``CNNZError/invalidWrite(reason:)`` or ``CNNZError/notRepresentable(tensor:dtype:index:value:)``.
     public static func write(_ document: ModelDocument, to path: String, options: CNNZWriteOptions = .init()) throws {
-        try CNNZStreamWriter.write(to: path, options: options, architecture: document.architecture) { try fill($0, with: document) }
+        try CNNZStreamWriter.write(to: path, options: options, architecture: document.architecture) { try fill($0, with: StreamedModel(document: document)) }
     }
 
     /// The bytes ``write(_:to:options:)`` would write.
     public static func encode(_ document: ModelDocument, options: CNNZWriteOptions = .init()) throws -> [UInt8] {
-        try CNNZStreamWriter.encode(options: options, architecture: document.architecture) { try fill($0, with: document) }
+        try CNNZStreamWriter.encode(options: options, architecture: document.architecture) { try fill($0, with: StreamedModel(document: document)) }
     }
 
-    private static func fill(_ writer: CNNZStreamWriter, with document: ModelDocument) throws {
-        writer.metadata = document.metadata
-        writer.trainingState = document.trainingState
-        for t in document.tensors { try writer.writeTensor(t.name, t.tensor, role: .parameter) }
-        for t in document.trainingState?.slots ?? [] { try writer.writeTensor(t.name, t.tensor, role: .optimizerSlot) }
-        if let probes = document.probes {
+    /// Writes a model whose tensors are fetched one at a time, in the order and with the dtypes of
+    /// ``write(_:to:options:)``: the same document gives the same bytes either way, and only one tensor (plus
+    /// one chunk) is held at a time.
+    public static func write(_ model: StreamedModel, to path: String, options: CNNZWriteOptions = .init()) throws {
+        try CNNZStreamWriter.write(to: path, options: options, architecture: model.architecture) { try fill($0, with: model) }
+    }
+
+    private static func fill(_ writer: CNNZStreamWriter, with model: StreamedModel) throws {
+        writer.metadata = model.metadata
+        writer.trainingState = model.trainingState
+        for t in model.parameters { try writer.writeTensor(t.name, try model.fetch(t), role: .parameter) }
+        for t in model.slots { try writer.writeTensor(t.name, try model.fetch(t), role: .optimizerSlot) }
+        if let probes = model.probes {
             writer.probesSource = probes.source
             let inputType: CNNZDType = CNNZDType.uint8.holdsExactly(probes.inputs.scalars) ? .uint8 : .float32
             try writer.writeTensor("probes.inputs", probes.inputs, role: .probeInputs, dtype: inputType)

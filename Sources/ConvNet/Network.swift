@@ -36,48 +36,12 @@ public struct Network: Sendable {
     ///
     /// - Throws: ``ConvNetError/invalidArchitecture(layer:reason:)`` if the architecture does not validate.
     public init(architecture: Architecture) throws {
+        let plan = try NetworkPlan(architecture: architecture)
         self.architecture = architecture
-        shapes = try architecture.activationShapes()
-        var slots: [ParameterSlot] = []
-        var offset = 0
-        for spec in try architecture.parameterSpecs() {
-            let count = spec.shape.reduce(1, *)
-            let isDenseKernel: Bool
-            if case .dense = architecture.layers[spec.layerIndex].kind, !spec.isBias { isDenseKernel = true } else { isDenseKernel = false }
-            slots.append(ParameterSlot(spec: spec, offset: offset, count: count, isTransposed: isDenseKernel))
-            let (next, overflow) = offset.addingReportingOverflow(count)
-            guard !overflow, next <= Architecture.maximumElementCount else {
-                throw ConvNetError.invalidArchitecture(layer: nil, reason: "more than \(Architecture.maximumElementCount) parameters")
-            }
-            offset = next
-        }
-        self.slots = slots
-        flatParameters = [Float](repeating: 0, count: offset)
-        var operations: [Operation] = []
-        for (index, layer) in architecture.layers.enumerated() {
-            let inShape = shapes[index], outShape = shapes[index + 1]
-            let weightOffset = slots.first { $0.spec.layerIndex == index && !$0.spec.isBias }?.offset
-            let biasOffset = slots.first { $0.spec.layerIndex == index && $0.spec.isBias }?.offset
-            switch layer.kind {
-            case let .conv2d(spec):
-                let gy = WindowGeometry.make(input: inShape.height, window: spec.kernel[0], stride: spec.stride[0], padding: spec.padding)!
-                let gx = WindowGeometry.make(input: inShape.width, window: spec.kernel[1], stride: spec.stride[1], padding: spec.padding)!
-                operations.append(.conv(ConvPlan(WindowPlan(input: inShape, output: outShape, y: gy, x: gx)), weights: weightOffset!, bias: biasOffset))
-            case .relu:
-                operations.append(.relu(count: inShape.count))
-            case let .maxPool2d(spec):
-                let gy = WindowGeometry.make(input: inShape.height, window: spec.pool[0], stride: spec.stride[0], padding: spec.padding)!
-                let gx = WindowGeometry.make(input: inShape.width, window: spec.pool[1], stride: spec.stride[1], padding: spec.padding)!
-                operations.append(.maxPool(WindowPlan(input: inShape, output: outShape, y: gy, x: gx)))
-            case .flatten:
-                operations.append(.flatten(count: inShape.count))
-            case .dense:
-                operations.append(.dense(inCount: inShape.count, outCount: outShape.count, weights: weightOffset!, bias: biasOffset))
-            case .softmax:
-                operations.append(.softmax(count: inShape.count))
-            }
-        }
-        self.operations = operations
+        shapes = plan.shapes
+        slots = plan.slots
+        operations = plan.operations
+        flatParameters = [Float](repeating: 0, count: plan.parameterCount)
     }
 
     /// The number of scalars one input image holds (H x W x C).

@@ -10,19 +10,24 @@ final class Workspace {
     let paddedGradient: [FloatPointer?]
     let transposedKernel: [FloatPointer?]
 
-    init(network: Network) {
-        activationCounts = network.shapes.map(\.count)
+    convenience init(network: Network) {
+        self.init(shapes: network.shapes, operations: network.operations)
+    }
+
+    /// Scratch memory for a network resolved as `shapes` and `operations` (see ``NetworkPlan``).
+    init(shapes: [ActivationShape], operations: [Operation]) {
+        activationCounts = shapes.map(\.count)
         activations = activationCounts.map { FloatPointer.allocate(capacity: max($0, 1)) }
         gradients = activationCounts.map { FloatPointer.allocate(capacity: max($0, 1)) }
-        argmax = network.operations.enumerated().map { index, op in
+        argmax = operations.enumerated().map { index, op in
             if case .maxPool = op {
-                let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(network.shapes[index + 1].count, 1))
+                let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(shapes[index + 1].count, 1))
                 return p
             }
             return nil
         }
         func scratch(_ count: (ConvPlan) -> Int?) -> [FloatPointer?] {
-            network.operations.map { op in
+            operations.map { op in
                 guard case let .conv(plan, _, _) = op, let n = count(plan) else { return nil }
                 let p = FloatPointer.allocate(capacity: max(n, 1))
                 p.initialize(repeating: 0, count: max(n, 1))
@@ -64,35 +69,47 @@ extension Network {
     /// Runs the loaded input through every layer; activations stay in the workspace.
     func forward(_ ws: Workspace, parameters w: UnsafePointer<Float>) {
         for (index, op) in operations.enumerated() {
-            let input = UnsafePointer(ws.activations[index]), output = ws.activations[index + 1]
-            switch op {
-            case let .conv(plan, weights, bias):
-                if plan.window.outChannels % 8 == 0 {
-                    var source = input
-                    if let padded = ws.padded[index] {
-                        plan.pad(input, into: padded)
-                        source = UnsafePointer(padded)
-                    }
-                    Kernels.convForwardFast(plan, input: source, weights: w + weights, bias: bias.map { w + $0 }, output: output)
-                } else {
-                    Kernels.convForward(plan.window, input: input, weights: w + weights, bias: bias.map { w + $0 }, output: output)
+            let (weights, bias) = op.parameterOffsets
+            Network.forwardLayer(op, index: index, ws, weights: weights.map { w + $0 }, bias: bias.map { w + $0 })
+        }
+    }
+
+    /// Runs layer `index` on the workspace's activation `index`, writing activation `index + 1`. `weights`
+    /// points at the layer's kernel in the internal layout (conv `[kh, kw, in, out]`, dense `[out, in]`) and
+    /// `bias` at its bias; both are ignored by layers without parameters, and a conv or dense layer without a
+    /// kernel leaves its output untouched (callers always pass one).
+    @inline(__always)
+    static func forwardLayer(_ op: Operation, index: Int, _ ws: Workspace, weights: ConstFloatPointer?, bias: ConstFloatPointer?) {
+        let input = UnsafePointer(ws.activations[index]), output = ws.activations[index + 1]
+        switch op {
+        case let .conv(plan, _, _):
+            guard let weights else { return }
+            if plan.window.outChannels % 8 == 0 {
+                var source = input
+                if let padded = ws.padded[index] {
+                    plan.pad(input, into: padded)
+                    source = UnsafePointer(padded)
                 }
-            case let .relu(count):
-                Kernels.reluForward(count: count, input: input, output: output)
-            case let .maxPool(plan):
-                if plan.inChannels % 8 == 0 {
-                    Kernels.maxPoolForwardFast(plan, input: input, output: output, argmax: ws.argmax[index]!)
-                } else {
-                    Kernels.maxPoolForward(plan, input: input, output: output, argmax: ws.argmax[index]!)
-                }
-            case let .flatten(count):
-                output.update(from: input, count: count)
-            case let .dense(inCount, outCount, weights, bias):
-                Kernels.denseForward(inCount: inCount, outCount: outCount, input: input, weights: w + weights,
-                                     bias: bias.map { w + $0 }, output: output)
-            case let .softmax(count):
-                Kernels.softmax(count: count, input: input, output: output)
+                Kernels.convForwardFast(plan, input: source, weights: weights, bias: bias, output: output)
+            } else {
+                Kernels.convForward(plan.window, input: input, weights: weights, bias: bias, output: output)
             }
+        case let .relu(count):
+            Kernels.reluForward(count: count, input: input, output: output)
+        case let .maxPool(plan):
+            guard let argmax = ws.argmax[index] else { return }
+            if plan.inChannels % 8 == 0 {
+                Kernels.maxPoolForwardFast(plan, input: input, output: output, argmax: argmax)
+            } else {
+                Kernels.maxPoolForward(plan, input: input, output: output, argmax: argmax)
+            }
+        case let .flatten(count):
+            output.update(from: input, count: count)
+        case let .dense(inCount, outCount, _, _):
+            guard let weights else { return }
+            Kernels.denseForward(inCount: inCount, outCount: outCount, input: input, weights: weights, bias: bias, output: output)
+        case let .softmax(count):
+            Kernels.softmax(count: count, input: input, output: output)
         }
     }
 

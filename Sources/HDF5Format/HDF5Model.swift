@@ -60,7 +60,15 @@ public enum HDF5Model {
     ///   ``HDF5Error/cannotCreate(file:reason:)`` or ``HDF5Error/callFailed(file:location:call:stack:writing:)``
     ///   when writing fails, or an ``ArchiveError`` from the atomic rename.
     public static func write(_ document: ModelDocument, to path: String, options: HDF5WriteOptions = .init()) throws {
-        let writer = HDF5ModelWriter(document: document, file: path, options: options)
+        try write(StreamedModel(document: document), to: path, options: options)
+    }
+
+    /// Writes a model whose tensors are fetched one at a time (each right before its dataset is written and
+    /// released after), with the same bytes as ``write(_:to:options:)-(ModelDocument,_,_)`` for the same model.
+    ///
+    /// - Throws: as ``write(_:to:options:)-(ModelDocument,_,_)``, or what fetching a tensor throws.
+    public static func write(_ model: StreamedModel, to path: String, options: HDF5WriteOptions = .init()) throws {
+        let writer = HDF5ModelWriter(model: model, file: path, options: options)
         try writer.validate()
         try AtomicFile.write(to: path) { temp in
             try HDF5Library.serialized { try writer.write(temp: temp) }

@@ -3,6 +3,24 @@ import ConvNet
 import Foundation
 import ModelArchive
 
+/// Everything a model file holds except the values of its parameters and optimizer slots, and where each of
+/// those is: what a streaming reader keeps once the file is open.
+struct HDF5ModelLayout {
+    /// A tensor and its dataset path relative to the root group (such as `model_weights/dense/sequential/dense/kernel`).
+    struct Located {
+        var descriptor: TensorDescriptor
+        var path: String
+    }
+
+    var architecture: Architecture
+    /// The training state without its slots.
+    var trainingState: TrainingState?
+    var probes: Probes?
+    var metadata: [String: String]
+    var parameters: [Located]
+    var slots: [Located]
+}
+
 /// Reads a ``ModelDocument`` from our files (Keras part plus `/cnnkit`) and from Keras legacy full-model files
 /// (`Schemas/hdf5-layout.md`). It opens only the paths the layout names.
 struct HDF5ModelReader {
@@ -12,39 +30,58 @@ struct HDF5ModelReader {
 
     /// Reads the whole document.
     func read() throws -> ModelDocument {
+        let layout = try readLayout()
+        var state = layout.trainingState
+        state?.slots = try layout.slots.map { NamedTensor(name: $0.descriptor.name, tensor: try readTensor($0)) }
+        return ModelDocument(architecture: layout.architecture,
+                             tensors: try layout.parameters.map { NamedTensor(name: $0.descriptor.name, tensor: try readTensor($0)) },
+                             trainingState: state, probes: layout.probes, metadata: layout.metadata)
+    }
+
+    /// Reads everything but the parameter and slot values.
+    func readLayout() throws -> HDF5ModelLayout {
         if try source.exists(root, HDF5Layout.cnnkit, path: "/\(HDF5Layout.cnnkit)") {
             return try readOurs()
         }
         return try readKeras()
     }
 
+    /// Reads one parameter or slot, checking the dataset before allocating (``HDF5Source/inspect(_:path:)``).
+    func readTensor(_ located: HDF5ModelLayout.Located) throws -> Tensor {
+        try source.readFloats(root, located.path, base: "/", expected: located.descriptor.shape)
+    }
+
     // MARK: Our files
 
-    private func readOurs() throws -> ModelDocument {
+    private func readOurs() throws -> HDF5ModelLayout {
         let cnnkit = CNNKitGroupReader(source: source)
         let group = try cnnkit.openGroup(root)
         defer { H5Oclose(group) }
         let architecture = try cnnkit.architecture(group)
         let tensors = try readWeights(architecture)
+        // The slots are located here and read on demand; the state keeps none.
+        var slots: [HDF5ModelLayout.Located] = []
         let state = try cnnkit.trainingState(group) { optimizer in
-            try readOptimizerWeights(architecture: architecture, optimizer: optimizer).slots
+            slots = try readOptimizerWeights(architecture: architecture, optimizer: optimizer).slots
+            return []
         }
-        return ModelDocument(architecture: architecture, tensors: tensors, trainingState: state,
-                             probes: try cnnkit.probes(group, architecture: architecture), metadata: try cnnkit.metadata(group))
+        return HDF5ModelLayout(architecture: architecture, trainingState: state, probes: try cnnkit.probes(group, architecture: architecture),
+                               metadata: try cnnkit.metadata(group), parameters: tensors, slots: slots)
     }
 
     // MARK: Keras files
 
-    private func readKeras() throws -> ModelDocument {
+    private func readKeras() throws -> HDF5ModelLayout {
         guard let modelConfig = try source.string(root, "model_config", path: "/") else {
             throw check.invalid("/@model_config", "missing: neither a CNNKit file (/cnnkit) nor a Keras full-model file")
         }
         let architecture = try KerasModelConfig.architecture(modelConfig: modelConfig, check: check, location: "/@model_config")
         let tensors = try readWeights(architecture)
         var state: TrainingState?
+        var slots: [HDF5ModelLayout.Located] = []
         if let trainingConfig = try source.string(root, "training_config", path: "/") {
             let optimizer = try KerasTrainingConfig.optimizer(trainingConfig: trainingConfig, check: check, location: "/@training_config")
-            var step = 0, slots: [NamedTensor] = [], learningRate = optimizer.learningRate
+            var step = 0, learningRate = optimizer.learningRate
             if try source.exists(root, HDF5Layout.optimizerWeights, path: "/\(HDF5Layout.optimizerWeights)") {
                 let read = try readOptimizerWeights(architecture: architecture, optimizer: optimizer)
                 (step, slots, learningRate) = (read.step, read.slots, read.learningRate)
@@ -52,16 +89,16 @@ struct HDF5ModelReader {
             var config = optimizer
             config.learningRate = learningRate
             let seed: UInt64 = 0
-            state = TrainingState(step: step, batchSize: 32, optimizer: config, slots: slots,
+            state = TrainingState(step: step, batchSize: 32, optimizer: config, slots: [],
                                   rngState: RandomGenerator(seed: seed).state, seed: seed)
         }
-        return ModelDocument(architecture: architecture, tensors: tensors, trainingState: state, metadata: [:])
+        return HDF5ModelLayout(architecture: architecture, trainingState: state, probes: nil, metadata: [:], parameters: tensors, slots: slots)
     }
 
     // MARK: Shared: Keras weights and optimizer weights
 
-    /// Reads every parameter from `/model_weights/<layer>` through its `weight_names` (kernel, then bias).
-    private func readWeights(_ architecture: Architecture) throws -> [NamedTensor] {
+    /// Locates every parameter in `/model_weights/<layer>` through its `weight_names` (kernel, then bias).
+    private func readWeights(_ architecture: Architecture) throws -> [HDF5ModelLayout.Located] {
         let base = "/\(HDF5Layout.modelWeights)"
         let weights = try source.openGroup(root, HDF5Layout.modelWeights, base: "/")
         defer { H5Oclose(weights) }
@@ -71,7 +108,7 @@ struct HDF5ModelReader {
         } catch {
             throw check.invalid(base, "\(error)")
         }
-        var tensors: [NamedTensor] = []
+        var tensors: [HDF5ModelLayout.Located] = []
         for (layerIndex, layer) in architecture.layers.enumerated() {
             let layerSpecs = specs.filter { $0.layerIndex == layerIndex }
             if layerSpecs.isEmpty { continue }
@@ -85,17 +122,17 @@ struct HDF5ModelReader {
                 throw check.invalid("\(path)@weight_names", "layer \(layer.name) needs \(layerSpecs.count) weight(s) (\(layerSpecs.map(\.name).joined(separator: ", "))), found \(names.count)")
             }
             for (spec, name) in zip(layerSpecs, names) {
-                let tensor = try source.readFloats(group, name, base: path, expected: spec.shape)
-                tensors.append(NamedTensor(name: spec.name, tensor: tensor))
+                let relative = "\(HDF5Layout.modelWeights)/\(layer.name)/\(name)"
+                tensors.append(HDF5ModelLayout.Located(descriptor: TensorDescriptor(name: spec.name, shape: spec.shape), path: relative))
             }
         }
         return tensors
     }
 
-    /// Reads `/optimizer_weights`: `iteration`, `learning_rate` and one dataset per parameter and slot, in
-    /// Keras' order, mapped to our slot names.
+    /// Reads `/optimizer_weights`: `iteration`, `learning_rate`, and locates one dataset per parameter and slot,
+    /// in Keras' order, mapped to our slot names.
     private func readOptimizerWeights(architecture: Architecture, optimizer: OptimizerConfig) throws
-        -> (step: Int, learningRate: Float, slots: [NamedTensor]) {
+        -> (step: Int, learningRate: Float, slots: [HDF5ModelLayout.Located]) {
         let base = "/\(HDF5Layout.optimizerWeights)"
         let group = try source.openGroup(root, HDF5Layout.optimizerWeights, base: "/")
         defer { H5Oclose(group) }
@@ -117,12 +154,13 @@ struct HDF5ModelReader {
         let iteration = try source.readInteger(group, names[0], base: base)
         guard iteration >= 0, let step = Int(exactly: iteration) else { throw check.invalid("\(base)/\(names[0])", "iteration \(iteration) is negative") }
         let learningRate = try source.readScalarFloat(group, names[1], base: base)
-        var slots: [NamedTensor] = []
+        var slots: [HDF5ModelLayout.Located] = []
         for (entry, name) in zip(expected, names.dropFirst(2)) {
             guard name.hasSuffix(entry.suffix) else {
                 throw check.invalid("\(base)@weight_names", "expected a name ending in \(entry.suffix) for \(entry.name), found \(name)")
             }
-            slots.append(NamedTensor(name: entry.name, tensor: try source.readFloats(group, name, base: base, expected: entry.shape)))
+            slots.append(HDF5ModelLayout.Located(descriptor: TensorDescriptor(name: entry.name, shape: entry.shape),
+                                                 path: "\(HDF5Layout.optimizerWeights)/\(name)"))
         }
         return (step, learningRate, slots)
     }

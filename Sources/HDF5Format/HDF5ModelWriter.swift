@@ -2,18 +2,31 @@ import CHDF5
 import ConvNet
 import ModelArchive
 
-/// Writes a ``ModelDocument`` as a Keras 3 legacy full-model file plus the `/cnnkit` group
-/// (`Schemas/hdf5-layout.md`).
+/// Writes a model as a Keras 3 legacy full-model file plus the `/cnnkit` group (`Schemas/hdf5-layout.md`).
+///
+/// The model is a ``StreamedModel``: each dataset's tensor is fetched just before it is written and released
+/// right after, so a document held in memory and a model streamed from another file give the same bytes.
 struct HDF5ModelWriter {
-    let document: ModelDocument
+    let model: StreamedModel
     /// The destination the user named (for messages).
     let file: String
     let options: HDF5WriteOptions
 
+    /// A writer for a document held in memory.
+    init(document: ModelDocument, file: String, options: HDF5WriteOptions) {
+        self.init(model: StreamedModel(document: document), file: file, options: options)
+    }
+
+    init(model: StreamedModel, file: String, options: HDF5WriteOptions) {
+        self.model = model
+        self.file = file
+        self.options = options
+    }
+
     /// Checks that the document fits the layout, before any file is created.
     func validate() throws {
         func fail(_ reason: String) -> HDF5Error { .cannotWrite(file: file, reason: reason) }
-        let architecture = document.architecture
+        let architecture = model.architecture
         do {
             try architecture.validate()
         } catch {
@@ -26,18 +39,18 @@ struct HDF5ModelWriter {
             throw fail("preprocessing scale \(architecture.preprocessing.scale) and offset \(architecture.preprocessing.offset) must be finite for Keras' Rescaling")
         }
         let specs = try architecture.parameterSpecs()
-        try checkTensors(document.tensors, against: specs.map { ($0.name, $0.shape) }, what: "parameter")
-        if let state = document.trainingState {
+        try checkTensors(model.parameters, against: specs.map { ($0.name, $0.shape) }, what: "parameter")
+        if let state = model.trainingState {
             var expected: [(String, [Int])] = []
             for spec in specs {
                 for slot in state.optimizer.slotNames { expected.append((TrainingState.slotName(parameter: spec.name, slot: slot), spec.shape)) }
             }
-            if !(state.slots.isEmpty && !expected.isEmpty) {
-                try checkTensors(state.slots, against: expected, what: "optimizer slot")
+            if !(model.slots.isEmpty && !expected.isEmpty) {
+                try checkTensors(model.slots, against: expected, what: "optimizer slot")
             }
             guard state.step >= 0, state.step <= Int(Int32.max) else { throw fail("step \(state.step) does not fit Keras' int32 iteration") }
         }
-        if let probes = document.probes {
+        if let probes = model.probes {
             let input = architecture.input
             guard probes.inputs.shape.count == 4, Array(probes.inputs.shape.dropFirst()) == [input.height, input.width, input.channels],
                   probes.inputs.scalars.count == Tensor.elementCount(probes.inputs.shape),
@@ -47,18 +60,18 @@ struct HDF5ModelWriter {
                 throw fail("probes must be inputs [n, \(input.height), \(input.width), \(input.channels)] and outputs [n, k]; found \(probes.inputs.shape) and \(probes.outputs.shape)")
             }
         }
-        for key in document.metadata.keys where key.isEmpty || key == "." {
+        for key in model.metadata.keys where key.isEmpty || key == "." {
             throw fail("metadata key '\(key)' cannot be an HDF5 attribute name")
         }
     }
 
-    private func checkTensors(_ tensors: [NamedTensor], against expected: [(String, [Int])], what: String) throws {
-        let given = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
+    private func checkTensors(_ tensors: [TensorDescriptor], against expected: [(String, [Int])], what: String) throws {
+        let given = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
         guard given.count == tensors.count else { throw HDF5Error.cannotWrite(file: file, reason: "a \(what) name is given twice") }
         for (name, shape) in expected {
-            guard let tensor = given[name] else { throw HDF5Error.cannotWrite(file: file, reason: "\(what) \(name) is missing") }
-            guard tensor.shape == shape, tensor.scalars.count == Tensor.elementCount(shape) else {
-                throw HDF5Error.cannotWrite(file: file, reason: "\(what) \(name): expected shape \(shape), found \(tensor.shape)")
+            guard let found = given[name] else { throw HDF5Error.cannotWrite(file: file, reason: "\(what) \(name) is missing") }
+            guard found == shape else {
+                throw HDF5Error.cannotWrite(file: file, reason: "\(what) \(name): expected shape \(shape), found \(found)")
             }
         }
         if let extra = Set(given.keys).subtracting(expected.map(\.0)).sorted().first {
@@ -78,14 +91,25 @@ struct HDF5ModelWriter {
 
         try sink.setString(root, "backend", HDF5Layout.kerasBackend, utf8: true, path: "/")
         try sink.setString(root, "keras_version", HDF5Layout.kerasVersion, utf8: true, path: "/")
-        try sink.setString(root, "model_config", KerasModelConfig.modelConfig(document.architecture).serialized(), utf8: false, path: "/")
-        if let state = document.trainingState {
+        try sink.setString(root, "model_config", KerasModelConfig.modelConfig(model.architecture).serialized(), utf8: false, path: "/")
+        if let state = model.trainingState {
             try sink.setString(root, "training_config", KerasTrainingConfig.trainingConfig(state.optimizer).serialized(), utf8: false, path: "/")
         }
         try writeModelWeights(root, sink: sink)
-        if let state = document.trainingState { try writeOptimizerWeights(root, state: state, sink: sink) }
-        try CNNKitGroupWriter(document: document, file: file).write(root, sink: sink)
+        if let state = model.trainingState { try writeOptimizerWeights(root, state: state, sink: sink) }
+        let small = ModelDocument(architecture: model.architecture, tensors: [], trainingState: model.trainingState,
+                                  probes: model.probes, metadata: model.metadata)
+        try CNNKitGroupWriter(document: small, file: file).write(root, sink: sink)
         try check.status("H5Fflush", "/", H5Fflush(fileID, H5F_SCOPE_GLOBAL))
+    }
+
+    /// Fetches a tensor from the model, turning a shape that differs from its descriptor into a write error.
+    private func fetch(_ descriptor: TensorDescriptor) throws -> Tensor {
+        do {
+            return try model.fetch(descriptor)
+        } catch let error as ConvNetError {
+            throw HDF5Error.cannotWrite(file: file, reason: "\(error)")
+        }
     }
 
     /// `/model_weights`: `layer_names`, one group per Keras layer (sorted by name, as Keras creates them) with
@@ -94,11 +118,11 @@ struct HDF5ModelWriter {
         let base = "/\(HDF5Layout.modelWeights)"
         let group = try sink.createGroup(root, HDF5Layout.modelWeights, path: base)
         defer { H5Gclose(group) }
-        let planned = KerasModelConfig.plan(document.architecture)
+        let planned = KerasModelConfig.plan(model.architecture)
         try sink.setStringList(group, "layer_names", planned.map(\.name), path: base)
         try sink.setString(group, "backend", HDF5Layout.kerasBackend, utf8: false, path: base)
         try sink.setString(group, "keras_version", HDF5Layout.kerasVersion, utf8: false, path: base)
-        let tensors = Dictionary(document.tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
+        let tensors = Dictionary(model.parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for layer in planned.sorted(by: { $0.name < $1.name }) {
             let path = "\(base)/\(layer.name)"
             let layerGroup = try sink.createGroup(group, layer.name, path: path)
@@ -117,7 +141,8 @@ struct HDF5ModelWriter {
             let holder = try sink.createGroup(model, layer.name, path: inner)
             defer { H5Gclose(holder) }
             for param in params {
-                guard let tensor = tensors["\(layer.name).\(param)"] else { continue }
+                guard let descriptor = tensors["\(layer.name).\(param)"] else { continue }
+                let tensor = try fetch(descriptor)
                 try sink.writeFloats(holder, param, shape: tensor.shape, scalars: tensor.scalars, path: "\(inner)/\(param)")
             }
         }
@@ -133,12 +158,12 @@ struct HDF5ModelWriter {
         let group = try sink.createGroup(root, HDF5Layout.optimizerWeights, path: base)
         defer { H5Gclose(group) }
         let name = KerasTrainingConfig.optimizerName(state.optimizer.kind)
-        let slots = Dictionary(state.slots.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
-        var entries: [(dataset: String, tensor: Tensor)] = []
-        for spec in try document.architecture.parameterSpecs() {
+        let slots = Dictionary(model.slots.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var entries: [(dataset: String, slot: TensorDescriptor?, shape: [Int])] = []
+        for spec in try model.architecture.parameterSpecs() {
             for slot in state.optimizer.slotNames {
-                let tensor = slots[TrainingState.slotName(parameter: spec.name, slot: slot)] ?? Tensor(zeros: spec.shape)
-                entries.append((KerasTrainingConfig.slotDatasetName(parameter: spec.name, slot: slot), tensor))
+                let descriptor = slots[TrainingState.slotName(parameter: spec.name, slot: slot)]
+                entries.append((KerasTrainingConfig.slotDatasetName(parameter: spec.name, slot: slot), descriptor, spec.shape))
             }
         }
         try sink.setStringList(group, "weight_names", ["\(name)/iteration", "\(name)/learning_rate"] + entries.map { "\(name)/\($0.dataset)" }, path: base)
@@ -148,7 +173,8 @@ struct HDF5ModelWriter {
         try sink.writeScalarInt32(optimizer, "iteration", value: Int32(clamping: state.step), path: "\(path)/iteration")
         try sink.writeScalarFloat(optimizer, "learning_rate", value: state.optimizer.learningRate, path: "\(path)/learning_rate")
         for entry in entries {
-            try sink.writeFloats(optimizer, entry.dataset, shape: entry.tensor.shape, scalars: entry.tensor.scalars, path: "\(path)/\(entry.dataset)")
+            let tensor = try entry.slot.map(fetch) ?? Tensor(zeros: entry.shape)
+            try sink.writeFloats(optimizer, entry.dataset, shape: tensor.shape, scalars: tensor.scalars, path: "\(path)/\(entry.dataset)")
         }
     }
 }

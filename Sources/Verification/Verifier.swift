@@ -229,8 +229,14 @@ public enum Verifier {
     /// 1e-3 when verifying with a tolerance).
     static func firstDivergingLayer(network: Network, document: ModelDocument, tolerance: Tolerance) -> String? {
         guard let stored = ProbeTrace.stored(in: document), let probes = document.probes,
-              let now = try? ProbeTrace(network: network, inputs: probes.inputs), now.layers == stored.layers,
-              now.statistics.count == stored.statistics.count else { return nil }
+              let now = try? ProbeTrace(network: network, inputs: probes.inputs) else { return nil }
+        return firstDivergingLayer(now: now, stored: stored, tolerance: tolerance)
+    }
+
+    /// The first layer where two probe traces differ (exactly, or beyond a relative 1e-3 with a tolerance).
+    static func firstDivergingLayer(now: ProbeTrace, stored: ProbeTrace, tolerance: Tolerance) -> String? {
+        guard now.layers == stored.layers, now.statistics.count == stored.statistics.count,
+              (now.statistics + stored.statistics).allSatisfy({ $0.count == now.layers.count }) else { return nil }
         let exact = tolerance == .exact
         for l in 0..<now.layers.count {
             for p in 0..<now.statistics.count {

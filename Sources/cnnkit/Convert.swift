@@ -78,34 +78,22 @@ struct ConversionRequest {
     var verify = true
 }
 
-/// Converts a file, carrying probes over (recording them when the input has none), then reopens the output and
-/// verifies it against the input. Returns the lines to print and the verification report.
+/// Converts a file through ``ModelFiles/convert(_:to:options:)`` (streaming between HDF5 and CNNZ), carrying
+/// probes over (recording them when the input has none), then reopening the output and verifying it against the
+/// input. Returns the lines to print and the verification report.
 func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: VerifyReport?) {
     let inFormat = try ModelFiles.format(of: r.input)
     if let warning = ModelFiles.extensionWarning(path: r.input, format: inFormat) { printError("warning: " + warning) }
-    var document = try ModelFiles.load(r.input, architecture: r.architecture)
-    let network = try document.network()
-    if document.probes == nil {
-        let inputs = Probes.randomInputs(shape: network.shapes[0], count: 4, seed: 0)
-        document = try ModelDocument.recording(network: network, probeInputs: inputs, source: "random:seed=0",
-                                               trainingState: document.trainingState, metadata: document.metadata)
-    } else if ProbeTrace.stored(in: document) == nil, let probes = document.probes {
-        document.metadata[ProbeTrace.metadataKey] = try ProbeTrace(network: network, inputs: probes.inputs).jsonString()
-    }
-    try checkWritable(r.output)
     var options = SaveOptions(format: r.format, dtype: r.dtype, weightsOnly: r.weightsOnly)
     let outFormat = ModelFiles.outputFormat(path: r.output, options: options)
     options.compress = (r.compression ?? (outFormat == .cnnz ? .deflate : .none)) == .deflate
     options.level = r.level
-    try ModelFiles.save(document, to: r.output, options: options)
+    let result = try ModelFiles.convert(r.input, to: r.output, options: ConversionOptions(
+        save: options, architecture: r.architecture, verify: r.verify, beforeWriting: { try checkWritable(r.output) }))
     var lines = ["converted \(r.input) (\(inFormat.rawValue), \(fileSize(r.input)) bytes) -> \(r.output) (\(outFormat.rawValue)"
-        + (r.dtype == .float32 ? "" : " " + r.dtype.rawValue) + ", \(fileSize(r.output)) bytes), \(document.tensors.count) tensors"
-        + (r.weightsOnly ? ", training state dropped" : document.trainingState == nil ? "" : " and the training state")]
-    guard r.verify else { return (lines, nil) }
-    let reopened = try ModelFiles.load(r.output, architecture: r.architecture)
-    let report = Verifier.verify(document: reopened, path: r.output, format: outFormat.rawValue,
-                                 parseDetail: ModelFiles.integrityDescription(outFormat),
-                                 options: VerifyOptions(against: (document, r.input)))
+        + (r.dtype == .float32 ? "" : " " + r.dtype.rawValue) + ", \(fileSize(r.output)) bytes), \(result.tensorCount) tensors"
+        + (r.weightsOnly ? ", training state dropped" : result.hadTrainingState ? " and the training state" : "")]
+    guard let report = result.report else { return (lines, nil) }
     if report.passed {
         lines.append("verified \(r.output): " + (report.checks.first { $0.name == "against" }?.detail ?? "probes reproduce"))
     } else {

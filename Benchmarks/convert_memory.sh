@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Peak memory of `cnnkit convert` on a ~500 MB model (issue 5: under 1.2 x the largest tensor + 64 MB).
+#
+# Builds release, generates the model once as CNNZ with `cnnkit train --epochs 0` (input 28x28x1, conv 3x3 x 64
+# same padding, flatten to 50176, dense 2500: a 501.8 MB dense kernel; generation may use more memory, it is not
+# measured), then measures with /usr/bin/time -v:
+#   cnnkit convert big.cnnz big.h5      (CNNZ -> HDF5, then streamed verification)
+#   cnnkit convert big.h5 big2.cnnz     (HDF5 -> CNNZ shuffle-deflate, then streamed verification)
+#   cnnkit convert big2.cnnz big16.cnnz --dtype float16   (lossy: streamed bound pass, write, verification)
+# and prints each maximum resident set size against the bound. Files go under .build/convert-memory and are
+# deleted afterwards. Exit 0 when both runs stay under the bound, 1 otherwise.
+#
+# Usage: Benchmarks/convert_memory.sh [DENSE_UNITS]   (default 2500)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+UNITS="${1:-2500}"
+WORK=.build/convert-memory
+BIN=.build/release/cnnkit
+DATA="${CNNKIT_DATA:-/usr/share/datasets/fashion-mnist}"
+
+if [ ! -x /usr/bin/time ]; then
+    echo "installing GNU time (apt-get install -y time)" >&2
+    apt-get install -y time >/dev/null
+fi
+
+swift build -c release --product cnnkit >&2
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+trap 'rm -rf "$WORK"' EXIT
+
+cat > "$WORK/big.json" <<JSON
+{"input": {"height": 28, "width": 28, "channels": 1}, "layers": [
+  {"type": "conv2d", "filters": 64, "kernel": [3, 3], "padding": "same", "bias": true}, {"type": "relu"},
+  {"type": "flatten"}, {"type": "dense", "units": $UNITS, "bias": true}, {"type": "softmax"}]}
+JSON
+
+echo "generating the model (not measured)..." >&2
+"$BIN" train --data "$DATA" --arch "$WORK/big.json" --epochs 0 --limit 100 --out "$WORK/big.cnnz" >&2
+
+LARGEST=$((28 * 28 * 64 * UNITS * 4))
+BOUND=$((LARGEST * 12 / 10 + 64 * 1024 * 1024))
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+echo "model: $(stat -c %s "$WORK/big.cnnz") bytes; largest tensor dense.kernel [50176, $UNITS] = $LARGEST bytes ($(mib "$LARGEST"))"
+echo "bound: 1.2 x largest + 64 MiB = $BOUND bytes ($(mib "$BOUND"))"
+
+status=0
+measure() {
+    local label="$1"; shift
+    local log="$WORK/time.log"
+    local start end
+    start=$(date +%s.%N)
+    /usr/bin/time -v "$@" > "$WORK/out.txt" 2> "$log" || { cat "$WORK/out.txt" "$log" >&2; return 1; }
+    end=$(date +%s.%N)
+    local kib rss verdict
+    kib=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log")
+    rss=$((kib * 1024))
+    if [ "$rss" -le "$BOUND" ]; then verdict="PASS"; else verdict="FAIL"; status=1; fi
+    printf '%-22s max RSS %s (%d bytes) = %.3f x largest tensor; bound %s: %s; %.1f s\n' "$label" "$(mib "$rss")" "$rss" \
+        "$(awk -v r="$rss" -v l="$LARGEST" 'BEGIN { print r / l }')" "$(mib "$BOUND")" "$verdict" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')"
+    sed 's/^/    /' "$WORK/out.txt"
+}
+
+measure "cnnz -> h5" "$BIN" convert "$WORK/big.cnnz" "$WORK/big.h5"
+measure "h5 -> cnnz (deflate)" "$BIN" convert "$WORK/big.h5" "$WORK/big2.cnnz"
+measure "cnnz -> cnnz float16" "$BIN" convert "$WORK/big2.cnnz" "$WORK/big16.cnnz" --dtype float16
+exit $status

@@ -1,0 +1,25 @@
+import ConvNet
+
+extension CNNZDType {
+    /// Replaces `result`'s values with those a reader gets back after they are stored in this dtype: encoded and decoded exactly as the
+    /// writer and the reader do, in place, a block at a time (no second copy of the tensor).
+    ///
+    /// - Throws: ``CNNZError/notRepresentable(tensor:dtype:index:value:)`` for an integer dtype that cannot
+    ///   hold a value.
+    public func roundTrip(_ result: inout Tensor, name: String) throws {
+        guard self != .float32 else { return }
+        let block = 1 << 16
+        var bytes: [UInt8] = []
+        try result.scalars.withUnsafeMutableBufferPointer { values in
+            guard let base = values.baseAddress else { return }
+            var start = 0
+            while start < values.count {
+                let n = min(block, values.count - start)
+                bytes.removeAll(keepingCapacity: true)
+                try encode(UnsafeBufferPointer(start: base + start, count: n), into: &bytes, tensor: name, firstIndex: start)
+                bytes.withUnsafeBytes { decode($0, count: n, into: base + start) }
+                start += n
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import ConvNet
+import ModelArchive
+
+/// A CNNZ file opened for streaming (``TensorStreamReader``): the header is checked and the probes read when
+/// it is opened; parameters and optimizer slots are read one at a time through ``CNNZReader/readTensor(at:)``.
+public final class CNNZTensorReader: TensorStreamReader {
+    /// The underlying reader (tensor infos, version).
+    public let reader: CNNZReader
+    public let probes: Probes?
+    public let parameterTensors: [TensorDescriptor]
+    public let slotTensors: [TensorDescriptor]
+    private let indices: [String: Int]
+
+    /// Opens and checks a file, reading only its header, footer and probe tensors.
+    ///
+    /// - Throws: what ``CNNZReader/init(path:options:)`` throws, or a probe tensor's read error.
+    public init(path: String, options: CNNZReadOptions = .init()) throws {
+        let reader = try CNNZReader(path: path, options: options)
+        self.reader = reader
+        var parameters: [TensorDescriptor] = [], slots: [TensorDescriptor] = [], indices: [String: Int] = [:]
+        var probeInputs: Tensor?, probeOutputs: Tensor?
+        for (i, info) in reader.tensors.enumerated() {
+            switch info.role {
+            case .parameter: parameters.append(TensorDescriptor(name: info.name, shape: info.shape))
+            case .optimizerSlot: slots.append(TensorDescriptor(name: info.name, shape: info.shape))
+            case .probeInputs: probeInputs = try reader.readTensor(at: i)
+            case .probeOutputs: probeOutputs = try reader.readTensor(at: i)
+            }
+            if info.role == .parameter || info.role == .optimizerSlot { indices[info.name] = i }
+        }
+        parameterTensors = parameters
+        slotTensors = slots
+        self.indices = indices
+        if let source = reader.probesSource, let probeInputs, let probeOutputs {
+            probes = Probes(inputs: probeInputs, outputs: probeOutputs, source: source)
+        } else {
+            probes = nil
+        }
+    }
+
+    public var architecture: Architecture { reader.architecture }
+    public var trainingState: TrainingState? {
+        var state = reader.trainingState
+        state?.slots = []
+        return state
+    }
+    public var metadata: [String: String] { reader.metadata }
+
+    /// Reads a parameter or optimizer slot, checking its padding and chunk CRCs.
+    ///
+    /// - Throws: ``CNNZError/noSuchTensor(_:)`` for another name, or what ``CNNZReader/readTensor(at:)`` throws.
+    public func readTensor(named name: String) throws -> Tensor {
+        guard let i = indices[name] else { throw CNNZError.noSuchTensor(CNNZLocation(file: reader.file, tensor: name)) }
+        return try reader.readTensor(at: i)
+    }
+}
+
+/// Writes CNNZ files from a ``StreamedModel``, one tensor at a time (``CNNZModel/write(_:to:options:)-(StreamedModel,_,_)``).
+public struct CNNZTensorStreamWriter: TensorStreamWriter {
+    public var options: CNNZWriteOptions
+
+    public init(options: CNNZWriteOptions = .init()) {
+        self.options = options
+    }
+
+    public func write(_ model: StreamedModel, to path: String) throws {
+        try CNNZModel.write(model, to: path, options: options)
+    }
+}
