@@ -18,7 +18,7 @@ public enum AtomicFile {
         var template = Array("\(folder)/.\(basename(of: path)).tmp-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw ArchiveError.cannotCreate(path: path, reason: errnoText()) }
-        let temp = String(cString: template.map { UInt8(bitPattern: $0) }.prefix { $0 != 0 } + [0])
+        let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         close(fd)
         var committed = false
         defer { if !committed { unlink(temp) } }
