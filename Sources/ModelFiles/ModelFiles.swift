@@ -2,6 +2,9 @@ import ConvNet
 import Foundation
 import CNNZFormat
 import HDF5Format
+import InteropNumPy
+import InteropONNX
+import InteropSafetensors
 import ModelArchive
 import Verification
 
@@ -73,7 +76,11 @@ public enum ModelFiles {
             return try HDF5Model.read(path: path)
         case .cnnz:
             return try CNNZModel.read(path: path)
-        case .keras, .safetensors, .npz:
+        case .safetensors:
+            return try SafetensorsModel.read(path: path, architecture: architecture)
+        case .npz:
+            return try NPZModel.read(path: path, architecture: architecture)
+        case .keras:
             throw ArchiveError.unsupported(format: format.rawValue, reason: "reading \(format.rawValue) files is not built in yet")
         case .onnx:
             throw ArchiveError.unsupported(format: "onnx", reason: "ONNX files are written, not read")
@@ -105,7 +112,22 @@ public enum ModelFiles {
                 try recordLossyBound(&document, options: cnnz)
             }
             try CNNZModel.write(document, to: path, options: cnnz)
-        case .keras, .safetensors, .npz, .onnx:
+        case .safetensors:
+            guard options.dtype == .float32 else {
+                throw ArchiveError.unsupported(format: "safetensors", reason: "CNNKit writes safetensors as float32; use CNNZ for \(options.dtype.rawValue)")
+            }
+            try SafetensorsModel.write(document, to: path)
+        case .npz:
+            guard options.dtype == .float32 else {
+                throw ArchiveError.unsupported(format: "npz", reason: "CNNKit writes npz as float32; use CNNZ for \(options.dtype.rawValue)")
+            }
+            try NPZModel.write(document, to: path, compress: options.compress)
+        case .onnx:
+            guard options.dtype == .float32 else {
+                throw ArchiveError.unsupported(format: "onnx", reason: "CNNKit exports ONNX as float32; use CNNZ for \(options.dtype.rawValue)")
+            }
+            try ONNXExport.write(document, to: path)
+        case .keras:
             throw ArchiveError.unsupported(format: format.rawValue, reason: "writing \(format.rawValue) files is not built in yet")
         }
     }
