@@ -4,7 +4,7 @@ import ZIPFoundation
 /// The members of an npz file (a zip of `.npy` files), read and written through ZIPFoundation.
 ///
 /// Reading checks each member's declared size against caps before extracting it, extracts into a buffer
-/// that may not grow past the declared size, and lets ZIPFoundation verify the CRC-32. Writing is
+/// that may not grow past the declared size, and compares the CRC-32 ZIPFoundation computes with the stored one. Writing is
 /// deterministic: members in the given order, stored or deflated, all dated 1980-01-01 00:00 (the zip epoch).
 struct NPZArchive {
     /// Member name (`conv2d.kernel.npy`) and bytes, in archive order.
@@ -44,8 +44,10 @@ struct NPZArchive {
             }
             var data: [UInt8] = []
             data.reserveCapacity(Int(min(declared, 1 << 26)))
+            let crc: CRC32
             do {
-                _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                // extract(_:consumer:) computes the CRC-32 but leaves comparing it to the caller.
+                crc = try archive.extract(entry, skipCRC32: false) { chunk in
                     guard UInt64(data.count) + UInt64(chunk.count) <= declared else {
                         throw NumPyError.corruptMember(file: name, member: member, reason: "decompresses to more than its declared \(declared) bytes")
                     }
@@ -53,17 +55,24 @@ struct NPZArchive {
                 }
             } catch let error as NumPyError {
                 throw error
-            } catch Archive.ArchiveError.invalidCRC32 {
-                throw NumPyError.corruptMember(file: name, member: member, reason: "CRC-32 mismatch (the member is damaged)")
             } catch {
                 throw NumPyError.corruptMember(file: name, member: member, reason: "cannot be extracted: \(error)")
             }
             guard UInt64(data.count) == declared else {
                 throw NumPyError.corruptMember(file: name, member: member, reason: "holds \(data.count) bytes, its entry declares \(declared)")
             }
+            guard crc == entry.checksum else {
+                throw NumPyError.corruptMember(file: name, member: member,
+                                               reason: "CRC-32 mismatch: stored \(hex(entry.checksum)), computed \(hex(crc)) (the member is damaged)")
+            }
             members.append((member, data))
         }
         return NPZArchive(members: members)
+    }
+
+    private static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
     }
 
     /// The archive's bytes.
