@@ -83,7 +83,7 @@ public enum ModelFiles {
         case .keras:
             throw ArchiveError.unsupported(format: format.rawValue, reason: "reading \(format.rawValue) files is not built in yet")
         case .onnx:
-            throw ArchiveError.unsupported(format: "onnx", reason: "ONNX files are written, not read")
+            throw ArchiveError.unsupported(format: "onnx", reason: "\(path) is an ONNX export; CNNKit writes ONNX files but does not read them")
         }
     }
 

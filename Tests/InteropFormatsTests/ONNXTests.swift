@@ -87,3 +87,14 @@ struct ONNXExportTests {
         #expect(throws: ONNXError.tensorMismatch(tensor: "conv9.kernel", reason: "is not a parameter of the architecture")) { try ONNXExport.encode(extra) }
     }
 }
+
+@Suite("ONNX detection")
+struct ONNXDetectionTests {
+    @Test("an export is detected as ONNX from its bytes, and reading it says ONNX is write-only")
+    func detect() throws {
+        let bytes = try ONNXExport.encode(ModelDocument(network: try Network(architecture: .seed)))
+        #expect(ModelFormat.detect(prefix: Array(bytes.prefix(4096))) == .onnx)
+        #expect(ModelFormat.detect(prefix: [0x08, 0x00, 0x12]) == nil)
+        #expect(ModelFormat.detect(prefix: [0x08, 0x07, 0x99]) == nil)
+    }
+}
