@@ -17,19 +17,35 @@ struct NPZArchive {
     /// Deflate cannot expand data by more than about 1032:1; a larger declared ratio is a zip bomb.
     static let maxDeflateRatio: UInt64 = 1100
 
-    /// Reads every member of an archive in memory.
+    /// Reads every member of an archive held in memory, through a temporary file.
+    ///
+    /// ZIPFoundation 0.9.20's in-memory archives trap when a damaged archive makes it seek past the end
+    /// (`Archive.MemoryFile.readData` forms a negative range), so reading always goes through a real file,
+    /// where such a read returns no bytes and ZIPFoundation throws.
     ///
     /// - Throws: a ``NumPyError`` naming the member.
     static func read(bytes: [UInt8], name: String) throws -> NPZArchive {
+        let temp = FileManager.default.temporaryDirectory.appendingPathComponent("cnnkit-npz-\(UUID().uuidString).npz")
+        guard FileManager.default.createFile(atPath: temp.path, contents: Data(bytes)) else {
+            throw NumPyError.notAZip(file: name, reason: "cannot stage the bytes in \(temp.path)")
+        }
+        defer { try? FileManager.default.removeItem(at: temp) }
+        return try read(url: temp, name: name)
+    }
+
+    /// Reads every member of an archive file.
+    ///
+    /// - Throws: a ``NumPyError`` naming the member.
+    static func read(url: URL, name: String) throws -> NPZArchive {
         let archive: Archive
         do {
-            archive = try Archive(data: Data(bytes), accessMode: .read)
+            archive = try Archive(url: url, accessMode: .read)
         } catch {
             throw NumPyError.notAZip(file: name, reason: "\(error)")
         }
         var members: [(name: String, bytes: [UInt8])] = []
         var seen = Set<String>()
-        let fileSize = UInt64(bytes.count)
+        let fileSize = ((try? FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber)?.uint64Value ?? 0
         for entry in archive {
             let member = entry.path
             guard members.count < maxMembers else {

@@ -20,13 +20,17 @@ public enum NPZModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw NumPyError.missingFile(path: path, reason: "no such file") }
         guard !isDirectory.boolValue else { throw NumPyError.missingFile(path: path, reason: "is a folder") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw NumPyError.missingFile(path: path, reason: "cannot be read") }
-        return try read(bytes: [UInt8](data), name: path, architecture: architecture)
+        guard FileManager.default.isReadableFile(atPath: path) else { throw NumPyError.missingFile(path: path, reason: "permission denied") }
+        return try document(from: NPZArchive.read(url: URL(fileURLWithPath: path), name: path), name: path, architecture: architecture)
     }
 
     /// Reads an npz held in memory; `name` stands for the file in error messages.
     public static func read(bytes: [UInt8], name: String, architecture: Architecture? = nil) throws -> ModelDocument {
-        let archive = try NPZArchive.read(bytes: bytes, name: name)
+        try document(from: NPZArchive.read(bytes: bytes, name: name), name: name, architecture: architecture)
+    }
+
+    /// Maps an archive's members to a document.
+    static func document(from archive: NPZArchive, name: String, architecture: Architecture?) throws -> ModelDocument {
         var arrays: [String: NumPyArray] = [:]
         var metadataText: String?
         for (member, data) in archive.members {

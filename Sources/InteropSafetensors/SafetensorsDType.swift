@@ -50,6 +50,15 @@ public enum SafetensorsDType: String, Sendable, CaseIterable {
     /// Decodes `count` little-endian elements starting at `offset`; the caller has checked the range.
     func decode(_ bytes: [UInt8], offset: Int, count: Int) -> [Float] {
         var values = [Float](repeating: 0, count: count)
+        #if _endian(little)
+        if self == .f32 {
+            // Same layout in memory and in the file: one copy, bit patterns (NaN payloads) kept.
+            values.withUnsafeMutableBytes { out in
+                bytes.withUnsafeBytes { raw in out.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count * 4)])) }
+            }
+            return values
+        }
+        #endif
         bytes.withUnsafeBytes { raw in
             func word<T: FixedWidthInteger>(_ i: Int, _: T.Type) -> T {
                 T(littleEndian: raw.loadUnaligned(fromByteOffset: offset + i * MemoryLayout<T>.size, as: T.self))

@@ -122,9 +122,11 @@ public struct SafetensorsFile: Sendable, Hashable {
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { out += $0 }
         out += header
         for t in ordered {
-            t.values.withUnsafeBufferPointer { values in
-                for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
-            }
+            #if _endian(little)
+            t.values.withUnsafeBytes { out += $0 }
+            #else
+            for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
+            #endif
         }
         return out
     }
