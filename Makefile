@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 30
 BENCH_IMAGES ?= 20000
 BENCH_THREADS ?= 2
 
-.PHONY: all deps venv bench-venv build release test swift-test interop-test examples fuzz fuzz-replay demo bench clean
+.PHONY: all deps venv bench-venv build release test swift-test interop-test examples fuzz fuzz-replay demo bench bench-formats clean
 
 all: build
 
@@ -55,7 +55,7 @@ test: deps venv
 	CNNKIT_BIN=$(CURDIR)/.build/debug/cnnkit KERAS_BACKEND=jax $(VENV)/bin/python -m pytest -q Tests/Interop
 
 examples:
-	@if [ -d Examples ]; then for e in $$(ls Examples); do $(SWIFT) run --skip-build $$e || exit 1; done; fi
+	$(SWIFT) run --skip-build library-tour
 
 fuzz-replay:
 	@if [ -x scripts/fuzz.sh ]; then scripts/fuzz.sh --replay && FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh; fi
@@ -75,6 +75,19 @@ bench: deps release bench-venv
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BENCH_VENV)/bin/python Benchmarks/torch_bench.py --images $(BENCH_IMAGES) --threads $(BENCH_THREADS) > .build/bench/torch.json
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BENCH_VENV)/bin/python Benchmarks/jax_bench.py --images $(BENCH_IMAGES) --threads $(BENCH_THREADS) > .build/bench/jax.json
 	$(PYTHON) Benchmarks/compare.py .build/bench/cnnkit.json .build/bench/torch.json .build/bench/jax.json
+	$(MAKE) bench-formats
+
+## File formats: CNNZ (each codec) and our HDF5 beside h5py (gzip 4 + shuffle) and safetensors, same tensors.
+## The big temporary files live in $(FORMATS_DIR) and are deleted, even when a step fails.
+FORMATS_DIR := .build/bench/formats
+bench-formats: deps venv
+	$(RELEASE) --product cnnz-bench
+	@mkdir -p .build/bench && rm -rf $(FORMATS_DIR) && echo "load average before: $$(cut -d' ' -f1-3 /proc/loadavg)"
+	.build/release/cnnz-bench --dir $(FORMATS_DIR) > .build/bench/formats-swift.jsonl \
+	  && $(VENV)/bin/python Benchmarks/formats_bench.py $(FORMATS_DIR)/seed/manifest.json $(FORMATS_DIR)/synthetic/manifest.json \
+	     > .build/bench/formats-python.jsonl; \
+	  status=$$?; rm -rf $(FORMATS_DIR); exit $$status
+	$(PYTHON) Benchmarks/formats_compare.py .build/bench/formats-swift.jsonl .build/bench/formats-python.jsonl
 
 clean:
 	rm -rf .build

@@ -36,9 +36,11 @@ let package = Package(
         .target(name: "InteropSafetensors", dependencies: ["ModelArchive"]),
         .target(name: "InteropNumPy", dependencies: ["ModelArchive", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "InteropONNX", dependencies: ["ModelArchive"]),
+        // Keras 3 .keras zips (config.json + model.weights.h5, read and written through HDF5Format).
+        .target(name: "InteropKeras", dependencies: ["ModelArchive", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Every format behind one load/save, detected from bytes (the only module that knows them all).
         .target(name: "ModelFiles", dependencies: [
-            "ModelArchive", "HDF5Format", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
+            "ModelArchive", "HDF5Format", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropKeras", "Verification",
         ]),
         // The verifier: structure, finiteness, probe reruns, comparisons between models.
         .target(name: "Verification", dependencies: ["ModelArchive"]),
@@ -51,14 +53,18 @@ let package = Package(
             ]
         ),
 
+        // The README's "Use it as a library" example, built and run by make test.
+        .executableTarget(name: "library-tour", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification"], path: "Examples/LibraryTour"),
         // Throughput benchmark of the network library (make bench).
         .executableTarget(name: "cnnkit-bench", dependencies: ["ConvNet"], path: "Benchmarks/cnnkit-bench"),
+        .executableTarget(name: "cnnz-bench", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "HDF5Format"], path: "Benchmarks/cnnz-bench"),
 
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX"]),
+        .testTarget(name: "InteropKerasTests", dependencies: ["InteropKeras", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -23,50 +23,21 @@ training images at batch 1 and reports the test accuracy (to stderr, and as
 "test_accuracy" in the JSON line).
 """
 
-import argparse
-import gzip
 import json
-import os
-import struct
 import sys
 import time
 
 import numpy as np
 
-DATA_DIR = "/usr/share/datasets/fashion-mnist"
-LEARNING_RATE = 0.005
-
-
-def read_idx(path):
-    """Reads a gzip'd IDX file (magic 00 00 08 ndim, big-endian uint32 dims, then bytes)."""
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    ndim = raw[3]
-    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
-    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: expected {int(np.prod(dims))} bytes of data, found {body.size}")
-    return body.reshape(dims)
+from bench_common import DATA_DIR, LEARNING_RATE, load as load_split, parse_args as common_args, read_idx  # noqa: F401
 
 
 def load(split, limit=None):
-    prefix = "train" if split == "train" else "t10k"
-    images = read_idx(os.path.join(DATA_DIR, f"{prefix}-images-idx3-ubyte.gz"))
-    labels = read_idx(os.path.join(DATA_DIR, f"{prefix}-labels-idx1-ubyte.gz"))
-    if limit is not None:
-        images, labels = images[:limit], labels[:limit]
-    return np.array(images), labels.astype(np.int64)
+    return load_split(split, limit, label_dtype=np.int64)
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--images", type=int, default=20000, help="training images to time over (default 20000)")
-    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
-    p.add_argument("--accuracy", action="store_true", help="also train 1 epoch on all 60000 at batch 1, report test accuracy")
-    p.add_argument("--seed", type=int, default=0)
-    return p.parse_args()
+    return common_args(__doc__.split("\n")[0], "torch.set_num_threads (default 2)")
 
 
 args = parse_args()

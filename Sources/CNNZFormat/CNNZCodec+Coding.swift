@@ -69,6 +69,15 @@ extension CNNZCodec {
         var out = [UInt8](repeating: 0, count: grouped.count)
         grouped.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
+                if size == 4, let s = src.baseAddress, let d = dst.baseAddress {
+                    // float32 and int32: assemble each element from its four planes in one 32-bit store.
+                    let raw = UnsafeMutableRawPointer(d)
+                    for i in 0..<n {
+                        let word = UInt32(s[i]) | UInt32(s[n + i]) << 8 | UInt32(s[2 * n + i]) << 16 | UInt32(s[3 * n + i]) << 24
+                        raw.storeBytes(of: word.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                    }
+                    return
+                }
                 for j in 0..<size {
                     var d = j
                     for i in 0..<n {

@@ -323,13 +323,25 @@ public final class CNNZReader {
                 // Straight from the file into the tensor: one copy, then the CRCs over what arrived.
                 try source.read(into: UnsafeMutableRawBufferPointer(out), at: info.dataOffset)
                 if options.verifyChecksums {
+                    // Raw chunks are contiguous and each holds chunkSize bytes but the last: check them on every
+                    // core (the CRC pass is as long as the read itself).
                     let raw = UnsafeRawBufferPointer(out)
-                    var start = 0
-                    for (k, chunk) in info.chunks.enumerated() {
-                        let n = Int(chunk.rawBytes)
-                        try check(chunk, k, info, crc: CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[start..<(start + n)])))
-                        start += n
+                    var found = [UInt32](repeating: 0, count: info.chunks.count)
+                    let size = chunkSize, chunks = info.chunks
+                    found.withUnsafeMutableBufferPointer { slots in
+                        let shared = UncheckedSendable((raw, slots))
+                        let work: @Sendable (Int) -> Void = { k in
+                            let (raw, slots) = shared.value
+                            let start = k * size, end = min(start + Int(chunks[k].rawBytes), raw.count)
+                            slots[k] = CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[min(start, end)..<end]))
+                        }
+                        if chunks.count > 1 && ProcessInfo.processInfo.activeProcessorCount > 1 {
+                            DispatchQueue.concurrentPerform(iterations: chunks.count, execute: work)
+                        } else {
+                            for k in chunks.indices { work(k) }
+                        }
                     }
+                    for (k, chunk) in info.chunks.enumerated() { try check(chunk, k, info, crc: found[k]) }
                 }
                 return
             }

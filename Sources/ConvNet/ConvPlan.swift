@@ -239,6 +239,37 @@ extension Kernels {
     static func maxPoolForwardFast(_ p: WindowPlan, input: ConstFloatPointer, output: FloatPointer, argmax: UnsafeMutablePointer<Int32>) {
         let ch = p.inChannels
         let lane = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+        if p.windowHeight == 2 && p.windowWidth == 2 && p.padTop == 0 && p.padLeft == 0
+            && (p.outHeight - 1) * p.strideY + 2 <= p.inHeight && (p.outWidth - 1) * p.strideX + 2 <= p.inWidth {
+            // The common 2x2 window with every tap in range: four loads and three selects per 8 channels.
+            let right = Int32(ch), down = Int32(p.inWidth * ch)
+            for oy in 0..<p.outHeight {
+                for ox in 0..<p.outWidth {
+                    let outBase = (oy * p.outWidth + ox) * ch
+                    let at = (oy * p.strideY * p.inWidth + ox * p.strideX) * ch
+                    var c = 0
+                    while c < ch {
+                        let a = input + at + c
+                        let base = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: at + c)) &+ lane
+                        var best = load8(a)
+                        var index = base
+                        @inline(__always) func visit(_ offset: Int32) {
+                            let v = load8(a + Int(offset))
+                            let wins = (v .> best) .| ((v .!= v) .& (best .== best))
+                            best.replace(with: v, where: wins)
+                            index.replace(with: base &+ SIMD8(repeating: offset), where: wins)
+                        }
+                        visit(right)
+                        visit(down)
+                        visit(down &+ right)
+                        store8(best, output + outBase + c)
+                        UnsafeMutableRawPointer(argmax + outBase + c).storeBytes(of: index, as: SIMD8<Int32>.self)
+                        c += 8
+                    }
+                }
+            }
+            return
+        }
         for oy in 0..<p.outHeight {
             for ox in 0..<p.outWidth {
                 let outBase = (oy * p.outWidth + ox) * ch

@@ -226,17 +226,12 @@ public struct Trainer: Sendable {
         return state.epoch >= epochs
     }
 
+    /// The optimizer slots as exchange-layout tensors: parameter order, then slot order within a parameter.
     static func exportSlots(network: Network, optimizer: OptimizerConfig, buffers: [[Float]]) -> [NamedTensor] {
-        var bySlot: [[NamedTensor]] = zip(optimizer.slotNames, buffers).map { slot, flat in
+        let bySlot: [[NamedTensor]] = zip(optimizer.slotNames, buffers).map { slot, flat in
             network.exchangeTensors(from: flat).map { NamedTensor(name: TrainingState.slotName(parameter: $0.name, slot: slot), tensor: $0.tensor) }
         }
-        // Parameter order, then slot order within a parameter.
-        var out: [NamedTensor] = []
-        for i in 0..<network.slots.count {
-            for s in bySlot.indices { out.append(bySlot[s][i]) }
-        }
-        bySlot.removeAll()
-        return out
+        return network.slots.indices.flatMap { i in bySlot.map { $0[i] } }
     }
 }
 

@@ -9,10 +9,16 @@ import Foundation
 enum HDF5Library {
     private static let lock = NSLock()
 
+    /// Keeps libhdf5 from tearing itself down at process exit (`H5dont_atexit`, called before the library
+    /// starts). After a failed write (disk full, file size limit) libhdf5 1.10 keeps the half-written file
+    /// open, and its exit handler then crashes closing it; every file we open is closed by our own code.
+    private static let exitHandlerDisabled: Bool = { H5dont_atexit() >= 0 }()
+
     /// Runs `body` holding the library lock, with HDF5's automatic error printing off for this thread.
     static func serialized<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
+        _ = exitHandlerDisabled
         cnnkit_h5_silence()
         return try body()
     }
@@ -21,7 +27,9 @@ enum HDF5Library {
     static func takeErrorStack() -> String {
         var buffer = [CChar](repeating: 0, count: 1024)
         buffer.withUnsafeMutableBufferPointer { cnnkit_h5_error_text($0.baseAddress, $0.count) }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // Some HDF5 messages embed newlines (the sec2 driver's "time = ...\n"); errors are one line.
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 }
 

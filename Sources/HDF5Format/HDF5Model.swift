@@ -1,4 +1,5 @@
 import CHDF5
+import ConvNet
 import Glibc
 import ModelArchive
 
@@ -6,20 +7,35 @@ import ModelArchive
 /// a `/cnnkit` group with our architecture, training state, probes and metadata. The layout is specified in
 /// `Schemas/hdf5-layout.md`.
 public enum HDF5Model {
-    /// Reads a model from our HDF5 files or from a Keras legacy `.h5` full-model file.
+    /// Reads a model from our HDF5 files, from a Keras legacy `.h5` full-model file, or from a Keras 3
+    /// `.weights.h5` file (recognised by its `/layers` group; see ``readKerasWeights(path:architecture:)``).
     ///
     /// Only the paths the layout names are opened; soft and external links, external and virtual datasets, and
     /// dataspaces larger than the stored bytes are refused. Float datasets of any width and byte order are read
     /// as float32; strings may be fixed- or variable-length.
     ///
-    /// - Parameter path: the file to read.
+    /// - Parameters:
+    ///   - path: the file to read.
+    ///   - architecture: the architecture of a Keras 3 `.weights.h5` file (ignored for full-model files).
     /// - Returns: the document; for Keras files the training state (when the file was compiled) has the
     ///   optimizer, its slots and `step` = Keras' `iteration`, epoch 0, batch size 32 and seed 0.
     /// - Throws: ``HDF5Error`` naming the file, the HDF5 path and what was expected and found.
-    public static func read(path: String) throws -> ModelDocument {
-        guard access(path, R_OK) == 0 else { throw HDF5Error.missingFile(file: path, reason: errnoText()) }
+    public static func read(path: String, architecture: Architecture? = nil) throws -> ModelDocument {
+        try withOpenFile(path: path, name: path) { source, root in
+            if try KerasWeightsReader.isWeightsLayout(source: source, root: root) {
+                return try KerasWeightsReader(source: source, root: root)
+                    .read(.init(architecture: architecture, fallbackArchitecture: { try KerasConfigFile.sibling(of: path) }))
+            }
+            return try HDF5ModelReader(source: source, root: root).read()
+        }
+    }
+
+    /// Opens `path` read-only under the library lock and runs `body` on its root group; `name` is the file as
+    /// messages call it.
+    static func withOpenFile<T>(path: String, name: String, _ body: (HDF5Source, hid_t) throws -> T) throws -> T {
+        guard access(path, R_OK) == 0 else { throw HDF5Error.missingFile(file: name, reason: errnoText()) }
         return try HDF5Library.serialized {
-            let check = HDF5Checker(file: path, writing: false)
+            let check = HDF5Checker(file: name, writing: false)
             let fapl = try check.id("H5Pcreate", "/", H5Pcreate(cnnkit_H5P_FILE_ACCESS()))
             defer { H5Pclose(fapl) }
             // Close every object with the file, so that nothing of a malformed file outlives this call.
@@ -30,8 +46,7 @@ public enum HDF5Model {
             try check.status("H5Fget_filesize", "/", H5Fget_filesize(file, &size))
             let root = try check.id("H5Gopen2", "/", H5Gopen2(file, "/", h5Default))
             defer { H5Gclose(root) }
-            let source = HDF5Source(check: check, fileSize: Int(clamping: size))
-            return try HDF5ModelReader(source: source, root: root).read()
+            return try body(HDF5Source(check: check, fileSize: Int(clamping: size)), root)
         }
     }
 

@@ -21,93 +21,16 @@ struct HDF5ModelReader {
     // MARK: Our files
 
     private func readOurs() throws -> ModelDocument {
-        let base = "/\(HDF5Layout.cnnkit)"
-        let group = try source.openGroup(root, HDF5Layout.cnnkit, base: "/")
+        let cnnkit = CNNKitGroupReader(source: source)
+        let group = try cnnkit.openGroup(root)
         defer { H5Oclose(group) }
-        guard let version = try source.integer(group, "format_version", path: base) else {
-            throw check.invalid("\(base)@format_version", "missing")
-        }
-        guard version == HDF5Layout.formatVersion else {
-            throw check.unsupported("\(base)@format_version", "version \(version) (this build reads \(HDF5Layout.formatVersion))")
-        }
-        guard let json = try source.string(group, "architecture", path: base) else { throw check.invalid("\(base)@architecture", "missing") }
-        let architecture: Architecture
-        do {
-            architecture = try Architecture.decode(json: Data(json.utf8))
-        } catch {
-            throw check.invalid("\(base)@architecture", "\(error)")
-        }
+        let architecture = try cnnkit.architecture(group)
         let tensors = try readWeights(architecture)
-        var state: TrainingState?
-        if try source.exists(group, HDF5Layout.training, path: "\(base)/\(HDF5Layout.training)") {
-            state = try readTraining(group, architecture: architecture)
+        let state = try cnnkit.trainingState(group) { optimizer in
+            try readOptimizerWeights(architecture: architecture, optimizer: optimizer).slots
         }
-        var probes: Probes?
-        if try source.exists(group, HDF5Layout.probes, path: "\(base)/\(HDF5Layout.probes)") {
-            probes = try readProbes(group, architecture: architecture)
-        }
-        var metadata: [String: String] = [:]
-        if try source.exists(group, HDF5Layout.metadata, path: "\(base)/\(HDF5Layout.metadata)") {
-            metadata = try readMetadata(group)
-        }
-        return ModelDocument(architecture: architecture, tensors: tensors, trainingState: state, probes: probes, metadata: metadata)
-    }
-
-    private func readTraining(_ parent: hid_t, architecture: Architecture) throws -> TrainingState {
-        let path = "/\(HDF5Layout.cnnkit)/\(HDF5Layout.training)"
-        let group = try source.openGroup(parent, HDF5Layout.training, base: "/\(HDF5Layout.cnnkit)")
-        defer { H5Oclose(group) }
-        guard let json = try source.string(group, "state", path: path) else { throw check.invalid("\(path)@state", "missing") }
-        var state: TrainingState
-        do {
-            state = try HDF5Layout.stateDecoder().decode(TrainingState.self, from: Data(json.utf8))
-        } catch {
-            throw check.invalid("\(path)@state", "training state JSON: \(error)")
-        }
-        let historyBase = "\(path)/\(HDF5Layout.history)"
-        let loss = try source.readDoubles(group, "\(HDF5Layout.history)/loss", base: path)
-        let train = try source.readDoubles(group, "\(HDF5Layout.history)/train_accuracy", base: path)
-        let test = try source.readDoubles(group, "\(HDF5Layout.history)/test_accuracy", base: path)
-        guard train.count == loss.count, test.count == loss.count else {
-            throw check.invalid(historyBase, "loss, train_accuracy and test_accuracy must have one entry per epoch; found \(loss.count), \(train.count), \(test.count)")
-        }
-        state.history = (0..<loss.count).map { EpochRecord(loss: loss[$0], trainAccuracy: train[$0], testAccuracy: test[$0].isNaN ? nil : test[$0]) }
-        state.slots = try readOptimizerWeights(architecture: architecture, optimizer: state.optimizer).slots
-        return state
-    }
-
-    private func readProbes(_ parent: hid_t, architecture: Architecture) throws -> Probes {
-        let base = "/\(HDF5Layout.cnnkit)/\(HDF5Layout.probes)"
-        let group = try source.openGroup(parent, HDF5Layout.probes, base: "/\(HDF5Layout.cnnkit)")
-        defer { H5Oclose(group) }
-        let input = architecture.input
-        let inputs = try source.readFloats(group, "inputs", base: base)
-        guard inputs.shape.count == 4, Array(inputs.shape.dropFirst()) == [input.height, input.width, input.channels] else {
-            throw check.invalid("\(base)/inputs", "expected shape [n, \(input.height), \(input.width), \(input.channels)], found \(inputs.shape)")
-        }
-        let outputCount = try architecture.outputShape().count
-        let outputs = try source.readFloats(group, "outputs", base: base, expected: [inputs.shape[0], outputCount])
-        return Probes(inputs: inputs, outputs: outputs, source: try source.string(group, "source", path: base) ?? "")
-    }
-
-    private func readMetadata(_ parent: hid_t) throws -> [String: String] {
-        let path = "/\(HDF5Layout.cnnkit)/\(HDF5Layout.metadata)"
-        let group = try source.openGroup(parent, HDF5Layout.metadata, base: "/\(HDF5Layout.cnnkit)")
-        defer { H5Oclose(group) }
-        let count = try check.count("H5Aget_num_attrs", path, H5Aget_num_attrs(group))
-        guard count <= HDF5Source.maximumListCount else { throw check.refused(path, "\(count) attributes") }
-        var metadata: [String: String] = [:]
-        for index in 0..<count {
-            let length = try check.count("H5Aget_name_by_idx", path,
-                                         H5Aget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, h5Default))
-            guard length < 65536 else { throw check.refused(path, "attribute name of \(length) bytes") }
-            var buffer = [CChar](repeating: 0, count: length + 1)
-            _ = try check.count("H5Aget_name_by_idx", path,
-                                H5Aget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count, h5Default))
-            let key = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            metadata[key] = try source.string(group, key, path: path) ?? ""
-        }
-        return metadata
+        return ModelDocument(architecture: architecture, tensors: tensors, trainingState: state,
+                             probes: try cnnkit.probes(group, architecture: architecture), metadata: try cnnkit.metadata(group))
     }
 
     // MARK: Keras files

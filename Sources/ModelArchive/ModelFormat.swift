@@ -22,10 +22,16 @@ public enum ModelFormat: String, Sendable, CaseIterable, Codable {
     /// The format a file name's extension suggests, if any.
     public static func fromExtension(of path: String) -> ModelFormat? {
         let lower = path.lowercased()
-        if lower.hasSuffix(".weights.h5") { return .hdf5 }
+        if isKerasWeightsPath(path) { return .hdf5 }
         guard let dot = lower.lastIndex(of: ".") else { return nil }
         let ext = String(lower[lower.index(after: dot)...])
         return allCases.first { $0.extensions.contains(ext) }
+    }
+
+    /// True for a Keras 3 weights file name (`*.weights.h5`): HDF5 in the Keras 3 weights layout rather than a
+    /// full-model file. Writers choose the layout by this name, as Keras' `save_weights` requires it.
+    public static func isKerasWeightsPath(_ path: String) -> Bool {
+        path.lowercased().hasSuffix(".weights.h5")
     }
 
     /// The CNNZ magic: `\x89CNNZ\r\n\x1a\n` (PNG-style, catches text-mode and truncation damage).

@@ -2,6 +2,7 @@ import ConvNet
 import Foundation
 import CNNZFormat
 import HDF5Format
+import InteropKeras
 import InteropNumPy
 import InteropONNX
 import InteropSafetensors
@@ -73,15 +74,15 @@ public enum ModelFiles {
         let format = try format(of: path)
         switch format {
         case .hdf5:
-            return try HDF5Model.read(path: path)
+            return try HDF5Model.read(path: path, architecture: architecture)
         case .cnnz:
             return try CNNZModel.read(path: path)
+        case .keras:
+            return try KerasArchive.read(path: path)
         case .safetensors:
             return try SafetensorsModel.read(path: path, architecture: architecture)
         case .npz:
             return try NPZModel.read(path: path, architecture: architecture)
-        case .keras:
-            throw ArchiveError.unsupported(format: format.rawValue, reason: "reading \(format.rawValue) files is not built in yet")
         case .onnx:
             throw ArchiveError.unsupported(format: "onnx", reason: "\(path) is an ONNX export; CNNKit writes ONNX files but does not read them")
         }
@@ -105,13 +106,23 @@ public enum ModelFiles {
             guard options.dtype == .float32 else {
                 throw ArchiveError.unsupported(format: "hdf5", reason: "HDF5 files hold float32 weights (Keras reads them); use CNNZ for \(options.dtype.rawValue)")
             }
-            try HDF5Model.write(document, to: path, options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
+            let hdf5 = HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none)
+            if ModelFormat.isKerasWeightsPath(path) {
+                try HDF5Model.writeKerasWeights(document, to: path, options: hdf5)
+            } else {
+                try HDF5Model.write(document, to: path, options: hdf5)
+            }
         case .cnnz:
             let cnnz = CNNZWriteOptions(codec: options.compress ? .shuffleDeflate : .raw, level: options.level, dtype: cnnzType(options.dtype))
             if options.dtype != .float32 {
                 try recordLossyBound(&document, options: cnnz)
             }
             try CNNZModel.write(document, to: path, options: cnnz)
+        case .keras:
+            guard options.dtype == .float32 else {
+                throw ArchiveError.unsupported(format: "keras", reason: "Keras files hold float32 weights; use CNNZ for \(options.dtype.rawValue)")
+            }
+            try KerasArchive.write(document, to: path, options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
         case .safetensors:
             guard options.dtype == .float32 else {
                 throw ArchiveError.unsupported(format: "safetensors", reason: "CNNKit writes safetensors as float32; use CNNZ for \(options.dtype.rawValue)")
@@ -127,8 +138,6 @@ public enum ModelFiles {
                 throw ArchiveError.unsupported(format: "onnx", reason: "CNNKit exports ONNX as float32; use CNNZ for \(options.dtype.rawValue)")
             }
             try ONNXExport.write(document, to: path)
-        case .keras:
-            throw ArchiveError.unsupported(format: format.rawValue, reason: "writing \(format.rawValue) files is not built in yet")
         }
     }
 }

@@ -35,10 +35,11 @@ extension ModelFiles {
             for t in reader.tensors {
                 summary.tensors[t.name] = TensorStorage(dtype: t.dtype.rawValue, codec: t.codec.rawValue, storedBytes: Int(t.storedBytes), rawBytes: Int(t.rawBytes))
             }
-        case .hdf5:
-            summary.version = document.metadata["keras_version"].map { "Keras \($0) legacy h5" } ?? "Keras legacy h5"
+        case .hdf5, .keras:
+            let kind = format == .keras ? "Keras 3 archive (.keras)" : ModelFormat.isKerasWeightsPath(path) ? "Keras 3 weights (.weights.h5)" : "Keras legacy full model (.h5)"
+            summary.version = document.metadata["keras_version"].map { "\(kind), Keras \($0)" } ?? kind
             for t in document.tensors {
-                summary.tensors[t.name] = TensorStorage(dtype: "float32", codec: "hdf5", storedBytes: nil, rawBytes: t.tensor.count * 4)
+                summary.tensors[t.name] = TensorStorage(dtype: "float32", codec: format.rawValue, storedBytes: nil, rawBytes: t.tensor.count * 4)
             }
         default:
             for t in document.tensors {

@@ -56,40 +56,63 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let inFormat = try ModelFiles.format(of: input)
-            var document = try loadDocument(input, architecture: architecture)
-            let network = try document.network()
-            if document.probes == nil {
-                let inputs = Probes.randomInputs(shape: network.shapes[0], count: 4, seed: 0)
-                document = try ModelDocument.recording(network: network, probeInputs: inputs, source: "random:seed=0",
-                                                       trainingState: document.trainingState, metadata: document.metadata)
-            } else if ProbeTrace.stored(in: document) == nil, let probes = document.probes {
-                document.metadata[ProbeTrace.metadataKey] = try ProbeTrace(network: network, inputs: probes.inputs).jsonString()
-            }
-            try checkWritable(output)
-            var options = SaveOptions(format: to, dtype: dtype, weightsOnly: weightsOnly)
-            let outFormat = ModelFiles.outputFormat(path: output, options: options)
-            options.compress = (compression ?? (outFormat == .cnnz ? .deflate : .none)) == .deflate
-            options.level = level
-            try ModelFiles.save(document, to: output, options: options)
-            let inSize = fileSize(input), outSize = fileSize(output)
-            print("converted \(input) (\(inFormat.rawValue), \(inSize) bytes) -> \(output) (\(outFormat.rawValue)\(dtype == .float32 ? "" : " " + dtype.rawValue), \(outSize) bytes), \(document.tensors.count) tensors"
-                  + (weightsOnly ? ", training state dropped" : document.trainingState == nil ? "" : " and the training state"))
-            guard !noVerify else { return }
-            let reopened = try ModelFiles.load(output, architecture: try architecture.map(loadArchitecture))
-            let report = Verifier.verify(document: reopened, path: output, format: outFormat.rawValue,
-                                         parseDetail: ModelFiles.integrityDescription(outFormat),
-                                         options: VerifyOptions(against: (document, input)))
-            let against = report.checks.first { $0.name == "against" }
-            if report.passed {
-                print("verified \(output): " + (against?.detail ?? "probes reproduce"))
-            } else {
-                for check in report.checks where check.status == .fail { print("FAIL  \(check.name) \(check.detail)") }
-                if let layer = report.firstDivergingLayer { print("first diverging layer: \(layer)") }
-                throw ExitCode(Exit.checksFailed)
-            }
+            let request = ConversionRequest(input: input, output: output, format: to, dtype: dtype, compression: compression, level: level,
+                                            weightsOnly: weightsOnly, architecture: try architecture.map(loadArchitecture), verify: !noVerify)
+            let result = try convertModel(request)
+            for line in result.lines { print(line) }
+            if let report = result.report, !report.passed { throw ExitCode(Exit.checksFailed) }
         }
     }
+}
+
+/// One conversion, as `cnnkit convert` and the demo ask for it.
+struct ConversionRequest {
+    var input: String
+    var output: String
+    var format: ModelFormat?
+    var dtype: StorageDType = .float32
+    var compression: CompressionChoice?
+    var level: Int = 6
+    var weightsOnly = false
+    var architecture: Architecture?
+    var verify = true
+}
+
+/// Converts a file, carrying probes over (recording them when the input has none), then reopens the output and
+/// verifies it against the input. Returns the lines to print and the verification report.
+func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: VerifyReport?) {
+    let inFormat = try ModelFiles.format(of: r.input)
+    if let warning = ModelFiles.extensionWarning(path: r.input, format: inFormat) { printError("warning: " + warning) }
+    var document = try ModelFiles.load(r.input, architecture: r.architecture)
+    let network = try document.network()
+    if document.probes == nil {
+        let inputs = Probes.randomInputs(shape: network.shapes[0], count: 4, seed: 0)
+        document = try ModelDocument.recording(network: network, probeInputs: inputs, source: "random:seed=0",
+                                               trainingState: document.trainingState, metadata: document.metadata)
+    } else if ProbeTrace.stored(in: document) == nil, let probes = document.probes {
+        document.metadata[ProbeTrace.metadataKey] = try ProbeTrace(network: network, inputs: probes.inputs).jsonString()
+    }
+    try checkWritable(r.output)
+    var options = SaveOptions(format: r.format, dtype: r.dtype, weightsOnly: r.weightsOnly)
+    let outFormat = ModelFiles.outputFormat(path: r.output, options: options)
+    options.compress = (r.compression ?? (outFormat == .cnnz ? .deflate : .none)) == .deflate
+    options.level = r.level
+    try ModelFiles.save(document, to: r.output, options: options)
+    var lines = ["converted \(r.input) (\(inFormat.rawValue), \(fileSize(r.input)) bytes) -> \(r.output) (\(outFormat.rawValue)"
+        + (r.dtype == .float32 ? "" : " " + r.dtype.rawValue) + ", \(fileSize(r.output)) bytes), \(document.tensors.count) tensors"
+        + (r.weightsOnly ? ", training state dropped" : document.trainingState == nil ? "" : " and the training state")]
+    guard r.verify else { return (lines, nil) }
+    let reopened = try ModelFiles.load(r.output, architecture: r.architecture)
+    let report = Verifier.verify(document: reopened, path: r.output, format: outFormat.rawValue,
+                                 parseDetail: ModelFiles.integrityDescription(outFormat),
+                                 options: VerifyOptions(against: (document, r.input)))
+    if report.passed {
+        lines.append("verified \(r.output): " + (report.checks.first { $0.name == "against" }?.detail ?? "probes reproduce"))
+    } else {
+        for check in report.checks where check.status == .fail { lines.append("FAIL  \(check.name) \(check.detail)") }
+        if let layer = report.firstDivergingLayer { lines.append("first diverging layer: \(layer)") }
+    }
+    return (lines, report)
 }
 
 func fileSize(_ path: String) -> Int {

@@ -17,7 +17,8 @@ enum Exit {
 
 /// Prints one line on stderr.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data(("cnnkit: " + message + "\n").utf8))
+    let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+    FileHandle.standardError.write(Data(("cnnkit: " + line + "\n").utf8))
 }
 
 /// Prints to stderr without a prefix (progress).

@@ -146,8 +146,12 @@ struct Train: ParsableCommand {
                 }
                 state.batchSize = batchSize
             }
-            if let savedData = saved.dataset, savedData != identity, saved.position > 0 {
-                throw ConvNetError.incompatibleTrainingState(reason: "the model was saved mid-epoch on other data (\(savedData.trainCount) examples, fingerprint \(savedData.fingerprint)); resume on the same data and --limit")
+            if let savedData = saved.dataset, savedData != identity {
+                let what = "the model was trained on other data (\(savedData.trainCount) examples, fingerprint \(savedData.fingerprint)) than given now (\(identity.trainCount), \(identity.fingerprint))"
+                guard saved.position == 0 else {
+                    throw ConvNetError.incompatibleTrainingState(reason: "\(what) and saved mid-epoch; resume on the same data and --limit")
+                }
+                printError("warning: \(what); training continues on the new data, so the result is not the uninterrupted run")
             }
             state.dataset = identity
         } else {

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Table of file-format results from cnnz-bench and formats_bench.py, with ratios and DESIGN.md's targets.
+
+Usage: formats_compare.py RESULTS.jsonl [RESULTS.jsonl ...]   (or - for standard input)
+
+Reads the JSON lines both benchmarks print, and for each model prints every format's size, write and read
+times and speeds (MB/s of float32 payload, MB = 10^6 bytes), then the ratios:
+
+- CNNZ compressed vs h5py gzip-4+shuffle: size ratio (lower is better), write and decode (warm read) speed
+  ratios (higher is better);
+- CNNZ raw vs safetensors: read speed ratio; CNNZ raw vs a plain pread of the same bytes (the page-cache floor);
+- our HDF5 vs h5py (contiguous vs contiguous, shuffle+deflate-4 vs gzip-4+shuffle): time ratios.
+
+The targets (DESIGN.md section 7, for large files) are judged on the synthetic model; the seed model's ratios
+are shown for information. Exits 0 whatever the numbers; 1 when an input is missing, unparseable or lacks a
+result the table needs. Needs only the standard library.
+"""
+import json
+import sys
+
+PAGE_CACHE_TOLERANCE = 1.25  # "loads at page-cache speed": CNNZ raw read <= 1.25x a plain pread of the bytes
+HDF5_TOLERANCE = 1.25        # "HDF5 reads and writes within 1.25x of h5py"
+TARGET_MODEL = "synthetic"
+
+
+def fail(message):
+    print(f"formats_compare: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def load(paths):
+    rows = []
+    for path in paths:
+        try:
+            text = sys.stdin.read() if path == "-" else open(path).read()
+        except OSError as error:
+            fail(f"{path}: {error.strerror}")
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                row["model"], row["format"], row["variant"], row["payload"]
+            except (ValueError, KeyError, TypeError):
+                fail(f"{path}:{number}: not a result line: {line[:80]}")
+            rows.append(row)
+    if not rows:
+        fail("no results")
+    return rows
+
+
+def fmt_time(s):
+    if s is None:
+        return "-"
+    if s < 0.01:
+        return f"{s * 1000:.2f} ms"
+    return f"{s:.3f} s"
+
+
+def fmt_speed(payload, s):
+    return "-" if not s else f"{payload / s / 1e6:,.0f}"
+
+
+def fmt_size(n):
+    return f"{n / 1e6:,.2f} MB" if n >= 1e6 else f"{n / 1e3:,.1f} kB"
+
+
+def table(model, rows):
+    payload = rows[0]["payload"]
+    loads = sorted({r.get("load", "?") for r in rows})
+    print(f"\n## {model}: {payload:,} bytes of float32 ({payload / 2**20:,.1f} MiB); load average during the run: "
+          f"{loads[0]} .. {loads[-1]}")
+    header = ["format", "variant", "size", "size/payload", "write", "write MB/s", "write cpu", "read (warm)",
+              "read MB/s", "read cpu", "cold read", "cold MB/s", "runs w/r", "bitwise"]
+    lines = []
+    for r in rows:
+        lines.append([
+            r["format"], r["variant"], fmt_size(r["size"]) if r.get("size") is not None else "-",
+            f"{r['size'] / payload:.4f}" if r.get("size") is not None else "-",
+            fmt_time(r.get("write_s")), fmt_speed(payload, r.get("write_s")), fmt_time(r.get("write_cpu_s")),
+            fmt_time(r.get("read_s")), fmt_speed(payload, r.get("read_s")), fmt_time(r.get("read_cpu_s")),
+            fmt_time(r.get("cold_read_s")), fmt_speed(payload, r.get("cold_read_s")),
+            f"{r.get('write_runs', '-')}/{r.get('read_runs', '-')}", "ok" if r.get("verified") else "DIFFERS",
+        ])
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for line in lines:
+        print("| " + " | ".join(str(x).ljust(w) for x, w in zip(line, widths)) + " |")
+    systems = sorted({r.get("system", "?") for r in rows})
+    print("systems: " + "; ".join(systems))
+
+
+def find(rows, fmt, variant):
+    for r in rows:
+        if r["format"] == fmt and r["variant"] == variant:
+            return r
+    return None
+
+
+def cpu(a, b, what):
+    """a's CPU time over b's for `what` (write or read), as text; for speeds pass (other, cnnz)."""
+    x, y = a.get(f"{what}_cpu_s"), b.get(f"{what}_cpu_s")
+    return f"{x / y:.2f}x" if x and y else "-"
+
+
+def ratios(model, rows):
+    """Prints the ratios and returns {target name: (met, text)}."""
+    def need(fmt, variant):
+        r = find(rows, fmt, variant)
+        if r is None:
+            fail(f"{model}: no result for {fmt} {variant}")
+        return r
+
+    h5gz = need("h5py", "gzip-4+shuffle")
+    h5c = need("h5py", "contiguous")
+    st = need("safetensors", "numpy save_file/load_file")
+    raw = need("cnnz", "raw")
+    raw_nocrc = find(rows, "cnnz", "raw, no chunk CRC")
+    plain = need("plain", "write+fsync / pread")
+    ours_c = need("hdf5", "contiguous")
+    ours_gz = need("hdf5", "shuffle+deflate-4+fletcher32")
+
+    print(f"\nratios ({model}); size: CNNZ / other (lower is better); speed: CNNZ / other (higher is better); "
+          f"time: ours / other (lower is better); (cpu ...): the same ratio of process CPU time, less sensitive to "
+          f"machine load")
+    results = {}
+    for variant in ("shuffle-deflate", "deflate"):
+        c = need("cnnz", variant)
+        size = c["size"] / h5gz["size"]
+        write = h5gz["write_s"] / c["write_s"]
+        decode = h5gz["read_s"] / c["read_s"]
+        cold = h5gz["cold_read_s"] / c["cold_read_s"]
+        print(f"  cnnz {variant} vs h5py gzip-4+shuffle: size {size:.3f}x, write speed {write:.2f}x "
+              f"(cpu {cpu(h5gz, c, 'write')}), decode speed {decode:.2f}x (cpu {cpu(h5gz, c, 'read')}; cold {cold:.2f}x)")
+        if variant == "shuffle-deflate":
+            results["compressed CNNZ (shuffle-deflate) smaller than h5py gzip-4+shuffle"] = (
+                size < 1, f"{size:.3f}x the size", None, None)
+            decode_cpu = h5gz["read_cpu_s"] / c["read_cpu_s"]
+            results["compressed CNNZ (shuffle-deflate) decodes faster than h5py gzip-4+shuffle"] = (
+                decode > 1, f"{decode:.2f}x the speed", decode_cpu > 1, f"{decode_cpu:.2f}x")
+    r_st = st["read_s"] / raw["read_s"]
+    r_st_cold = st["cold_read_s"] / raw["cold_read_s"]
+    w_st = st["write_s"] / raw["write_s"]
+    print(f"  cnnz raw vs safetensors: read speed {r_st:.2f}x (cpu {cpu(st, raw, 'read')}; cold {r_st_cold:.2f}x), "
+          f"write speed {w_st:.2f}x (cpu {cpu(st, raw, 'write')}), "
+          f"size {raw['size'] / st['size']:.4f}x")
+    page = raw["read_s"] / plain["read_s"]
+    extra = ""
+    if raw_nocrc:
+        extra = (f"; without chunk CRCs {raw_nocrc['read_s'] / plain['read_s']:.2f}x "
+                 f"(cpu {cpu(raw_nocrc, plain, 'read')})")
+    print(f"  cnnz raw read time vs plain pread of the same bytes: {page:.2f}x (cpu {cpu(raw, plain, 'read')}; "
+          f"cold {raw['cold_read_s'] / plain['cold_read_s']:.2f}x){extra}")
+    page_cpu = raw["read_cpu_s"] / plain["read_cpu_s"]
+    results[f"raw CNNZ loads at page-cache speed (read <= {PAGE_CACHE_TOLERANCE}x plain pread)"] = (
+        page <= PAGE_CACHE_TOLERANCE, f"{page:.2f}x the plain pread time", page_cpu <= PAGE_CACHE_TOLERANCE,
+        f"{page_cpu:.2f}x")
+    worst, worst_cpu = [], []
+    for ours, theirs, label in ((ours_c, h5c, "contiguous vs h5py contiguous"),
+                                (ours_gz, h5gz, "shuffle+deflate-4+fletcher32 vs h5py gzip-4+shuffle")):
+        w = ours["write_s"] / theirs["write_s"]
+        r = ours["read_s"] / theirs["read_s"]
+        print(f"  our hdf5 {label}: write time {w:.2f}x (cpu {cpu(ours, theirs, 'write')}), read time {r:.2f}x "
+              f"(cpu {cpu(ours, theirs, 'read')}), size {ours['size'] / theirs['size']:.4f}x")
+        name = label.split(" vs")[0]
+        worst += [(w, f"{name} write"), (r, f"{name} read")]
+        worst_cpu += [(ours["write_cpu_s"] / theirs["write_cpu_s"], f"{name} write"),
+                      (ours["read_cpu_s"] / theirs["read_cpu_s"], f"{name} read")]
+    w_max, c_max = max(worst), max(worst_cpu)
+    results[f"our HDF5 reads and writes within {HDF5_TOLERANCE}x of h5py"] = (
+        w_max[0] <= HDF5_TOLERANCE, f"worst {w_max[0]:.2f}x the time ({w_max[1]})",
+        c_max[0] <= HDF5_TOLERANCE, f"worst {c_max[0]:.2f}x ({c_max[1]})")
+    return results
+
+
+def main():
+    paths = sys.argv[1:] or ["-"]
+    rows = load(paths)
+    models = []
+    for r in rows:
+        if r["model"] not in models:
+            models.append(r["model"])
+    targets = None
+    for model in models:
+        mine = [r for r in rows if r["model"] == model]
+        table(model, mine)
+        result = ratios(model, mine)
+        if model == TARGET_MODEL:
+            targets = result
+    print(f"\nDESIGN.md section 7 targets (large files: judged on the {TARGET_MODEL} model; wall-clock is the target, "
+          f"CPU time is shown beside it because wall-clock on a loaded machine says little)")
+    if targets is None:
+        print(f"  not judged: no {TARGET_MODEL} results")
+        return
+    for name, (met, text, met_cpu, text_cpu) in targets.items():
+        line = f"  {'met    ' if met else 'MISSED '} {name}: {text}"
+        if met_cpu is not None:
+            line += f"; by CPU time {text_cpu}: {'met' if met_cpu else 'MISSED'}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

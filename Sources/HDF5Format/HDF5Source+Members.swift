@@ -1,0 +1,28 @@
+import CHDF5
+
+extension HDF5Source {
+    /// The names of the links in a group, in name order (`H5Gget_info`, `H5Lget_name_by_idx`); at most
+    /// ``maximumListCount`` of them.
+    ///
+    /// - Throws: ``HDF5Error/refused(file:location:reason:)`` for a group with more links or a name longer than
+    ///   64 KiB.
+    func memberNames(_ group: hid_t, path: String) throws -> [String] {
+        var info = H5G_info_t()
+        try check.status("H5Gget_info", path, H5Gget_info(group, &info))
+        guard let count = Int(exactly: info.nlinks), count <= HDF5Source.maximumListCount else {
+            throw check.refused(path, "group with \(info.nlinks) links")
+        }
+        var names: [String] = []
+        names.reserveCapacity(count)
+        for index in 0..<count {
+            let length = try check.count("H5Lget_name_by_idx", path,
+                                         H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, h5Default))
+            guard length < 65536 else { throw check.refused(path, "link name of \(length) bytes") }
+            var buffer = [CChar](repeating: 0, count: length + 1)
+            _ = try check.count("H5Lget_name_by_idx", path,
+                                H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count, h5Default))
+            names.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return names
+    }
+}

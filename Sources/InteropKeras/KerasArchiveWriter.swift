@@ -1,0 +1,78 @@
+import Foundation
+import HDF5Format
+import ModelArchive
+import ZIPFoundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes a `.keras` zip (`Schemas/keras-mapping.md` §1): `metadata.json`, `config.json` and
+/// `model.weights.h5`, in that order, all stored (no compression) with a fixed date, so that the same document
+/// gives the same bytes. The weights member is written to a temporary file beside the output first.
+struct KerasArchiveWriter {
+    let document: ModelDocument
+    /// The destination the user named.
+    let path: String
+    let options: HDF5WriteOptions
+
+    func write() throws {
+        let config = Data(KerasConfigFile.json(for: document).utf8)
+        let metadata = Data(KerasArchiveLayout.metadataJSON.utf8)
+        try AtomicFile.write(to: path) { temp in
+            let weights = temp + ".weights.h5"
+            defer { unlink(weights) }
+            try HDF5Model.writeKerasWeights(document, toPart: weights, name: "\(path):\(KerasArchiveLayout.weights)", options: options)
+            // ZIPFoundation creates the archive file itself.
+            unlink(temp)
+            try writeZip(at: temp, metadata: metadata, config: config, weights: weights)
+        }
+    }
+
+    /// Creates the zip at `temp` and closes it before returning.
+    private func writeZip(at temp: String, metadata: Data, config: Data, weights: String) throws {
+        let archive: Archive
+        do {
+            archive = try Archive(url: URL(fileURLWithPath: temp), accessMode: .create)
+        } catch {
+            throw KerasArchiveError.cannotCreate(file: path, reason: "\(error)")
+        }
+        try add(archive, KerasArchiveLayout.metadata, metadata)
+        try add(archive, KerasArchiveLayout.config, config)
+        guard let handle = FileHandle(forReadingAtPath: weights) else {
+            throw KerasArchiveError.writeFailed(file: path, reason: "cannot reopen the temporary \(KerasArchiveLayout.weights): \(errnoText())")
+        }
+        defer { try? handle.close() }
+        let size: UInt64
+        do {
+            size = try handle.seekToEnd()
+            try handle.seek(toOffset: 0)
+        } catch {
+            throw KerasArchiveError.writeFailed(file: path, reason: "\(KerasArchiveLayout.weights): \(error)")
+        }
+        try add(archive, KerasArchiveLayout.weights, size: size) { position, count in
+            try handle.seek(toOffset: UInt64(clamping: position))
+            return try handle.read(upToCount: count) ?? Data()
+        }
+    }
+
+    private func add(_ archive: Archive, _ name: String, _ data: Data) throws {
+        try add(archive, name, size: UInt64(data.count)) { position, count in
+            let start = min(Int(clamping: position), data.count)
+            return data.subdata(in: start..<min(start + count, data.count))
+        }
+    }
+
+    /// Adds one stored member (`Archive.addEntry`) with the fixed date and permissions.
+    private func add(_ archive: Archive, _ name: String, size: UInt64, provider: @escaping (Int64, Int) throws -> Data) throws {
+        guard let uncompressedSize = Int64(exactly: size) else {
+            throw KerasArchiveError.writeFailed(file: path, reason: "\(name) of \(size) bytes is too large")
+        }
+        do {
+            try archive.addEntry(with: name, type: .file, uncompressedSize: uncompressedSize, modificationDate: KerasArchiveLayout.memberDate,
+                                 permissions: KerasArchiveLayout.memberPermissions, compressionMethod: .none, provider: provider)
+        } catch {
+            throw KerasArchiveError.writeFailed(file: path, reason: "adding \(name): \(error)")
+        }
+    }
+}
