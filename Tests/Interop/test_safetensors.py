@@ -1,5 +1,6 @@
 """safetensors interop: CNNKit's files against the Python safetensors package, and the package's files against
-CNNKit (issue 6). Also the convert chain h5 -> safetensors -> npz -> cnnz -> h5, exact at every step.
+CNNKit (issue 6). Also the convert chain h5 -> safetensors -> npz -> cnnz -> h5, exact at every step, and every
+pair of safetensors/npz with h5, cnnz, .keras and .weights.h5, both ways.
 
 Mapping: Schemas/safetensors-mapping.md.
 """
@@ -165,3 +166,20 @@ def test_refusals_exit_65(blob, words, cnnkit, tmp_path):
     result = cnnkit("convert", path, tmp_path / "out.cnnz", expect=65)
     assert words in result.stderr and str(path) in result.stderr
     assert not (tmp_path / "out.cnnz").exists()
+
+
+@pytest.mark.parametrize("ours", ["safetensors", "npz"])
+@pytest.mark.parametrize("other", ["h5", "cnnz", "keras", "weights.h5"])
+def test_convert_pairs_exact(model, ours, other, cnnkit, cnnkit_json):
+    """Every pair with the other formats, both ways: verify --against exact, and diff finds no difference."""
+    folder, h5, arch = model
+    a = folder / f"pair.{ours}"
+    b = folder / f"pair-{ours}.{other}"
+    back = folder / f"pair-back-{other}.{ours}"
+    cnnkit("convert", h5, a)
+    cnnkit("convert", a, b)
+    extra = ["--architecture", arch] if other == "weights.h5" else []
+    cnnkit("convert", b, back, *extra)
+    for target in (b, back):
+        assert cnnkit_json("verify", target, "--against", a, *extra)["passed"] is True, target
+    assert cnnkit_json("diff", a, back)["passed"] is True
