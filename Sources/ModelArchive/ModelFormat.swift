@@ -42,7 +42,8 @@ public enum ModelFormat: String, Sendable, CaseIterable, Codable {
     /// Detects the format from the first bytes of a file (at least 16 bytes, fewer for tiny files).
     ///
     /// A zip is `.keras` when it holds `config.json` or `model.weights.h5` near the start, otherwise `.npz`.
-    /// safetensors starts with a little-endian UInt64 header length followed by `{`.
+    /// safetensors starts with a little-endian UInt64 header length followed by `{`. An ONNX `ModelProto` starts
+    /// with field 1 (`ir_version`, a small varint) followed by the key of another `ModelProto` field.
     public static func detect(prefix bytes: [UInt8]) -> ModelFormat? {
         if bytes.starts(with: cnnzMagic) { return .cnnz }
         if bytes.starts(with: hdf5Magic) { return .hdf5 }
@@ -56,6 +57,15 @@ public enum ModelFormat: String, Sendable, CaseIterable, Codable {
             for i in 0..<8 { length |= UInt64(bytes[i]) << (8 * UInt64(i)) }
             if length > 1, length < 100_000_000, bytes[8] == UInt8(ascii: "{") { return .safetensors }
         }
+        if isONNX(bytes) { return .onnx }
         return nil
+    }
+
+    /// True for the start of a serialized ONNX `ModelProto`: `0x08` (field 1 `ir_version`, varint), a one-byte
+    /// version 1-127, then the key of `producer_name` (2), `producer_version` (3), `domain` (4),
+    /// `model_version` (5), `doc_string` (6), `graph` (7), `opset_import` (8) or `metadata_props` (14).
+    static func isONNX(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 3, bytes[0] == 0x08, (1...0x7F).contains(bytes[1]) else { return false }
+        return [0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72].contains(bytes[2])
     }
 }

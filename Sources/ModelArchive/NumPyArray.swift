@@ -1,7 +1,8 @@
 /// A NumPy `.npy` array (format versions 1.0-3.0): its shape and its values as float32.
 ///
-/// Supported element types: `|u1`, `|i1`, `<f4`, `>f4`, `<f8`, `>f8`, `<i4`, `<i8` (and big-endian forms);
-/// C order only. Reading checks the header and sizes before touching the data.
+/// Supported element types: `|u1`, `|i1`, `<f4`, `>f4`, `<f8`, `>f8`, `<i4`, `<i8` (and big-endian forms), in
+/// C or Fortran order (Fortran-order data is reordered to C order). Reading checks the header and sizes before
+/// touching the data. ``parseText(_:path:)`` and ``encodedText(_:)`` handle 0-d unicode arrays (`<U<n>`).
 public struct NumPyArray: Sendable, Hashable {
     public var shape: [Int]
     public var values: [Float]
@@ -21,28 +22,12 @@ public struct NumPyArray: Sendable, Hashable {
     /// - Throws: ``ArchiveError/invalid(path:location:reason:)`` naming the byte offset.
     public static func parse(_ bytes: [UInt8], path: String) throws -> NumPyArray {
         func fail(_ offset: Int, _ reason: String) -> ArchiveError { .invalid(path: path, location: "byte \(offset)", reason: reason) }
-        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail(0, "not a .npy file (expected magic \\x93NUMPY)") }
-        let major = bytes[6]
-        let headerLength: Int, headerStart: Int
-        switch major {
-        case 1:
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
-            headerStart = 10
-        case 2, 3:
-            guard bytes.count >= 12 else { throw fail(bytes.count, "file ends inside the header length") }
-            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
-            headerStart = 12
-        default:
-            throw fail(6, "npy format version \(major) is not supported (1 to 3 are)")
-        }
-        guard headerLength <= 1 << 20, headerStart + headerLength <= bytes.count else {
-            throw fail(8, "header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
-        }
-        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
+        let (headerStart, headerLength, header) = try headerText(bytes, path: path)
         guard let descr = field(header, "descr").flatMap(quoted) else { throw fail(headerStart, "header has no 'descr'") }
-        guard let order = field(header, "fortran_order"), order.hasPrefix("False") else {
-            throw fail(headerStart, "only C-order arrays are supported (fortran_order must be False)")
+        guard let order = field(header, "fortran_order"), order.hasPrefix("False") || order.hasPrefix("True") else {
+            throw fail(headerStart, "header has no 'fortran_order' True or False")
         }
+        let fortranOrder = order.hasPrefix("True")
         guard let shapeText = field(header, "shape"), let open = shapeText.firstIndex(of: "("), let close = shapeText.firstIndex(of: ")") else {
             throw fail(headerStart, "header has no 'shape' tuple")
         }
@@ -63,18 +48,109 @@ public struct NumPyArray: Sendable, Hashable {
         }
         var values = [Float](repeating: 0, count: count)
         for i in 0..<count { values[i] = decode(bytes, dataStart + i * width) }
+        if fortranOrder && shape.count > 1 { values = cOrder(fortran: values, shape: shape) }
         return NumPyArray(shape: shape, values: values, descriptor: descr)
+    }
+
+    /// Reorders Fortran-order (first axis fastest) values to C order (last axis fastest).
+    static func cOrder(fortran values: [Float], shape: [Int]) -> [Float] {
+        guard !values.isEmpty else { return values }
+        var strides = [Int](repeating: 1, count: shape.count)
+        for k in 1..<shape.count { strides[k] = strides[k - 1] * shape[k - 1] }
+        var index = [Int](repeating: 0, count: shape.count)
+        var out = [Float](repeating: 0, count: values.count)
+        var source = 0
+        for i in 0..<values.count {
+            out[i] = values[source]
+            // Advance the C-order odometer, keeping `source` = sum(index[k] * strides[k]).
+            var k = shape.count - 1
+            while k >= 0 {
+                index[k] += 1
+                source += strides[k]
+                if index[k] < shape[k] { break }
+                source -= strides[k] * shape[k]
+                index[k] = 0
+                k -= 1
+            }
+        }
+        return out
+    }
+
+    /// Parses a 0-d unicode array (`<U<n>` or `>U<n>`, UCS-4, trailing NULs dropped) as NumPy writes for
+    /// `np.array("text")`.
+    ///
+    /// - Throws: ``ArchiveError/invalid(path:location:reason:)`` naming the byte offset.
+    public static func parseText(_ bytes: [UInt8], path: String) throws -> String {
+        func fail(_ offset: Int, _ reason: String) -> ArchiveError { .invalid(path: path, location: "byte \(offset)", reason: reason) }
+        let (headerStart, headerLength, header) = try headerText(bytes, path: path)
+        guard let descr = field(header, "descr").flatMap(quoted), descr.count >= 3,
+              descr.first == "<" || descr.first == ">", descr.dropFirst().first == "U",
+              let length = Int(descr.dropFirst(2)), length >= 0, length <= 1 << 24 else {
+            throw fail(headerStart, "expected a unicode string array ('<U<n>'), found descr \(field(header, "descr") ?? "none")")
+        }
+        guard let shapeText = field(header, "shape"), shapeText.hasPrefix("()") else {
+            throw fail(headerStart, "expected a 0-d array (shape ()), found \(field(header, "shape") ?? "no shape")")
+        }
+        let dataStart = headerStart + headerLength
+        guard bytes.count - dataStart == length * 4 else {
+            throw fail(dataStart, "descr \(descr) needs \(length * 4) data bytes, found \(bytes.count - dataStart)")
+        }
+        let little = descr.first == "<"
+        var scalars = String.UnicodeScalarView()
+        for i in 0..<length {
+            let o = dataStart + i * 4
+            var v: UInt32 = 0
+            for j in 0..<4 { v |= UInt32(bytes[o + (little ? j : 3 - j)]) << (8 * UInt32(j)) }
+            if v == 0 { break }
+            guard let scalar = Unicode.Scalar(v) else { throw fail(o, "code point \(v) is not a unicode scalar") }
+            scalars.append(scalar)
+        }
+        return String(scalars)
+    }
+
+    /// Encodes a 0-d unicode array (`<U<n>`, version 1.0), as `np.save(f, np.array(text))` does.
+    public static func encodedText(_ text: String) -> [UInt8] {
+        let scalars = Array(text.unicodeScalars)
+        var out = encodeHeader(descr: "<U\(scalars.count)", shapeText: "()")
+        for s in scalars { withUnsafeBytes(of: s.value.littleEndian) { out += $0 } }
+        return out
+    }
+
+    /// The header's start offset, its length in bytes and its text, after checking the magic, version and length.
+    private static func headerText(_ bytes: [UInt8], path: String) throws -> (Int, Int, String) {
+        func fail(_ offset: Int, _ reason: String) -> ArchiveError { .invalid(path: path, location: "byte \(offset)", reason: reason) }
+        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail(0, "not a .npy file (expected magic \\x93NUMPY)") }
+        let headerLength: Int, headerStart: Int
+        switch bytes[6] {
+        case 1:
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+            headerStart = 10
+        case 2, 3:
+            guard bytes.count >= 12 else { throw fail(bytes.count, "file ends inside the header length") }
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            headerStart = 12
+        default:
+            throw fail(6, "npy format version \(bytes[6]) is not supported (1 to 3 are)")
+        }
+        guard headerLength <= 1 << 20, headerStart + headerLength <= bytes.count else {
+            throw fail(8, "header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
+        }
+        return (headerStart, headerLength, String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self))
+    }
+
+    /// Magic, version 1.0, and the header dict padded with spaces and a newline to a multiple of 64 bytes.
+    private static func encodeHeader(descr: String, shapeText: String) -> [UInt8] {
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
+        let total = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
+        return NumPyArray.magic + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
     }
 
     /// Encodes as `.npy` version 1.0 with dtype `<f4` (or `|u1` when `asBytes`, values rounded and clamped).
     public func encoded(asBytes: Bool = false) -> [UInt8] {
         let descr = asBytes ? "|u1" : "<f4"
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
-        let total = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
-        var out = NumPyArray.magic + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)]
-        out += Array(header.utf8)
+        var out = NumPyArray.encodeHeader(descr: descr, shapeText: shapeText)
         if asBytes {
             out += values.map { UInt8(max(0, min(255, $0.rounded()))) }
         } else {

@@ -3,6 +3,9 @@ import Foundation
 import CNNZFormat
 import HDF5Format
 import InteropKeras
+import InteropNumPy
+import InteropONNX
+import InteropSafetensors
 import ModelArchive
 import Verification
 
@@ -76,10 +79,12 @@ public enum ModelFiles {
             return try CNNZModel.read(path: path)
         case .keras:
             return try KerasArchive.read(path: path)
-        case .safetensors, .npz:
-            throw ArchiveError.unsupported(format: format.rawValue, reason: "reading \(format.rawValue) files is not built in yet")
+        case .safetensors:
+            return try SafetensorsModel.read(path: path, architecture: architecture)
+        case .npz:
+            return try NPZModel.read(path: path, architecture: architecture)
         case .onnx:
-            throw ArchiveError.unsupported(format: "onnx", reason: "ONNX files are written, not read")
+            throw ArchiveError.unsupported(format: "onnx", reason: "\(path) is an ONNX export; CNNKit writes ONNX files but does not read them")
         }
     }
 
@@ -118,8 +123,21 @@ public enum ModelFiles {
                 throw ArchiveError.unsupported(format: "keras", reason: "Keras files hold float32 weights; use CNNZ for \(options.dtype.rawValue)")
             }
             try KerasArchive.write(document, to: path, options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
-        case .safetensors, .npz, .onnx:
-            throw ArchiveError.unsupported(format: format.rawValue, reason: "writing \(format.rawValue) files is not built in yet")
+        case .safetensors:
+            guard options.dtype == .float32 else {
+                throw ArchiveError.unsupported(format: "safetensors", reason: "CNNKit writes safetensors as float32; use CNNZ for \(options.dtype.rawValue)")
+            }
+            try SafetensorsModel.write(document, to: path)
+        case .npz:
+            guard options.dtype == .float32 else {
+                throw ArchiveError.unsupported(format: "npz", reason: "CNNKit writes npz as float32; use CNNZ for \(options.dtype.rawValue)")
+            }
+            try NPZModel.write(document, to: path, compress: options.compress)
+        case .onnx:
+            guard options.dtype == .float32 else {
+                throw ArchiveError.unsupported(format: "onnx", reason: "CNNKit exports ONNX as float32; use CNNZ for \(options.dtype.rawValue)")
+            }
+            try ONNXExport.write(document, to: path)
         }
     }
 }
