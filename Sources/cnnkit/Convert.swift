@@ -88,11 +88,17 @@ func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: Ve
     let outFormat = ModelFiles.outputFormat(path: r.output, options: options)
     options.compress = (r.compression ?? (outFormat == .cnnz ? .deflate : .none)) == .deflate
     options.level = r.level
+    // ONNX is written, not read: its output cannot be reopened here (onnxruntime checks it in Tests/Interop).
+    let reverify = r.verify && outFormat != .onnx
     let result = try ModelFiles.convert(r.input, to: r.output, options: ConversionOptions(
-        save: options, architecture: r.architecture, verify: r.verify, beforeWriting: { try checkWritable(r.output) }))
+        save: options, architecture: r.architecture, verify: reverify, beforeWriting: { try checkWritable(r.output) }))
     var lines = ["converted \(r.input) (\(inFormat.rawValue), \(fileSize(r.input)) bytes) -> \(r.output) (\(outFormat.rawValue)"
         + (r.dtype == .float32 ? "" : " " + r.dtype.rawValue) + ", \(fileSize(r.output)) bytes), \(result.tensorCount) tensors"
-        + (r.weightsOnly ? ", training state dropped" : result.hadTrainingState ? " and the training state" : "")]
+        + (r.weightsOnly || (outFormat == .onnx && result.hadTrainingState) ? ", training state dropped"
+            : result.hadTrainingState ? " and the training state" : "")]
+    if outFormat == .onnx && r.verify {
+        lines.append("not reverified: ONNX files are write-only here; run them with onnxruntime (input 'images' raw pixels NHWC, output 'probabilities')")
+    }
     guard let report = result.report else { return (lines, nil) }
     if report.passed {
         lines.append("verified \(r.output): " + (report.checks.first { $0.name == "against" }?.detail ?? "probes reproduce"))
