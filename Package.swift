@@ -59,12 +59,15 @@ let package = Package(
         .executableTarget(name: "cnnkit-bench", dependencies: ["ConvNet"], path: "Benchmarks/cnnkit-bench"),
         .executableTarget(name: "cnnz-bench", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "HDF5Format"], path: "Benchmarks/cnnz-bench"),
 
+        // Random documents and paths shared by the format test targets.
+        .target(name: "CNNKitTestSupport", dependencies: ["ConvNet", "ModelArchive"], path: "Tests/Support"),
+
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
-        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format"]),
+        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CNNKitTestSupport"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
-        .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX"]),
-        .testTarget(name: "InteropKerasTests", dependencies: ["InteropKeras", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
+        .testTarget(name: "InteropKerasTests", dependencies: ["InteropKeras", "HDF5Format", "CNNKitTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "HDF5Format", "CNNZFormat", "Verification"]),
     ],
     swiftLanguageModes: [.v6]
