@@ -1,3 +1,4 @@
+import ModelArchive
 /// Encoding float32 values into a stored dtype's little-endian bytes and back (`Schemas/cnnz.md` section 4.3).
 extension CNNZDType {
     /// Appends the stored bytes of `values` to `out`.

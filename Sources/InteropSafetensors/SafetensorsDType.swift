@@ -1,3 +1,4 @@
+import ModelArchive
 /// The safetensors element types CNNKit decodes (`Schemas/safetensors-mapping.md` section 1.3).
 ///
 /// Every value is widened to float32 on reading (integers above 2^24 round). Writing uses ``f32`` for every
@@ -70,7 +71,7 @@ public enum SafetensorsDType: String, Sendable, CaseIterable {
                 case .i8: values[i] = Float(Int8(bitPattern: raw[offset + i]))
                 case .i16: values[i] = Float(word(i, Int16.self))
                 case .u16: values[i] = Float(word(i, UInt16.self))
-                case .f16: values[i] = HalfFloat.float(float16Bits: word(i, UInt16.self))
+                case .f16: values[i] = FloatConversion.float(float16Bits: word(i, UInt16.self))
                 case .bf16: values[i] = Float(bitPattern: UInt32(word(i, UInt16.self)) << 16)
                 case .i32: values[i] = Float(word(i, Int32.self))
                 case .u32: values[i] = Float(word(i, UInt32.self))
@@ -82,25 +83,5 @@ public enum SafetensorsDType: String, Sendable, CaseIterable {
             }
         }
         return values
-    }
-}
-
-/// IEEE binary16 widening, written out so that every platform gives the same bits (NaN payloads kept).
-enum HalfFloat {
-    static func float(float16Bits h: UInt16) -> Float {
-        let sign = UInt32(h & 0x8000) << 16
-        let exponent = UInt32((h >> 10) & 0x1F)
-        var mantissa = UInt32(h & 0x3FF)
-        if exponent == 0 {
-            if mantissa == 0 { return Float(bitPattern: sign) }
-            var e: UInt32 = 113
-            while mantissa & 0x400 == 0 {
-                mantissa <<= 1
-                e -= 1
-            }
-            return Float(bitPattern: sign | (e << 23) | ((mantissa & 0x3FF) << 13))
-        }
-        if exponent == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
-        return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
     }
 }

@@ -1,3 +1,4 @@
+import ModelArchive
 import Testing
 @testable import CNNZFormat
 

@@ -1,11 +1,11 @@
-/// Bit-exact conversions between float32 and the other float dtypes (`Schemas/cnnz.md` section 4.3).
+/// Bit-exact conversions between float32 and the other float dtypes (CNNZ: `Schemas/cnnz.md` section 4.3; safetensors F16/BF16 reading).
 ///
 /// Written out rather than left to the hardware so that every platform produces the same bytes: narrowing
 /// rounds to nearest, ties to even; a NaN keeps its sign and the top bits of its payload and becomes quiet;
 /// widening is exact, and float32 -> float64 -> float32 gives back every bit pattern, NaN payloads included.
-enum FloatConversion {
+public enum FloatConversion {
     /// float32 -> IEEE binary16, round to nearest even; overflow gives infinity.
-    static func float16Bits(_ value: Float) -> UInt16 {
+    public static func float16Bits(_ value: Float) -> UInt16 {
         let b = value.bitPattern
         let sign = UInt16(truncatingIfNeeded: (b >> 16) & 0x8000)
         let exponent = Int((b >> 23) & 0xFF)
@@ -35,7 +35,7 @@ enum FloatConversion {
     }
 
     /// IEEE binary16 -> float32, exact.
-    static func float(float16Bits h: UInt16) -> Float {
+    public static func float(float16Bits h: UInt16) -> Float {
         let sign = UInt32(h & 0x8000) << 16
         let exponent = UInt32((h >> 10) & 0x1F)
         var mantissa = UInt32(h & 0x3FF)
@@ -53,7 +53,7 @@ enum FloatConversion {
     }
 
     /// float32 -> bfloat16 (the top 16 bits), round to nearest even; overflow gives infinity.
-    static func bfloat16Bits(_ value: Float) -> UInt16 {
+    public static func bfloat16Bits(_ value: Float) -> UInt16 {
         let b = value.bitPattern
         if b & 0x7F80_0000 == 0x7F80_0000 && b & 0x7F_FFFF != 0 {
             return UInt16(truncatingIfNeeded: b >> 16) | 0x40
@@ -63,12 +63,12 @@ enum FloatConversion {
     }
 
     /// bfloat16 -> float32, exact.
-    static func float(bfloat16Bits h: UInt16) -> Float {
+    public static func float(bfloat16Bits h: UInt16) -> Float {
         Float(bitPattern: UInt32(h) << 16)
     }
 
     /// float32 -> float64, exact; a NaN's payload moves to the top of the float64 payload unchanged.
-    static func float64Bits(_ value: Float) -> UInt64 {
+    public static func float64Bits(_ value: Float) -> UInt64 {
         if value.isNaN {
             let b = UInt64(value.bitPattern)
             return ((b & 0x8000_0000) << 32) | 0x7FF0_0000_0000_0000 | ((b & 0x7F_FFFF) << 29)
@@ -78,7 +78,7 @@ enum FloatConversion {
 
     /// float64 -> float32: exact for values that came from float32, otherwise round to nearest even. A NaN
     /// keeps the top 23 bits of its payload (made quiet if they are all zero).
-    static func float(float64Bits d: UInt64) -> Float {
+    public static func float(float64Bits d: UInt64) -> Float {
         let value = Double(bitPattern: d)
         if value.isNaN {
             var payload = UInt32(truncatingIfNeeded: (d >> 29) & 0x7F_FFFF)
