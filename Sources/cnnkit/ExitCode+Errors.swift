@@ -26,9 +26,16 @@ func printProgress(_ message: String) {
     FileHandle.standardError.write(Data(message.utf8))
 }
 
+/// An error no library module throws, raised only by the `CNNKIT_FAILPOINT=internal` failpoint so that tests
+/// can reach the internal-error path (exit 70) on purpose.
+struct InjectedFailure: Error, CustomStringConvertible {
+    var description: String { "failpoint CNNKIT_FAILPOINT=internal was set" }
+}
+
 /// Runs a command body, turning library errors into one line on stderr and the exit code they map to.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
+        if ProcessInfo.processInfo.environment["CNNKIT_FAILPOINT"] == "internal" { throw InjectedFailure() }
         try body()
     } catch let error as ExitCode {
         throw error

@@ -150,6 +150,14 @@ def test_unreadable_model_exits_65(cnnkit_bin, cnnkit, model, tmp_path, damage):
         assert str(path) in result.stderr
 
 
+def test_internal_error_exits_70_with_one_line(cnnkit_bin, model):
+    # Nothing in the library throws an unclassified error; the failpoint reaches that path on purpose.
+    env = dict(os.environ, CNNKIT_FAILPOINT="internal")
+    result = run(cnnkit_bin, "inspect", model, env=env)
+    assert result.returncode == 70, result.stderr
+    assert result.stderr.startswith("cnnkit: internal error:") and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_sigint_saves_a_checkpoint_exits_130_and_resumes_bitwise(cnnkit_bin, cnnkit, data_dir, tmp_path):
     args = ["--data", data_dir, "--limit", "400", "--batch-size", "4", "--seed", "11", "--epochs", "2"]
     straight = tmp_path / "straight.h5"
