@@ -127,12 +127,6 @@ public enum NPZModel {
     static func document(arrays: [String: NumPyArray], architecture: Architecture, state: TrainingState?, probesSource: String?,
                          metadata: [String: String], file: String) throws -> ModelDocument {
         func fail(_ key: String?, _ reason: String) -> NumPyError { .document(file: file, member: key.map(NPZLayout.member), reason: reason) }
-        var pool = arrays
-        func take(_ key: String, shape: [Int]) throws -> Tensor {
-            guard let a = pool.removeValue(forKey: key) else { throw fail(key, "missing (expected shape \(shape))") }
-            guard a.shape == shape else { throw fail(key, "expected shape \(shape), found \(a.shape)") }
-            return Tensor(shape: a.shape, scalars: a.values)
-        }
         let specs: [ParameterSpec]
         do {
             try architecture.validate()
@@ -140,36 +134,13 @@ public enum NPZModel {
         } catch {
             throw fail(nil, "architecture: \(error)")
         }
-        var tensors: [NamedTensor] = []
-        for spec in specs { tensors.append(NamedTensor(name: spec.name, tensor: try take(spec.name, shape: spec.shape))) }
-        var state = state
-        if var s = state {
-            s.slots = []
-            for spec in specs {
-                for slot in s.optimizer.slotNames {
-                    let name = TrainingState.slotName(parameter: spec.name, slot: slot)
-                    s.slots.append(NamedTensor(name: name, tensor: try take(name, shape: spec.shape)))
-                }
-            }
-            state = s
+        do {
+            return try ModelDocument.assemble(
+                tensors: arrays.mapValues { Tensor(shape: $0.shape, scalars: $0.values) }, architecture: architecture, specs: specs,
+                state: state, probeNames: (NPZLayout.probeInputs, NPZLayout.probeOutputs), probesSource: probesSource, metadata: metadata,
+                unclaimedReason: "is not a parameter of the architecture, an optimizer slot or a probe array")
+        } catch {
+            throw fail(error.name, error.reason)
         }
-        var probes: Probes?
-        let hasInputs = pool[NPZLayout.probeInputs] != nil, hasOutputs = pool[NPZLayout.probeOutputs] != nil
-        if hasInputs || hasOutputs {
-            guard hasInputs, hasOutputs else {
-                throw fail(hasInputs ? NPZLayout.probeOutputs : NPZLayout.probeInputs, "missing (probes need both inputs and outputs)")
-            }
-            let n = pool[NPZLayout.probeInputs]?.shape.first ?? 0
-            let input = architecture.input
-            let outputCount: Int
-            do { outputCount = try architecture.outputShape().count } catch { throw fail(nil, "\(error)") }
-            let inputs = try take(NPZLayout.probeInputs, shape: [n, input.height, input.width, input.channels])
-            let outputs = try take(NPZLayout.probeOutputs, shape: [n, outputCount])
-            probes = Probes(inputs: inputs, outputs: outputs, source: probesSource ?? "")
-        }
-        if let extra = pool.keys.sorted().first {
-            throw fail(extra, "is not a parameter of the architecture, an optimizer slot or a probe array")
-        }
-        return ModelDocument(architecture: architecture, tensors: tensors, trainingState: state, probes: probes, metadata: metadata)
     }
 }

@@ -96,19 +96,8 @@ public enum SafetensorsModel {
         } else {
             throw SafetensorsError.missingArchitecture(file: name)
         }
-        var pool: [String: SafetensorsTensor] = [:]
-        for t in file.tensors { pool[t.name] = t }
-        func take(_ tensorName: String, shape: [Int]) throws -> Tensor {
-            guard let t = pool.removeValue(forKey: tensorName) else {
-                throw fail(tensorName, "missing (expected shape \(shape))")
-            }
-            guard t.shape == shape else { throw fail(tensorName, "expected shape \(shape), found \(t.shape)") }
-            return Tensor(shape: t.shape, scalars: t.values)
-        }
         let specs: [ParameterSpec]
         do { specs = try architecture.parameterSpecs() } catch { throw fail(nil, "\(error)") }
-        var tensors: [NamedTensor] = []
-        for spec in specs { tensors.append(NamedTensor(name: spec.name, tensor: try take(spec.name, shape: spec.shape))) }
 
         var state: TrainingState?
         if let json = metadata[SafetensorsLayout.trainingStateKey] {
@@ -117,35 +106,19 @@ public enum SafetensorsModel {
             } catch {
                 throw fail(nil, "'__metadata__' \(SafetensorsLayout.trainingStateKey) is not a training state: \(error)")
             }
-            if var s = state {
-                for spec in specs {
-                    for slot in s.optimizer.slotNames {
-                        let slotName = TrainingState.slotName(parameter: spec.name, slot: slot)
-                        s.slots.append(NamedTensor(name: slotName, tensor: try take(slotName, shape: spec.shape)))
-                    }
-                }
-                state = s
-            }
         }
 
-        var probes: Probes?
-        let hasInputs = pool[SafetensorsLayout.probeInputs] != nil, hasOutputs = pool[SafetensorsLayout.probeOutputs] != nil
-        if hasInputs || hasOutputs {
-            guard hasInputs, hasOutputs else {
-                throw fail(hasInputs ? SafetensorsLayout.probeOutputs : SafetensorsLayout.probeInputs, "missing (probes need both inputs and outputs)")
-            }
-            let n = pool[SafetensorsLayout.probeInputs]?.shape.first ?? 0
-            let input = architecture.input
-            let outputCount: Int
-            do { outputCount = try architecture.outputShape().count } catch { throw fail(nil, "\(error)") }
-            let inputs = try take(SafetensorsLayout.probeInputs, shape: [n, input.height, input.width, input.channels])
-            let outputs = try take(SafetensorsLayout.probeOutputs, shape: [n, outputCount])
-            probes = Probes(inputs: inputs, outputs: outputs, source: metadata[SafetensorsLayout.probesSourceKey] ?? "")
-        }
-        if let extra = pool.keys.sorted().first {
-            throw fail(extra, "is not a parameter of the architecture, an optimizer slot or a probe tensor")
-        }
+        let probesSource = metadata[SafetensorsLayout.probesSourceKey]
         for key in SafetensorsLayout.reservedKeys { metadata.removeValue(forKey: key) }
-        return ModelDocument(architecture: architecture, tensors: tensors, trainingState: state, probes: probes, metadata: metadata)
+        var tensors: [String: Tensor] = [:]
+        for t in file.tensors { tensors[t.name] = Tensor(shape: t.shape, scalars: t.values) }
+        do {
+            return try ModelDocument.assemble(
+                tensors: tensors, architecture: architecture, specs: specs, state: state,
+                probeNames: (SafetensorsLayout.probeInputs, SafetensorsLayout.probeOutputs), probesSource: probesSource, metadata: metadata,
+                unclaimedReason: "is not a parameter of the architecture, an optimizer slot or a probe tensor")
+        } catch {
+            throw fail(error.name, error.reason)
+        }
     }
 }
