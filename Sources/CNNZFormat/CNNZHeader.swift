@@ -1,5 +1,6 @@
 import ConvNet
 import Foundation
+import ModelArchive
 
 /// The JSON header (`Schemas/cnnz.md` section 4, `Schemas/cnnz-header.schema.json`).
 ///
@@ -47,11 +48,8 @@ struct CNNZHeader: Codable, Sendable {
 
     /// The header as compact JSON with sorted keys.
     func encoded() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         do {
-            return Array(try encoder.encode(self))
+            return Array(try ArchiveJSON.encoder().encode(self))
         } catch {
             throw CNNZError.invalidWrite(reason: "the header cannot be encoded as JSON: \(error)")
         }
@@ -59,10 +57,8 @@ struct CNNZHeader: Codable, Sendable {
 
     /// Decodes a header, turning decoding errors into one-line reasons with the JSON path.
     static func decode(_ bytes: [UInt8], location: CNNZLocation) throws -> CNNZHeader {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         do {
-            return try decoder.decode(CNNZHeader.self, from: Data(bytes))
+            return try ArchiveJSON.decoder().decode(CNNZHeader.self, from: Data(bytes))
         } catch let error as DecodingError {
             throw CNNZError.malformedHeader(location, reason: describe(error))
         } catch {

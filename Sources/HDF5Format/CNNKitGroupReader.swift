@@ -60,7 +60,7 @@ struct CNNKitGroupReader {
         guard let json = try source.string(group, "state", path: path) else { throw check.invalid("\(path)@state", "missing") }
         var state: TrainingState
         do {
-            state = try HDF5Layout.stateDecoder().decode(TrainingState.self, from: Data(json.utf8))
+            state = try ArchiveJSON.decoder().decode(TrainingState.self, from: Data(json.utf8))
         } catch {
             throw check.invalid("\(path)@state", "training state JSON: \(error)")
         }

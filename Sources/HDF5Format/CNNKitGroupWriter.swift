@@ -45,7 +45,7 @@ struct CNNKitGroupWriter {
         scalars.history = []
         let json: String
         do {
-            json = String(decoding: try HDF5Layout.stateEncoder().encode(scalars), as: UTF8.self)
+            json = String(decoding: try ArchiveJSON.encoder().encode(scalars), as: UTF8.self)
         } catch {
             throw HDF5Error.cannotWrite(file: file, reason: "training state: \(error)")
         }

@@ -20,20 +20,4 @@ enum HDF5Layout {
 
     /// The weight path of a parameter inside its layer group, as Keras names it (`sequential/conv2d/kernel`).
     static func weightPath(layer: String, param: String) -> String { "\(modelName)/\(layer)/\(param)" }
-
-    /// A JSON encoder for the training state: sorted keys, non-finite floats as the strings `NaN`, `Infinity`
-    /// and `-Infinity`.
-    static func stateEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return encoder
-    }
-
-    /// The decoder matching ``stateEncoder()``.
-    static func stateDecoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return decoder
-    }
 }

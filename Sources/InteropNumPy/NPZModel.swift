@@ -54,7 +54,7 @@ public enum NPZModel {
         if let metadataText {
             let meta: NPZLayout.Metadata
             do {
-                meta = try NPZLayout.decoder().decode(NPZLayout.Metadata.self, from: Data(metadataText.utf8))
+                meta = try ArchiveJSON.decoder().decode(NPZLayout.Metadata.self, from: Data(metadataText.utf8))
             } catch {
                 throw NumPyError.document(file: name, member: NPZLayout.member(NPZLayout.metadataKey), reason: "not CNNKit metadata JSON: \(error)")
             }
@@ -88,7 +88,7 @@ public enum NPZModel {
                                       metadata: document.metadata)
         let json: String
         do {
-            json = String(decoding: try NPZLayout.encoder().encode(meta), as: UTF8.self)
+            json = String(decoding: try ArchiveJSON.encoder().encode(meta), as: UTF8.self)
         } catch {
             throw NumPyError.invalidWrite(reason: "metadata cannot be encoded: \(error)")
         }

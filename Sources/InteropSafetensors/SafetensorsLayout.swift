@@ -19,19 +19,4 @@ public enum SafetensorsLayout {
 
     /// `__metadata__` keys that CNNKit owns; document metadata may not use them.
     public static let reservedKeys: Set<String> = [formatVersionKey, architectureKey, trainingStateKey, probesSourceKey]
-
-    /// Training-state JSON: sorted keys, non-finite floats as the strings `NaN`, `Infinity`, `-Infinity`.
-    static func stateEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return encoder
-    }
-
-    /// The decoder matching ``stateEncoder()``.
-    static func stateDecoder() -> JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return decoder
-    }
 }

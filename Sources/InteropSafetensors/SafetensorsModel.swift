@@ -61,7 +61,7 @@ public enum SafetensorsModel {
         var tensors = document.tensors.map { SafetensorsTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.scalars) }
         if let state = document.trainingState {
             do {
-                metadata[SafetensorsLayout.trainingStateKey] = String(decoding: try SafetensorsLayout.stateEncoder().encode(state), as: UTF8.self)
+                metadata[SafetensorsLayout.trainingStateKey] = String(decoding: try ArchiveJSON.encoder().encode(state), as: UTF8.self)
             } catch {
                 throw SafetensorsError.invalidWrite(reason: "training state cannot be encoded: \(error)")
             }
@@ -102,7 +102,7 @@ public enum SafetensorsModel {
         var state: TrainingState?
         if let json = metadata[SafetensorsLayout.trainingStateKey] {
             do {
-                state = try SafetensorsLayout.stateDecoder().decode(TrainingState.self, from: Data(json.utf8))
+                state = try ArchiveJSON.decoder().decode(TrainingState.self, from: Data(json.utf8))
             } catch {
                 throw fail(nil, "'__metadata__' \(SafetensorsLayout.trainingStateKey) is not a training state: \(error)")
             }
