@@ -6,6 +6,7 @@ Run from the package root: `.venv/bin/python -m pytest Tests/Interop`. `CNNKIT_B
 """
 
 import json
+import logging
 import os
 import subprocess
 from pathlib import Path
@@ -66,3 +67,14 @@ def cnnkit_json(cnnkit):
 def keras():
     """Keras 3 on the jax backend."""
     return pytest.importorskip("keras")
+
+
+class LogRecorder(logging.Handler):
+    """Collects log records at WARNING and above from every logger (absl logs through `logging`)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())

@@ -15,6 +15,8 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import LogRecorder
+
 # cnnkit train options shared by every trained model here: small and fast.
 TRAIN = ["--limit", "200", "--batch-size", "16", "--seed", "7"]
 OPTIMIZERS = {
@@ -119,15 +121,6 @@ def test_keras_loads_our_compressed_file(trained, tmp_path, cnnkit, cnnkit_json,
     assert np.abs(theirs - ours).max() <= 1e-5
 
 
-class Recorder(logging.Handler):
-    """Collects log records at WARNING and above from every logger (absl logs through `logging`)."""
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
 
 
 def unexpected(messages):
@@ -150,7 +143,7 @@ def test_keras_resumes_training_from_our_optimizer_weights(trained, keras):
         values = [group[name][()] for name in group.attrs["weight_names"]]
         step = json.loads(f["cnnkit/training"].attrs["state"])["step"]
         training_config = json.loads(f.attrs["training_config"])
-    recorder = Recorder()
+    recorder = LogRecorder()
     logging.getLogger().addHandler(recorder)
     try:
         with warnings.catch_warnings(record=True) as loading:

@@ -19,6 +19,8 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import LogRecorder
+
 SEED = int(os.environ.get("CNNKIT_TEST_SEED", random.SystemRandom().randrange(2**31)))
 # cnnkit train options shared by the models CNNKit trains here: small and fast.
 TRAIN = ["--limit", "200", "--batch-size", "16", "--epochs", "1", "--seed", str(SEED % 1000)]
@@ -69,22 +71,13 @@ def keras_model(keras, kind, shape, classes):
     ])
 
 
-class Recorder(logging.Handler):
-    """Collects log records at WARNING and above from every logger."""
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
 
 
 class Quiet:
     """A context that records Python warnings and log records at WARNING and above; `messages` lists them."""
 
     def __enter__(self):
-        self.recorder = Recorder()
+        self.recorder = LogRecorder()
         logging.getLogger().addHandler(self.recorder)
         self.catcher = warnings.catch_warnings(record=True)
         self.caught = self.catcher.__enter__()
