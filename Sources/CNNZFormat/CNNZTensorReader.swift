@@ -45,6 +45,13 @@ public final class CNNZTensorReader: TensorStreamReader {
         return state
     }
     public var metadata: [String: String] { reader.metadata }
+    public var formatVersion: String { "\(reader.majorVersion).\(reader.minorVersion)" }
+
+    public func storage(of name: String) -> TensorStorage? {
+        guard let i = reader.index(of: name) else { return nil }
+        let t = reader.tensors[i]
+        return TensorStorage(dtype: t.dtype.rawValue, codec: t.codec.rawValue, storedBytes: Int(t.storedBytes), rawBytes: Int(t.rawBytes))
+    }
 
     /// Reads a parameter or optimizer slot, checking its padding and chunk CRCs.
     ///
@@ -52,18 +59,5 @@ public final class CNNZTensorReader: TensorStreamReader {
     public func readTensor(named name: String) throws -> Tensor {
         guard let i = indices[name] else { throw CNNZError.noSuchTensor(CNNZLocation(file: reader.file, tensor: name)) }
         return try reader.readTensor(at: i)
-    }
-}
-
-/// Writes CNNZ files from a ``StreamedModel``, one tensor at a time (``CNNZModel/write(_:to:options:)-(StreamedModel,_,_)``).
-public struct CNNZTensorStreamWriter: TensorStreamWriter {
-    public var options: CNNZWriteOptions
-
-    public init(options: CNNZWriteOptions = .init()) {
-        self.options = options
-    }
-
-    public func write(_ model: StreamedModel, to path: String) throws {
-        try CNNZModel.write(model, to: path, options: options)
     }
 }
