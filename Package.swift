@@ -22,53 +22,59 @@ let package = Package(
         .systemLibrary(name: "CNNKitZlib", path: "Sources/CNNKitZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
-        // Tensors, layers, network, losses, optimizers, training loop, RNG, IDX datasets.
-        .target(name: "ConvNet", dependencies: ["CNNKitZlib"]),
-        // The format-neutral model document, format detection, shared errors.
+        // Tensors, layers, network, losses, optimizers, training loop, RNG (knows no files).
+        .target(name: "ConvNet"),
+        // IDX and gzip reading: Fashion-MNIST as Debian installs it.
+        .target(name: "Datasets", dependencies: ["ConvNet", "CNNKitZlib"]),
+        // The format-neutral model document, the tensor source and reader, the format protocol, shared errors.
         .target(name: "ModelArchive", dependencies: ["ConvNet"]),
         // HDF5 reader/writer in the Keras-compatible layout.
-        .target(name: "HDF5Format", dependencies: ["ModelArchive", "CHDF5"]),
+        .target(name: "HDF5Format", dependencies: ["ConvNet", "ModelArchive", "CHDF5"]),
         // The CNNZ reader/writer.
-        .target(name: "CNNZFormat", dependencies: ["ModelArchive", "CNNKitZlib"]),
+        .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "CNNKitZlib"]),
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
         .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
         // Formats people already hold, one module each.
-        .target(name: "InteropSafetensors", dependencies: ["ModelArchive"]),
-        .target(name: "InteropNumPy", dependencies: ["ModelArchive", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "InteropONNX", dependencies: ["ModelArchive"]),
+        .target(name: "InteropSafetensors", dependencies: ["ConvNet", "ModelArchive"]),
+        .target(name: "InteropNumPy", dependencies: ["ConvNet", "ModelArchive", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "InteropONNX", dependencies: ["ConvNet", "ModelArchive"]),
         // Keras 3 .keras zips (config.json + model.weights.h5, read and written through HDF5Format).
-        .target(name: "InteropKeras", dependencies: ["ModelArchive", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        // Every format behind one load/save, detected from bytes (the only module that knows them all).
+        .target(name: "InteropKeras", dependencies: ["ConvNet", "ModelArchive", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // The list of formats, and the one load/save/convert path over them (the only module that knows them all).
         .target(name: "ModelFiles", dependencies: [
-            "ModelArchive", "HDF5Format", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropKeras", "Verification",
+            "ConvNet", "ModelArchive", "HDF5Format", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropKeras", "Verification",
         ]),
         // The verifier: structure, finiteness, probe reruns, comparisons between models.
-        .target(name: "Verification", dependencies: ["ModelArchive"]),
+        .target(name: "Verification", dependencies: ["ConvNet", "ModelArchive"]),
 
         .executableTarget(
             name: "cnnkit",
             dependencies: [
-                "ConvNet", "ModelArchive", "ModelFiles", "Verification",
+                "ConvNet", "Datasets", "ModelArchive", "ModelFiles", "Verification", "InteropNumPy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // The README's "Use it as a library" example, built and run by make test.
-        .executableTarget(name: "library-tour", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification"], path: "Examples/LibraryTour"),
+        .executableTarget(name: "library-tour", dependencies: ["ConvNet", "Datasets", "ModelArchive", "ModelFiles", "Verification"], path: "Examples/LibraryTour"),
         // Throughput benchmark of the network library (make bench).
-        .executableTarget(name: "cnnkit-bench", dependencies: ["ConvNet"], path: "Benchmarks/cnnkit-bench"),
-        .executableTarget(name: "cnnz-bench", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "HDF5Format"], path: "Benchmarks/cnnz-bench"),
+        .executableTarget(name: "cnnkit-bench", dependencies: ["ConvNet", "Datasets"], path: "Benchmarks/cnnkit-bench"),
+        .executableTarget(name: "cnnz-bench", dependencies: ["ConvNet", "Datasets", "ModelArchive", "CNNZFormat", "HDF5Format", "InteropNumPy"], path: "Benchmarks/cnnz-bench"),
 
         // Random documents and paths shared by the format test targets.
         .target(name: "CNNKitTestSupport", dependencies: ["ConvNet", "ModelArchive"], path: "Tests/Support"),
 
-        .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"]),
-        .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
+        .testTarget(name: "ConvNetTests", dependencies: ["ConvNet", "Datasets"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CNNKitTestSupport"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
         .testTarget(name: "InteropKerasTests", dependencies: ["InteropKeras", "HDF5Format", "CNNKitTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "HDF5Format", "CNNZFormat", "Verification"]),
+        .testTarget(name: "ModelFilesTests", dependencies: [
+            "ConvNet", "ModelArchive", "ModelFiles", "HDF5Format", "CNNZFormat", "InteropKeras", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
+        ]),
+        .testTarget(name: "VerificationTests", dependencies: ["ConvNet", "ModelArchive", "Verification", "CNNKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

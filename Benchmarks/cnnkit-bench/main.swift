@@ -1,4 +1,5 @@
 import ConvNet
+import Datasets
 import Foundation
 
 // Training and inference throughput of the seed architecture on Fashion-MNIST, release build.

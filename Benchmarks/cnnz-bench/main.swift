@@ -1,8 +1,10 @@
 import CNNZFormat
 import ConvNet
+import Datasets
 import Foundation
 import Glibc
 import HDF5Format
+import InteropNumPy
 import ModelArchive
 
 // Write/read speed and file size of CNNZ (each codec) and of our HDF5 writer, for the seed model with trained

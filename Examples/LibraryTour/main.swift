@@ -1,6 +1,7 @@
 // Use CNNKit as a library: load a model file of any format, predict, train on, save to another format, verify.
 // Built and run by `make test` so that this example cannot rot. Usage: library-tour [MODEL] (default: trains one).
 import ConvNet
+import Datasets
 import Foundation
 import ModelArchive
 import ModelFiles

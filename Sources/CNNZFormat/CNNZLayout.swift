@@ -3,8 +3,10 @@ import ModelArchive
 
 /// The fixed numbers of the CNNZ layout (`Schemas/cnnz.md` sections 2 and 3).
 public enum CNNZLayout {
-    /// The 9-byte signature: ``ModelFormat/cnnzMagic`` (`\x89CNNZ\r\n\x1a`) followed by a lone `\n` (section 2.1).
-    public static let signature: [UInt8] = ModelFormat.cnnzMagic + [0x0A]
+    /// The magic: `\x89CNNZ\r\n\x1a` (PNG-style, catches text-mode and truncation damage).
+    public static let magic: [UInt8] = [0x89, 0x43, 0x4E, 0x4E, 0x5A, 0x0D, 0x0A, 0x1A]
+    /// The 9-byte signature: ``magic`` followed by a lone `\n` (section 2.1).
+    public static let signature: [UInt8] = magic + [0x0A]
     /// The major version this library writes and reads.
     public static let majorVersion = 1
     /// The minor version this library writes; readers accept any minor of a known major.
@@ -20,8 +22,8 @@ public enum CNNZLayout {
     /// The largest raw chunk size a file may declare: 1 MiB.
     public static let maxChunkSize = 1 << 20
     /// The most a deflate chunk can expand: a raw chunk larger than this times its stored size is refused before
-    /// anything is allocated (deflate cannot exceed 1032:1).
-    public static let maxDeflateRatio: UInt64 = 1032
+    /// anything is allocated.
+    public static let maxDeflateRatio: UInt64 = SafetyLimits.maxDeflateRatio
 
     /// The 16-byte preamble for a version (section 2.1).
     static func preamble(major: Int = majorVersion, minor: Int = minorVersion) -> [UInt8] {

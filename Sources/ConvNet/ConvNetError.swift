@@ -8,12 +8,6 @@ public enum ConvNetError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownParameter(name: String)
     /// A parameter the architecture needs but the given set lacks.
     case missingParameter(name: String)
-    /// A data set file that does not exist, with the Debian package that provides it.
-    case datasetMissing(path: String, package: String)
-    /// A data set file that cannot be read (permissions, I/O).
-    case datasetUnreadable(path: String, reason: String)
-    /// A data set file whose contents are not what its header or format promises.
-    case datasetCorrupt(path: String, offset: Int, reason: String)
     /// Training settings that cannot work together.
     case invalidTrainingConfiguration(reason: String)
     /// A training state that does not fit the network or data it is resumed with.
@@ -30,12 +24,6 @@ public enum ConvNetError: Error, Sendable, Equatable, CustomStringConvertible {
             return "tensor \(name) is not a parameter of this architecture"
         case let .missingParameter(name):
             return "tensor \(name) is required by the architecture but missing"
-        case let .datasetMissing(path, package):
-            return "\(path): no such file; install the data with 'apt-get install -y \(package)'"
-        case let .datasetUnreadable(path, reason):
-            return "\(path): cannot read: \(reason)"
-        case let .datasetCorrupt(path, offset, reason):
-            return "\(path): at byte \(offset): \(reason)"
         case let .invalidTrainingConfiguration(reason):
             return "invalid training configuration: \(reason)"
         case let .incompatibleTrainingState(reason):

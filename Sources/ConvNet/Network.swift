@@ -77,23 +77,18 @@ public struct Network: Sendable {
     /// - Throws: ``ConvNetError/missingParameter(name:)``, ``ConvNetError/unknownParameter(name:)`` or
     ///   ``ConvNetError/shapeMismatch(name:expected:found:)`` naming the tensor.
     public func flatBuffer(from tensors: [NamedTensor], suffix: String = "") throws -> [Float] {
-        var byName: [String: Tensor] = [:]
-        for t in tensors {
-            guard byName.updateValue(t.tensor, forKey: t.name) == nil else {
-                throw ConvNetError.invalidArchitecture(layer: nil, reason: "tensor \(t.name) is given twice")
-            }
+        do {
+            try Architecture.match(specs: slots.map(\.spec), tensors.map { ($0.name, $0.tensor.shape, $0.tensor.scalars.count) }, suffix: suffix)
+        } catch {
+            throw error.convNetError
         }
+        let byName = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
         var flat = [Float](repeating: 0, count: flatParameters.count)
         for slot in slots {
-            let name = slot.spec.name + suffix
-            guard let tensor = byName.removeValue(forKey: name) else { throw ConvNetError.missingParameter(name: name) }
-            guard tensor.shape == slot.spec.shape, tensor.scalars.count == slot.count else {
-                throw ConvNetError.shapeMismatch(name: name, expected: slot.spec.shape, found: tensor.shape)
-            }
+            guard let tensor = byName[slot.spec.name + suffix] else { continue }
             let scalars = slot.isTransposed ? transpose(tensor.scalars, rows: slot.spec.shape[0], columns: slot.spec.shape[1]) : tensor.scalars
             flat.replaceSubrange(slot.offset..<(slot.offset + slot.count), with: scalars)
         }
-        if let extra = byName.keys.sorted().first { throw ConvNetError.unknownParameter(name: extra) }
         return flat
     }
 
@@ -108,14 +103,6 @@ public struct Network: Sendable {
     public init(architecture: Architecture, parameters: [NamedTensor]) throws {
         try self.init(architecture: architecture)
         try load(parameters: parameters)
-    }
-
-    /// Replaces the flat internal buffer (same count), as optimizers and loaders do.
-    public mutating func setFlatParameters(_ flat: [Float]) throws {
-        guard flat.count == flatParameters.count else {
-            throw ConvNetError.shapeMismatch(name: "parameters", expected: [flatParameters.count], found: [flat.count])
-        }
-        flatParameters = flat
     }
 
     // MARK: Initialisation

@@ -1,3 +1,5 @@
+import ModelArchive
+
 /// A NumPy `.npy` array (format versions 1.0-3.0): its shape and its values as float32.
 ///
 /// Supported element types: `|u1`, `|i1`, `<f4`, `>f4`, `<f8`, `>f8`, `<i4`, `<i8` (and big-endian forms), in

@@ -7,54 +7,89 @@ public struct DocumentAssemblyFailure: Error, Sendable, Equatable {
     public var reason: String
 }
 
-extension ModelDocument {
-    /// Assembles a document from tensors stored flat under their exchange names, as safetensors and npz store
-    /// them: every parameter of `specs`, every optimizer slot of `state` (`optimizer.<parameter>.<slot>`), and
-    /// the probe inputs and outputs when either is present. Every tensor must be claimed.
+/// Which stored tensors make a document, decided from names and shapes alone (no values read): the
+/// parameters in the architecture's order, the optimizer slots, and the probe tensors when present.
+public struct DocumentLayout: Sendable, Equatable {
+    public var parameters: [TensorDescriptor]
+    public var slots: [TensorDescriptor]
+    /// The stored names of the probe inputs and outputs, when the file has probes.
+    public var probes: (inputs: TensorDescriptor, outputs: TensorDescriptor)?
+    /// The training state's scalars (its slots are ``slots``).
+    public var trainingState: TrainingState?
+
+    public static func == (a: DocumentLayout, b: DocumentLayout) -> Bool {
+        a.parameters == b.parameters && a.slots == b.slots && a.probes?.inputs == b.probes?.inputs
+            && a.probes?.outputs == b.probes?.outputs && a.trainingState == b.trainingState
+    }
+
+    /// Claims tensors stored flat under their exchange names, as safetensors and npz store them: every
+    /// parameter of `specs`, every optimizer slot of `state` (`optimizer.<parameter>.<slot>`), and the probe
+    /// inputs and outputs when either is present. Every tensor must be claimed.
     ///
     /// - Parameters:
-    ///   - tensors: the stored tensors by name.
+    ///   - shapes: the stored tensors' shapes by name.
     ///   - specs: `architecture.parameterSpecs()`, computed (and its failure reported) by the caller.
     ///   - probeNames: the names the format gives the probe inputs and outputs.
     ///   - unclaimedReason: what to say after the name of a tensor nothing claims.
     /// - Throws: ``DocumentAssemblyFailure`` naming the missing, mis-shaped or unclaimed tensor.
-    public static func assemble(tensors: [String: Tensor], architecture: Architecture, specs: [ParameterSpec], state: TrainingState?,
-                                probeNames: (inputs: String, outputs: String), probesSource: String?, metadata: [String: String],
-                                unclaimedReason: String) throws(DocumentAssemblyFailure) -> ModelDocument {
-        var pool = tensors
-        func take(_ name: String, shape: [Int]) throws(DocumentAssemblyFailure) -> Tensor {
-            guard let t = pool.removeValue(forKey: name) else { throw DocumentAssemblyFailure(name: name, reason: "missing (expected shape \(shape))") }
-            guard t.shape == shape else { throw DocumentAssemblyFailure(name: name, reason: "expected shape \(shape), found \(t.shape)") }
-            return t
+    public init(shapes: [String: [Int]], architecture: Architecture, specs: [ParameterSpec], state: TrainingState?,
+                probeNames: (inputs: String, outputs: String), unclaimedReason: String) throws(DocumentAssemblyFailure) {
+        var pool = shapes
+        func take(_ name: String, shape: [Int]) throws(DocumentAssemblyFailure) -> TensorDescriptor {
+            guard let found = pool.removeValue(forKey: name) else { throw DocumentAssemblyFailure(name: name, reason: "missing (expected shape \(shape))") }
+            guard found == shape else { throw DocumentAssemblyFailure(name: name, reason: "expected shape \(shape), found \(found)") }
+            return TensorDescriptor(name: name, shape: shape)
         }
-        var parameters: [NamedTensor] = []
-        for spec in specs { parameters.append(NamedTensor(name: spec.name, tensor: try take(spec.name, shape: spec.shape))) }
+        var parameters: [TensorDescriptor] = []
+        for spec in specs { parameters.append(try take(spec.name, shape: spec.shape)) }
+        var slots: [TensorDescriptor] = []
         var state = state
         if var s = state {
             s.slots = []
             for spec in specs {
                 for slot in s.optimizer.slotNames {
-                    let name = TrainingState.slotName(parameter: spec.name, slot: slot)
-                    s.slots.append(NamedTensor(name: name, tensor: try take(name, shape: spec.shape)))
+                    slots.append(try take(TrainingState.slotName(parameter: spec.name, slot: slot), shape: spec.shape))
                 }
             }
             state = s
         }
-        var probes: Probes?
+        var probes: (inputs: TensorDescriptor, outputs: TensorDescriptor)?
         let hasInputs = pool[probeNames.inputs] != nil, hasOutputs = pool[probeNames.outputs] != nil
         if hasInputs || hasOutputs {
             guard hasInputs, hasOutputs else {
                 throw DocumentAssemblyFailure(name: hasInputs ? probeNames.outputs : probeNames.inputs, reason: "missing (probes need both inputs and outputs)")
             }
-            let n = pool[probeNames.inputs]?.shape.first ?? 0
+            let n = pool[probeNames.inputs]?.first ?? 0
             let input = architecture.input
             let outputCount: Int
             do { outputCount = try architecture.outputShape().count } catch { throw DocumentAssemblyFailure(name: nil, reason: "\(error)") }
             let inputs = try take(probeNames.inputs, shape: [n, input.height, input.width, input.channels])
             let outputs = try take(probeNames.outputs, shape: [n, outputCount])
-            probes = Probes(inputs: inputs, outputs: outputs, source: probesSource ?? "")
+            probes = (inputs, outputs)
         }
         if let extra = pool.keys.sorted().first { throw DocumentAssemblyFailure(name: extra, reason: unclaimedReason) }
-        return ModelDocument(architecture: architecture, tensors: parameters, trainingState: state, probes: probes, metadata: metadata)
+        self.parameters = parameters
+        self.slots = slots
+        self.probes = probes
+        self.trainingState = state
+    }
+}
+
+extension ModelDocument {
+    /// Assembles a document from tensors stored flat under their exchange names (``DocumentLayout``).
+    ///
+    /// - Throws: ``DocumentAssemblyFailure`` naming the missing, mis-shaped or unclaimed tensor.
+    public static func assemble(tensors: [String: Tensor], architecture: Architecture, specs: [ParameterSpec], state: TrainingState?,
+                                probeNames: (inputs: String, outputs: String), probesSource: String?, metadata: [String: String],
+                                unclaimedReason: String) throws(DocumentAssemblyFailure) -> ModelDocument {
+        let layout = try DocumentLayout(shapes: tensors.mapValues(\.shape), architecture: architecture, specs: specs, state: state,
+                                        probeNames: probeNames, unclaimedReason: unclaimedReason)
+        func value(_ d: TensorDescriptor) -> NamedTensor { NamedTensor(name: d.name, tensor: tensors[d.name] ?? Tensor(zeros: d.shape)) }
+        var state = layout.trainingState
+        state?.slots = layout.slots.map(value)
+        let probes = layout.probes.map { p in
+            Probes(inputs: value(p.inputs).tensor, outputs: value(p.outputs).tensor, source: probesSource ?? "")
+        }
+        return ModelDocument(architecture: architecture, tensors: layout.parameters.map(value), trainingState: state, probes: probes, metadata: metadata)
     }
 }

@@ -11,10 +11,28 @@ public struct TensorDescriptor: Sendable, Hashable {
     }
 }
 
+/// How one tensor is stored in its file, where the format says.
+public struct TensorStorage: Sendable, Hashable, Encodable {
+    public var dtype: String
+    public var codec: String
+    public var storedBytes: Int?
+    public var rawBytes: Int
+
+    public init(dtype: String, codec: String, storedBytes: Int?, rawBytes: Int) {
+        self.dtype = dtype
+        self.codec = codec
+        self.storedBytes = storedBytes
+        self.rawBytes = rawBytes
+    }
+
+    enum CodingKeys: String, CodingKey { case dtype, codec, storedBytes = "stored_bytes", rawBytes = "raw_bytes" }
+}
+
 /// A model file opened for reading one tensor at a time: the small parts (architecture, training-state
 /// scalars, probes, metadata, tensor names and shapes) are read when it is opened, each tensor only when asked.
 ///
-/// Format modules implement it; ``StreamedModel`` pairs any reader with any ``TensorStreamWriter``.
+/// Every format's ``ModelFileFormat/openReader(path:architecture:)`` returns one; ``StreamedModel`` turns it
+/// into the source that every writer and the verifier read from.
 public protocol TensorStreamReader: AnyObject {
     var architecture: Architecture { get }
     /// The training state's scalars; its `slots` are empty (they are the ``slotTensors``).
@@ -22,18 +40,63 @@ public protocol TensorStreamReader: AnyObject {
     var probes: Probes? { get }
     /// The metadata as ``ModelDocument/metadata`` would hold it.
     var metadata: [String: String] { get }
-    /// The parameters, in the order the document reader would list them.
+    /// The parameters, in the order the file lists them.
     var parameterTensors: [TensorDescriptor] { get }
-    /// The optimizer slots (named as ``TrainingState/slotName(parameter:slot:)``), in document order.
+    /// The optimizer slots (named as ``TrainingState/slotName(parameter:slot:)``), in file order.
     var slotTensors: [TensorDescriptor] { get }
-    /// Reads one tensor (a parameter or a slot), checking it as the document reader would.
+    /// Reads one tensor (a parameter or a slot), checked as the format requires (checksums, sizes).
     func readTensor(named name: String) throws -> Tensor
+    /// The format's version or variant, as `inspect` shows it ("1.0", "Keras legacy full model (.h5)").
+    var formatVersion: String { get }
+    /// How a tensor is stored, when the format tells more than float32 values.
+    func storage(of name: String) -> TensorStorage?
 }
 
-/// A model whose tensors are fetched one at a time: what a ``TensorStreamWriter`` writes.
+extension TensorStreamReader {
+    public var formatVersion: String { "" }
+    public func storage(of name: String) -> TensorStorage? { nil }
+}
+
+/// A reader over a model already in memory: for formats whose files are parsed whole when they are opened,
+/// and for library users who hold a ``ModelDocument``.
+public final class DocumentReader: TensorStreamReader {
+    public let document: ModelDocument
+    public let formatVersion: String
+    private let byName: [String: Tensor]
+
+    public init(_ document: ModelDocument, formatVersion: String = "") {
+        self.document = document
+        self.formatVersion = formatVersion
+        var byName: [String: Tensor] = [:]
+        for t in document.tensors + (document.trainingState?.slots ?? []) where byName[t.name] == nil { byName[t.name] = t.tensor }
+        self.byName = byName
+    }
+
+    public var architecture: Architecture { document.architecture }
+    public var trainingState: TrainingState? {
+        var state = document.trainingState
+        state?.slots = []
+        return state
+    }
+    public var probes: Probes? { document.probes }
+    public var metadata: [String: String] { document.metadata }
+    public var parameterTensors: [TensorDescriptor] { document.tensors.map { TensorDescriptor(name: $0.name, shape: $0.tensor.shape) } }
+    public var slotTensors: [TensorDescriptor] {
+        (document.trainingState?.slots ?? []).map { TensorDescriptor(name: $0.name, shape: $0.tensor.shape) }
+    }
+
+    /// - Throws: ``ConvNetError/missingParameter(name:)`` for a name the document does not hold.
+    public func readTensor(named name: String) throws -> Tensor {
+        guard let t = byName[name] else { throw ConvNetError.missingParameter(name: name) }
+        return t
+    }
+}
+
+/// A model whose tensors are fetched one at a time: the one source every writer and the verifier read from,
+/// whether the model is in a file (``init(reader:)``) or in memory (``init(document:)``).
 ///
-/// A writer calls ``tensor`` once per tensor, in the order its format stores them, and lets go of each tensor
-/// before asking for the next, so a conversion holds one tensor at a time.
+/// A writer calls ``fetch(_:)`` once per tensor, in the order its format stores them, and lets go of each
+/// tensor before asking for the next, so a conversion holds one tensor at a time.
 public struct StreamedModel {
     public var architecture: Architecture
     /// The training state's scalars (slots are ``slots``); nil drops the state.
@@ -59,7 +122,7 @@ public struct StreamedModel {
     }
 
     /// A model read from `reader` on demand.
-    public init(reader: TensorStreamReader) {
+    public init(reader: any TensorStreamReader) {
         self.init(architecture: reader.architecture, trainingState: reader.trainingState, probes: reader.probes,
                   metadata: reader.metadata, parameters: reader.parameterTensors, slots: reader.slotTensors,
                   tensor: { [reader] in try reader.readTensor(named: $0) })
@@ -67,17 +130,13 @@ public struct StreamedModel {
 
     /// A model held in memory.
     public init(document: ModelDocument) {
-        var byName: [String: Tensor] = [:]
-        for t in document.tensors + (document.trainingState?.slots ?? []) where byName[t.name] == nil { byName[t.name] = t.tensor }
-        let all = byName
-        self.init(architecture: document.architecture, trainingState: document.trainingState, probes: document.probes,
-                  metadata: document.metadata,
-                  parameters: document.tensors.map { TensorDescriptor(name: $0.name, shape: $0.tensor.shape) },
-                  slots: (document.trainingState?.slots ?? []).map { TensorDescriptor(name: $0.name, shape: $0.tensor.shape) },
-                  tensor: { name in
-                      guard let t = all[name] else { throw ConvNetError.missingParameter(name: name) }
-                      return t
-                  })
+        self.init(reader: DocumentReader(document))
+    }
+
+    /// Drops the training state (``SaveOptions/weightsOnly``).
+    public mutating func dropTrainingState() {
+        trainingState = nil
+        slots = []
     }
 
     /// Fetches a tensor and checks that it has the shape its descriptor announced.
@@ -92,31 +151,29 @@ public struct StreamedModel {
     }
 
     /// Checks, without reading any tensor, that the parameters are exactly those the architecture needs, with
-    /// their shapes; the errors are the ones ``ModelDocument/network()`` would throw.
+    /// their shapes (``Architecture/checkParameters(_:suffix:)``); the errors are the ones
+    /// ``ModelDocument/network()`` would throw.
     public func checkParameters() throws {
-        var byName: [String: [Int]] = [:]
-        for t in parameters {
-            guard byName.updateValue(t.shape, forKey: t.name) == nil else {
-                throw ConvNetError.invalidArchitecture(layer: nil, reason: "tensor \(t.name) is given twice")
-            }
+        do {
+            _ = try architecture.checkParameters(parameters.map { ($0.name, $0.shape, nil) })
+        } catch let mismatch as ParameterMismatch {
+            throw mismatch.convNetError
         }
-        for spec in try architecture.parameterSpecs() {
-            guard let shape = byName.removeValue(forKey: spec.name) else { throw ConvNetError.missingParameter(name: spec.name) }
-            guard shape == spec.shape else { throw ConvNetError.shapeMismatch(name: spec.name, expected: spec.shape, found: shape) }
-        }
-        if let extra = byName.keys.sorted().first { throw ConvNetError.unknownParameter(name: extra) }
     }
 
-    /// Reads every tensor into a document (for small models and tests).
+    /// Reads every tensor into a document.
     public func document() throws -> ModelDocument {
         var state = trainingState
         state?.slots = try slots.map { NamedTensor(name: $0.name, tensor: try fetch($0)) }
         return ModelDocument(architecture: architecture, tensors: try parameters.map { NamedTensor(name: $0.name, tensor: try fetch($0)) },
                              trainingState: state, probes: probes, metadata: metadata)
     }
-}
 
-/// Writes a ``StreamedModel`` to a file, fetching one tensor at a time (atomically, as every writer does).
-public protocol TensorStreamWriter {
-    func write(_ model: StreamedModel, to path: String) throws
+    /// Fetches the parameters in the architecture's order and builds the network (the whole model in memory).
+    ///
+    /// - Throws: what ``checkParameters()`` or fetching throws.
+    public func network() throws -> Network {
+        try checkParameters()
+        return try Network(architecture: architecture, parameters: try parameters.map { NamedTensor(name: $0.name, tensor: try fetch($0)) })
+    }
 }

@@ -1,6 +1,4 @@
-import CNNZFormat
 import ConvNet
-import HDF5Format
 import ModelArchive
 import Verification
 
@@ -10,9 +8,10 @@ public struct ConversionOptions {
     public var save: SaveOptions
     /// The architecture for inputs that carry none (Keras `.weights.h5`).
     public var architecture: Architecture?
-    /// Reopen the output and verify it against the input on the probes.
+    /// Reopen the output and verify it against the input on the probes (formats CNNKit reads).
     public var verify: Bool
-    /// Use the streaming path when both formats support it (turn off to force the in-memory path).
+    /// Stream tensors from the input to the output one at a time (the default). Off, the input is read whole
+    /// into a ``ModelDocument`` first and the same writer and verifier are fed from memory.
     public var allowStreaming: Bool
     /// Runs after the input was read and checked, before the output is created (for example a check that the
     /// output's folder is writable).
@@ -38,80 +37,85 @@ public struct ConversionResult: Sendable {
     public var hadTrainingState: Bool
     /// The verification of the output against the input, when asked for.
     public var report: VerifyReport?
-    /// True when the streaming path ran (one tensor in memory at a time).
+    /// True when tensors went from the input to the output one at a time.
     public var streamed: Bool
 }
 
 extension ModelFiles {
-    /// Converts a model file, carrying probes over (recording them on deterministic pseudo-random images when the
-    /// input has none, and the per-layer probe trace when it lacks one), then reopens the output and verifies it
-    /// against the input.
+    /// Converts a model file: the one path for every pair of formats.
     ///
-    /// Between HDF5 and CNNZ files (either way, or to the same format with other options) the conversion
-    /// streams: one tensor is read from the input, written to the output and released before the next, and the
-    /// verification runs the probes layer by layer (``StreamingVerifier``), so memory stays near the largest
-    /// tensor. Other formats go through a ``ModelDocument`` in memory.
+    /// The input is opened (small parts only); probes are carried over, or recorded on deterministic
+    /// pseudo-random images when it has none (and the per-layer probe trace when it lacks one), by a forward
+    /// pass that fetches one layer's parameters at a time; the writer then pulls one tensor at a time from the
+    /// input; the output is reopened and verified against the input, both run layer by layer. Memory stays near
+    /// the largest tensor wherever both formats stream (``FormatCapabilities/streamsReads`` and
+    /// ``FormatCapabilities/streamsWrites``).
     ///
     /// - Throws: a ``ModelFileError`` naming the file and what is wrong where, or what `beforeWriting` throws.
     public static func convert(_ input: String, to output: String, options: ConversionOptions) throws -> ConversionResult {
-        let inFormat = try format(of: input)
+        let opened = try open(input, architecture: options.architecture)
         let outFormat = outputFormat(path: output, options: options.save)
-        // A file the streaming reader cannot open (or one that needs a given architecture, like Keras
-        // `.weights.h5`) goes the in-memory way, whose reader has the last word on what is wrong with it.
-        if options.allowStreaming, options.architecture == nil, let writer = streamWriter(outFormat, path: output, options: options.save),
-           let reader = try? streamReader(input, format: inFormat) {
-            return try convertStreaming(reader, input: input, inFormat: inFormat, writer: writer, output: output, outFormat: outFormat, options: options)
-        }
-        return try convertInMemory(input, inFormat: inFormat, output: output, outFormat: outFormat, options: options)
-    }
-
-    /// A streaming reader for formats that have one (HDF5, CNNZ), else nil.
-    public static func streamReader(_ path: String, format: ModelFormat) throws -> TensorStreamReader? {
-        switch format {
-        case .hdf5: try HDF5TensorReader(path: path)
-        case .cnnz: try CNNZTensorReader(path: path)
-        default: nil
-        }
-    }
-
-    /// A streaming writer for a format and options it can hold (HDF5 float32 full-model files, CNNZ), else nil
-    /// (Keras `.weights.h5` files are written in memory).
-    public static func streamWriter(_ format: ModelFormat, path: String, options: SaveOptions) -> TensorStreamWriter? {
-        switch format {
-        case .hdf5 where options.dtype == .float32 && !ModelFormat.isKerasWeightsPath(path):
-            HDF5TensorStreamWriter(options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
-        case .cnnz:
-            CNNZTensorStreamWriter(options: cnnzOptions(options))
-        default:
-            nil
-        }
-    }
-
-    static func cnnzOptions(_ options: SaveOptions) -> CNNZWriteOptions {
-        CNNZWriteOptions(codec: options.compress ? .shuffleDeflate : .raw, level: options.level, dtype: cnnzType(options.dtype))
-    }
-
-    // MARK: In memory
-
-    private static func convertInMemory(_ input: String, inFormat: ModelFormat, output: String, outFormat: ModelFormat,
-                                        options: ConversionOptions) throws -> ConversionResult {
-        var document = try load(input, architecture: options.architecture)
-        let network = try document.network()
-        if document.probes == nil {
-            let inputs = Probes.randomInputs(shape: network.shapes[0], count: 4, seed: 0)
-            document = try ModelDocument.recording(network: network, probeInputs: inputs, source: "random:seed=0",
-                                                   trainingState: document.trainingState, metadata: document.metadata)
-        } else if ProbeTrace.stored(in: document) == nil, let probes = document.probes {
-            document.metadata[ProbeTrace.metadataKey] = try ProbeTrace(network: network, inputs: probes.inputs).jsonString()
-        }
+        var model = opened.model
+        if !options.allowStreaming { model = StreamedModel(document: try model.document()) }
+        try model.checkParameters()
+        try checkProbes(model, path: input)
+        try addProbes(&model)
+        try outFormat.check(options.save, path: output)
         try options.beforeWriting?()
-        try save(document, to: output, options: options.save)
-        var result = ConversionResult(inputFormat: inFormat, outputFormat: outFormat, tensorCount: document.tensors.count,
-                                      hadTrainingState: document.trainingState != nil, report: nil, streamed: false)
-        guard options.verify else { return result }
-        let reopened = try load(output, architecture: options.architecture)
-        result.report = Verifier.verify(document: reopened, path: output, format: outFormat.rawValue,
-                                        parseDetail: integrityDescription(outFormat), options: VerifyOptions(against: (document, input)))
+        try save(model, to: output, options: options.save)
+        var result = ConversionResult(inputFormat: opened.format.format, outputFormat: outFormat.format, tensorCount: model.parameters.count,
+                                      hadTrainingState: model.trainingState != nil, report: nil,
+                                      streamed: options.allowStreaming && opened.format.capabilities.streamsReads && outFormat.capabilities.streamsWrites)
+        guard options.verify, outFormat.capabilities.reads else { return result }
+        let reopened = try ModelFiles.open(output, architecture: options.architecture)
+        result.report = try Verifier.verify(reopened.model, path: output, format: outFormat.format.rawValue, parseDetail: outFormat.integrity,
+                                            options: VerifyOptions(against: (model, input)))
         return result
+    }
+
+    /// Checks that stored probes fit the architecture: inputs `[n, h, w, c]`, outputs `n` rows of its outputs.
+    static func checkProbes(_ model: StreamedModel, path: String) throws {
+        guard let probes = model.probes else { return }
+        let shapes = try model.architecture.activationShapes()
+        let input = model.architecture.input, outputs = shapes.last?.count ?? 0
+        let n = probes.inputs.shape.first ?? 0
+        guard probes.inputs.shape == [n, input.height, input.width, input.channels],
+              probes.inputs.scalars.count == Tensor.elementCount(probes.inputs.shape),
+              probes.outputs.scalars.count == n * outputs, probes.outputs.shape.last == outputs else {
+            throw ArchiveError.invalid(path: path, location: "probes", reason: "expected inputs [n, \(input.height), \(input.width), \(input.channels)] and outputs [n, \(outputs)], found \(probes.inputs.shape) and \(probes.outputs.shape)")
+        }
+    }
+
+    /// Records probes on deterministic pseudo-random images when the model has none (parameters then in the
+    /// architecture's order, as ``ModelDocument/recording(network:probeInputs:source:trainingState:metadata:)``
+    /// lists them), or the probe trace when only that is missing: one streamed forward pass.
+    static func addProbes(_ model: inout StreamedModel) throws {
+        if let probes = model.probes {
+            guard model.metadata[ProbeTrace.metadataKey] == nil else { return }
+            model.metadata[ProbeTrace.metadataKey] = try Verifier.run(model, inputs: probes.inputs).trace.jsonString()
+            return
+        }
+        let shapes = try model.architecture.activationShapes()
+        guard let inputShape = shapes.first, let outputShape = shapes.last else { return }
+        let inputs = Probes.randomInputs(shape: inputShape, count: 4, seed: 0)
+        let run = try Verifier.run(model, inputs: inputs)
+        model.probes = Probes(inputs: inputs, outputs: Tensor(shape: [inputs.shape.first ?? 0, outputShape.count], scalars: run.outputs),
+                              source: "random:seed=0")
+        model.metadata[ProbeTrace.metadataKey] = run.trace.jsonString()
+        let byName = Dictionary(model.parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        model.parameters = try model.architecture.parameterSpecs().compactMap { byName[$0.name] }
+    }
+
+    /// Records the tolerance a lossy copy guarantees on the probes: the probes are rerun on the parameters as
+    /// a reader of the lossy file will see them (each tensor rounded through `dtype` as it is fetched), and
+    /// twice the largest absolute error is stored as `cnnkit.tolerance.atol` (an empirical bound).
+    static func recordLossyBound(_ model: inout StreamedModel, dtype: StorageDType) throws {
+        guard let probes = model.probes else { return }
+        let run = try Verifier.run(model, inputs: probes.inputs) { dtype.roundTrip(&$0) }
+        let comparison = OutputComparison(actual: run.outputs, reference: probes.outputs.scalars,
+                                          width: max(probes.outputs.shape.last ?? 1, 1), tolerance: .exact)
+        model.metadata[Verifier.atolKey] = String(max(2 * comparison.maxAbsError, Double(Float.leastNormalMagnitude)))
+        model.metadata[Verifier.rtolKey] = "0"
+        model.metadata["cnnkit.lossy_dtype"] = dtype.rawValue
     }
 }

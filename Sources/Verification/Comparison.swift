@@ -1,6 +1,6 @@
 import ConvNet
 
-/// The pass rule of DESIGN.md section 5: element-wise `|a - b| <= atol + rtol * |b|` (NumPy's `allclose`, `b` the
+/// The verifier's pass rule (`Documentation/cli.md`, "Verification"): element-wise `|a - b| <= atol + rtol * |b|` (NumPy's `allclose`, `b` the
 /// reference); bitwise-equal elements (NaN payloads included) always pass.
 public struct Tolerance: Sendable, Hashable, Codable {
     public var atol: Double

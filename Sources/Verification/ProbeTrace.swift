@@ -38,12 +38,6 @@ public struct ProbeTrace: Codable, Sendable, Hashable {
         return [sum, abs, maxAbs]
     }
 
-    /// The trace stored in a document, if any (nil when absent or unreadable).
-    public static func stored(in document: ModelDocument) -> ProbeTrace? {
-        guard let text = document.metadata[metadataKey] else { return nil }
-        return try? JSONDecoder().decode(ProbeTrace.self, from: Data(text.utf8))
-    }
-
     /// The trace as compact JSON (deterministic: Swift prints the shortest round-tripping form of each double).
     public func jsonString() -> String {
         let encoder = JSONEncoder()

@@ -5,7 +5,14 @@ import ModelArchive
 import ModelFiles
 import Verification
 
-extension ModelFormat: ExpressibleByArgument {}
+extension ModelFormat: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let format = ModelFiles.format(named: argument) else { return nil }
+        self = format.format
+    }
+
+    public static var allValueStrings: [String] { ModelFiles.formats.map(\.format.rawValue) }
+}
 extension StorageDType: ExpressibleByArgument {}
 
 /// `--compression` choices.
@@ -29,7 +36,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "The output file.")
     var output: String
 
-    @Option(help: "Output format: \(ModelFormat.allCases.map(\.rawValue).joined(separator: ", ")) (default: from the extension).")
+    @Option(help: "Output format: \(ModelFormat.allValueStrings.joined(separator: ", ")) (default: from the extension).")
     var to: ModelFormat?
 
     @Option(help: "Storage precision of weights: float32, float16 or bfloat16 (lossy below float32; CNNZ only).")
@@ -44,8 +51,7 @@ struct Convert: ParsableCommand {
     @Flag(help: "Drop the training state (optimizer slots, counters, history).")
     var weightsOnly = false
 
-    @Option(help: "Architecture JSON for inputs that carry none (Keras .weights.h5).")
-    var architecture: String?
+    @OptionGroup var architectureOption: ArchitectureOption
 
     @Flag(help: "Skip reopening and verifying the output.")
     var noVerify = false
@@ -57,7 +63,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let request = ConversionRequest(input: input, output: output, format: to, dtype: dtype, compression: compression, level: level,
-                                            weightsOnly: weightsOnly, architecture: try architecture.map(loadArchitecture), verify: !noVerify)
+                                            weightsOnly: weightsOnly, architecture: try architectureOption.load(), verify: !noVerify)
             let result = try convertModel(request)
             for line in result.lines { print(line) }
             if let report = result.report, !report.passed { throw ExitCode(Exit.checksFailed) }
@@ -85,18 +91,18 @@ func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: Ve
     let inFormat = try ModelFiles.format(of: r.input)
     if let warning = ModelFiles.extensionWarning(path: r.input, format: inFormat) { printError("warning: " + warning) }
     var options = SaveOptions(format: r.format, dtype: r.dtype, weightsOnly: r.weightsOnly)
-    let outFormat = ModelFiles.outputFormat(path: r.output, options: options)
-    options.compress = (r.compression ?? (outFormat == .cnnz ? .deflate : .none)) == .deflate
+    let out = ModelFiles.outputFormat(path: r.output, options: options), outFormat = out.format
+    options.compress = (r.compression ?? (out.capabilities.compressesByDefault ? .deflate : .none)) == .deflate
     options.level = r.level
-    // ONNX is written, not read: its output cannot be reopened here (onnxruntime checks it in Tests/Interop).
-    let reverify = r.verify && outFormat != .onnx
+    // A write-only format (ONNX) cannot be reopened here (onnxruntime checks it in Tests/Interop).
+    let reverify = r.verify && out.capabilities.reads
     let result = try ModelFiles.convert(r.input, to: r.output, options: ConversionOptions(
         save: options, architecture: r.architecture, verify: reverify, beforeWriting: { try checkWritable(r.output) }))
     var lines = ["converted \(r.input) (\(inFormat.rawValue), \(fileSize(r.input)) bytes) -> \(r.output) (\(outFormat.rawValue)"
         + (r.dtype == .float32 ? "" : " " + r.dtype.rawValue) + ", \(fileSize(r.output)) bytes), \(result.tensorCount) tensors"
-        + (r.weightsOnly || (outFormat == .onnx && result.hadTrainingState) ? ", training state dropped"
+        + (r.weightsOnly || (!out.capabilities.trainingState && result.hadTrainingState) ? ", training state dropped"
             : result.hadTrainingState ? " and the training state" : "")]
-    if outFormat == .onnx && r.verify {
+    if !out.capabilities.reads && r.verify {
         lines.append("not reverified: ONNX files are write-only here; run them with onnxruntime (input 'images' raw pixels NHWC, output 'probabilities')")
     }
     guard let report = result.report else { return (lines, nil) }

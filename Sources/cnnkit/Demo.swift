@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConvNet
+import Datasets
 import Foundation
 import ModelArchive
 import ModelFiles
@@ -15,8 +16,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Folder holding the Fashion-MNIST IDX files.")
     var data: String = FashionMNIST.defaultDirectory
 
-    @Option(help: "Worker threads.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
 
     func run() throws {
         try reportingErrors {
@@ -31,7 +31,7 @@ struct Demo: ParsableCommand {
 
             step("2. Train the seed network one epoch (SGD, lr 0.005, batch 1, seed 0)")
             for line in ["conv2d 16 filters 3x3 -> max pool 2x2 -> flatten -> dense 10 -> softmax; input x = pixel / 255 - 0.5"] { say(line) }
-            var trainer = try Trainer(architecture: .seed, optimizer: OptimizerConfig(learningRate: 0.005), batchSize: 1, seed: 0, threads: threads)
+            var trainer = try Trainer(architecture: .seed, optimizer: OptimizerConfig(learningRate: 0.005), batchSize: 1, seed: 0, threads: threadsOption.threads)
             trainer.state.dataset = DatasetIdentity(name: "fashion-mnist", trainCount: train.count, fingerprint: train.fingerprint())
             let progress = ProgressReporter(quiet: false)
             let clock = ContinuousClock(), started = clock.now
@@ -57,16 +57,16 @@ struct Demo: ParsableCommand {
             }
 
             step("5. Inspect \(cnnz)")
-            let reread = try ModelFiles.load(cnnz)
-            say(try InspectReport(document: reread, storage: try ModelFiles.storage(of: cnnz, document: reread), path: cnnz).text())
+            say(try InspectReport(try ModelFiles.open(cnnz)).text())
 
             step("6. Verify \(h5), and \(back) against \(cnnz)")
             let limited = test.prefix(1000)
             for (file, against) in [(h5, nil), (back, cnnz)] as [(String, String?)] {
                 var options = VerifyOptions(data: limited)
-                if let against { options.against = (try ModelFiles.load(against), against) }
-                let report = Verifier.verify(document: try ModelFiles.load(file), path: file, format: try ModelFiles.format(of: file).rawValue,
-                                             parseDetail: ModelFiles.integrityDescription(try ModelFiles.format(of: file)), options: options)
+                if let against { options.against = (try ModelFiles.open(against).model, against) }
+                let opened = try ModelFiles.open(file)
+                let report = try Verifier.verify(opened.model, path: file, format: opened.format.format.rawValue,
+                                                 parseDetail: opened.format.integrity, options: options)
                 for check in report.checks { say("\(check.status.rawValue)  \(check.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(check.detail)") }
                 if !report.passed { throw ExitCode(Exit.checksFailed) }
             }

@@ -15,17 +15,15 @@ struct Diff: ParsableCommand {
     @Argument(help: "The second model file.")
     var b: String
 
-    @Option(help: "Architecture JSON for files that carry none (Keras .weights.h5).")
-    var architecture: String?
+    @OptionGroup var architectureOption: ArchitectureOption
 
-    @Flag(help: "Print the differences as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     func run() throws {
         try reportingErrors {
-            let left = try loadDocument(a, architecture: architecture), right = try loadDocument(b, architecture: architecture)
+            let left = try loadDocument(a, architecture: architectureOption.architecture), right = try loadDocument(b, architecture: architectureOption.architecture)
             let report = DiffReport(a: left, b: right, pathA: a, pathB: b)
-            if json {
+            if output.json {
                 print(jsonLine(report))
             } else {
                 for line in report.architectureDifferences { print("architecture: \(line)") }

@@ -1,9 +1,10 @@
 import ArgumentParser
 import ConvNet
+import Datasets
 import Foundation
 import ModelArchive
 
-/// The sysexits codes of DESIGN.md section 4.
+/// The sysexits codes of `Documentation/cli.md` ("Exit codes").
 enum Exit {
     static let checksFailed: Int32 = 1
     static let usage: Int32 = 64
@@ -50,9 +51,13 @@ func reportingErrors(_ body: () throws -> Void) throws {
 
 func classify(_ error: Error) -> (Int32, String) {
     switch error {
-    case let e as ConvNetError:
+    case let e as DatasetError:
         switch e {
         case .datasetMissing, .datasetUnreadable: return (Exit.noInput, e.description)
+        case .datasetCorrupt: return (Exit.dataError, e.description)
+        }
+    case let e as ConvNetError:
+        switch e {
         case .invalidTrainingConfiguration: return (Exit.usage, e.description)
         default: return (Exit.dataError, e.description)
         }

@@ -11,18 +11,14 @@ struct Inspect: ParsableCommand {
     @Argument(help: "The model file.")
     var model: String
 
-    @Option(help: "Architecture JSON for files that carry none (Keras .weights.h5).")
-    var architecture: String?
+    @OptionGroup var architectureOption: ArchitectureOption
 
-    @Flag(help: "Print the description as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     func run() throws {
         try reportingErrors {
-            let document = try loadDocument(model, architecture: architecture)
-            let storage = try ModelFiles.storage(of: model, document: document)
-            let report = try InspectReport(document: document, storage: storage, path: model)
-            if json { print(jsonLine(report)) } else { print(report.text()) }
+            let report = try InspectReport(try openModel(model, architecture: architectureOption.architecture))
+            if output.json { print(jsonLine(report)) } else { print(report.text()) }
         }
     }
 }
@@ -97,39 +93,51 @@ struct InspectReport: Encodable {
              trainingState = "training_state", probes, metadata
     }
 
-    init(document: ModelDocument, storage: StorageSummary, path: String) throws {
-        file = path
-        format = storage.format.rawValue
-        version = storage.version
-        fileBytes = storage.fileBytes
-        checksums = ModelFiles.integrityDescription(storage.format)
-        architecture = document.architecture
-        let shapes = try document.architecture.activationShapes()
-        let specs = try document.architecture.parameterSpecs()
-        layers = document.architecture.layers.enumerated().map { i, layer in
+    /// Describes an opened file, reading one tensor at a time (memory stays near the largest tensor).
+    init(_ opened: OpenedModel) throws {
+        let model = opened.model
+        file = opened.path
+        format = opened.format.format.rawValue
+        version = opened.reader.formatVersion
+        fileBytes = fileSize(opened.path)
+        checksums = opened.format.integrity
+        architecture = model.architecture
+        let shapes = try model.architecture.activationShapes()
+        let specs = try model.architecture.parameterSpecs()
+        layers = model.architecture.layers.enumerated().map { i, layer in
             LayerRow(name: layer.name, type: layer.kind.typeName, output: shapes[i + 1].dimensions,
                      parameters: specs.filter { $0.layerIndex == i }.reduce(0) { $0 + $1.shape.reduce(1, *) })
         }
         parameters = layers.reduce(0) { $0 + $1.parameters }
-        let all = document.tensors + (document.trainingState?.slots ?? [])
-        tensors = all.map { named in
-            let s = storage.tensors[named.name]
-            let finite = named.tensor.scalars.filter(\.isFinite).map(Double.init)
-            let mean = finite.isEmpty ? nil : finite.reduce(0, +) / Double(finite.count)
-            let std = mean.map { m in (finite.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(finite.count)).squareRoot() }
-            return TensorRow(name: named.name, shape: named.tensor.shape, dtype: s?.dtype ?? "float32", codec: s?.codec ?? storage.format.rawValue,
-                             storedBytes: s?.storedBytes, rawBytes: s?.rawBytes ?? named.tensor.count * 4,
-                             min: finite.min(), max: finite.max(), mean: mean, std: std,
-                             nonFinite: named.tensor.count - finite.count)
+        let format = format
+        tensors = try (model.parameters + model.slots).map { descriptor in
+            let tensor = try model.fetch(descriptor)
+            let s = opened.reader.storage(of: descriptor.name)
+            var finiteCount = 0, sum = 0.0, low = Double.infinity, high = -Double.infinity
+            for v in tensor.scalars where v.isFinite {
+                let d = Double(v)
+                finiteCount += 1
+                sum += d
+                low = Swift.min(low, d)
+                high = Swift.max(high, d)
+            }
+            let mean = finiteCount == 0 ? nil : sum / Double(finiteCount)
+            let std = mean.map { m in
+                (tensor.scalars.reduce(0.0) { $1.isFinite ? $0 + (Double($1) - m) * (Double($1) - m) : $0 } / Double(finiteCount)).squareRoot()
+            }
+            return TensorRow(name: descriptor.name, shape: tensor.shape, dtype: s?.dtype ?? "float32", codec: s?.codec ?? format,
+                             storedBytes: s?.storedBytes, rawBytes: s?.rawBytes ?? tensor.count * 4,
+                             min: finiteCount == 0 ? nil : low, max: finiteCount == 0 ? nil : high, mean: mean, std: std,
+                             nonFinite: tensor.count - finiteCount)
         }
-        if let t = document.trainingState {
+        if let t = model.trainingState {
             trainingState = TrainingRow(optimizer: t.optimizer.kind.rawValue, learningRate: t.optimizer.learningRate, epoch: t.epoch, step: t.step,
-                                        position: t.position, batchSize: t.batchSize, seed: t.seed, slots: t.slots.count, history: t.history)
+                                        position: t.position, batchSize: t.batchSize, seed: t.seed, slots: model.slots.count, history: t.history)
         }
-        if let p = document.probes {
+        if let p = model.probes {
             probes = ProbeRow(count: p.count, source: p.source, inputShape: p.inputs.shape, outputShape: p.outputs.shape)
         }
-        metadata = document.metadata
+        metadata = model.metadata
     }
 
     func text() -> String {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import ConvNet
+import Datasets
 import Foundation
+import InteropNumPy
 import ModelArchive
 import ModelFiles
 
@@ -15,24 +17,21 @@ struct Predict: ParsableCommand {
     @Argument(help: "The images: IDX or .npy, N x H x W (x C) raw pixels.")
     var input: String
 
-    @Option(help: "Architecture JSON for model files that carry none (Keras .weights.h5).")
-    var architecture: String?
+    @OptionGroup var architectureOption: ArchitectureOption
 
-    @Option(help: "Worker threads.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
 
-    @Flag(help: "Print {\"probabilities\": [[...]], \"labels\": [...]} on stdout.")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     func run() throws {
         try reportingErrors {
-            let network = try loadNetwork(model, architecture: architecture)
+            let network = try loadNetwork(model, architecture: architectureOption.architecture)
             let images = try loadImages(input, shape: network.shapes[0])
-            let outputs = try network.predict(.floats(images.values), threads: threads)
+            let outputs = try network.predict(.floats(images.values), threads: threadsOption.threads)
             let labels = network.labels(from: outputs)
             let k = network.outputCount
             let rows = (0..<labels.count).map { Array(outputs[($0 * k)..<(($0 + 1) * k)]) }
-            if json {
+            if output.json {
                 print(jsonLine(PredictReport(probabilities: rows, labels: labels)))
             } else {
                 for (i, row) in rows.enumerated() {
@@ -60,14 +59,11 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Use only the first N test examples.")
     var limit: Int?
 
-    @Option(help: "Architecture JSON for model files that carry none (Keras .weights.h5).")
-    var architecture: String?
+    @OptionGroup var architectureOption: ArchitectureOption
 
-    @Option(help: "Worker threads.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
 
-    @Flag(help: "Print {\"accuracy\", \"count\", ...} on stdout.")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     func validate() throws {
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, found \(limit)") }
@@ -75,12 +71,12 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let network = try loadNetwork(model, architecture: architecture)
+            let network = try loadNetwork(model, architecture: architectureOption.architecture)
             let test = try FashionMNIST.load(directory: data, split: .test, limit: limit)
             guard test.imageSize == network.inputCount else {
                 throw ConvNetError.shapeMismatch(name: "test images", expected: network.shapes[0].dimensions, found: [test.height, test.width, test.channels])
             }
-            let outputs = try network.predict(.bytes(test.images), threads: threads)
+            let outputs = try network.predict(.bytes(test.images), threads: threadsOption.threads)
             let labels = network.labels(from: outputs)
             let correct = zip(labels, test.labels).filter { $0 == Int($1) }.count
             var loss = 0.0
@@ -90,7 +86,7 @@ struct Evaluate: ParsableCommand {
             }
             let report = EvaluateReport(accuracy: Double(correct) / Double(max(test.count, 1)), count: test.count, correct: correct,
                                         loss: loss / Double(max(test.count, 1)))
-            print(json ? jsonLine(report) : String(format: "accuracy %.2f%% (%d of %d), loss %.4f", report.accuracy * 100, correct, test.count, report.loss))
+            print(output.json ? jsonLine(report) : String(format: "accuracy %.2f%% (%d of %d), loss %.4f", report.accuracy * 100, correct, test.count, report.loss))
         }
     }
 }
@@ -116,9 +112,14 @@ func loadNetwork(_ path: String, architecture: String?) throws -> Network {
 }
 
 func loadDocument(_ path: String, architecture: String?) throws -> ModelDocument {
+    try openModel(path, architecture: architecture).model.document()
+}
+
+/// Opens a model file, printing a warning when the extension disagrees with the content.
+func openModel(_ path: String, architecture: String?) throws -> OpenedModel {
     let format = try ModelFiles.format(of: path)
     if let warning = ModelFiles.extensionWarning(path: path, format: format) { printError("warning: " + warning) }
-    return try ModelFiles.load(path, architecture: try architecture.map(loadArchitecture))
+    return try ModelFiles.open(path, architecture: try architecture.map(loadArchitecture))
 }
 
 /// Images as raw float pixels from an IDX or .npy file, checked against the model's input shape.

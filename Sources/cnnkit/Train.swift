@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConvNet
+import Datasets
 import Foundation
 import ModelArchive
 import ModelFiles
@@ -45,8 +46,7 @@ struct Train: ParsableCommand {
     @Option(help: "Use only the first N training and test examples.")
     var limit: Int?
 
-    @Option(help: "Worker threads (results do not depend on it).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadsOption: ThreadsOption
 
     @Option(help: "Continue training from this model file (any readable format).")
     var resume: String?
@@ -57,13 +57,11 @@ struct Train: ParsableCommand {
     @Option(help: "Also rewrite --out every N optimizer steps.")
     var checkpointEvery: Int?
 
-    @Flag(help: "Print the summary as one JSON object on stdout.")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must be 0 or more, found \(epochs)") }
         if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be positive, found \(batchSize)") }
-        guard threads > 0 else { throw ValidationError("--threads must be positive, found \(threads)") }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, found \(limit)") }
         if let lr, !(lr.isFinite && lr > 0) { throw ValidationError("--lr must be a positive number, found \(lr)") }
         if let momentum, !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1), found \(momentum)") }
@@ -112,7 +110,7 @@ struct Train: ParsableCommand {
                 trainLoss: trainer.state.history.last?.loss, trainAccuracy: trainer.state.history.last?.trainAccuracy,
                 testAccuracy: trainer.state.history.last?.testAccuracy,
                 imagesPerSecond: seconds > 0 ? Double(examples) / seconds : 0, seconds: seconds, output: out, interrupted: !finished)
-            print(json ? summary.jsonString() : summary.line())
+            print(output.json ? summary.jsonString() : summary.line())
             if !finished {
                 printError(out.map { "interrupted: checkpoint saved to \($0)" } ?? "interrupted (no --out, nothing saved)")
                 throw ExitCode(Exit.interrupted)
@@ -120,47 +118,17 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// A fresh trainer, or one resumed from a model file with the flags given overriding its optimizer settings.
+    /// A fresh trainer, or one resumed from a model file with the flags given overriding its settings
+    /// (``Trainer/init(resuming:state:overrides:dataset:threads:warning:)`` holds the rules).
     func makeTrainer(identity: DatasetIdentity) throws -> Trainer {
+        let overrides = TrainingOverrides(optimizer: optimizer, learningRate: lr, momentum: momentum, nesterov: nesterov,
+                                          batchSize: batchSize, seed: seed)
         guard let resume else {
-            let kind = optimizer ?? .sgd
-            let config = OptimizerConfig(kind: kind, learningRate: lr ?? (kind == .adam ? 0.001 : 0.005), momentum: momentum ?? 0, nesterov: nesterov)
-            var trainer = try Trainer(architecture: try loadArchitecture(arch), optimizer: config, batchSize: batchSize ?? 1, seed: seed, threads: threads)
-            trainer.state.dataset = identity
-            return trainer
+            return try Trainer(architecture: try loadArchitecture(arch), overrides: overrides, dataset: identity, threads: threadsOption.threads)
         }
         let document = try ModelFiles.load(resume)
-        let network = try document.network()
-        var state: TrainingState
-        if let saved = document.trainingState {
-            state = saved
-            if let kind = optimizer, kind != saved.optimizer.kind {
-                throw ValidationError("--optimizer \(kind.rawValue) differs from the saved \(saved.optimizer.kind.rawValue) optimizer, whose slots cannot be reused")
-            }
-            if let lr { state.optimizer.learningRate = lr }
-            if let momentum { state.optimizer.momentum = momentum }
-            if nesterov { state.optimizer.nesterov = true }
-            if let batchSize, batchSize != saved.batchSize {
-                guard saved.position == 0 else {
-                    throw ConvNetError.incompatibleTrainingState(reason: "the model was saved mid-epoch with batch size \(saved.batchSize); resume with the same batch size")
-                }
-                state.batchSize = batchSize
-            }
-            if let savedData = saved.dataset, savedData != identity {
-                let what = "the model was trained on other data (\(savedData.trainCount) examples, fingerprint \(savedData.fingerprint)) than given now (\(identity.trainCount), \(identity.fingerprint))"
-                guard saved.position == 0 else {
-                    throw ConvNetError.incompatibleTrainingState(reason: "\(what) and saved mid-epoch; resume on the same data and --limit")
-                }
-                printError("warning: \(what); training continues on the new data, so the result is not the uninterrupted run")
-            }
-            state.dataset = identity
-        } else {
-            // A model without training state (weights only): start its training state fresh.
-            let kind = optimizer ?? .sgd
-            let config = OptimizerConfig(kind: kind, learningRate: lr ?? (kind == .adam ? 0.001 : 0.005), momentum: momentum ?? 0, nesterov: nesterov)
-            state = TrainingState(batchSize: batchSize ?? 1, optimizer: config, rngState: RandomGenerator(seed: seed).state, seed: seed, dataset: identity)
-        }
-        return try Trainer(network: network, state: state, threads: threads)
+        return try Trainer(resuming: try document.network(), state: document.trainingState, overrides: overrides, dataset: identity,
+                           threads: threadsOption.threads, warning: { printError("warning: " + $0) })
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConvNet
+import Datasets
 import Foundation
 import ModelArchive
 import ModelFiles
@@ -35,11 +36,9 @@ struct Verify: ParsableCommand {
     @Option(help: "Relative tolerance.")
     var rtol: Double?
 
-    @Option(help: "Architecture JSON for files that carry none (Keras .weights.h5).")
-    var architecture: String?
+    @OptionGroup var architectureOption: ArchitectureOption
 
-    @Flag(help: "Print the report as JSON (Schemas/verify-report.schema.json).")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     func validate() throws {
         if let atol, !(atol >= 0) { throw ValidationError("--atol must be 0 or more, found \(atol)") }
@@ -51,36 +50,43 @@ struct Verify: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let format = try ModelFiles.format(of: model)
-            let document: ModelDocument
-            do {
-                document = try loadDocument(model, architecture: architecture)
-            } catch let error as ModelFileError where error.category == .invalidInput {
-                let report = VerifyReport(passed: false, model: model, format: format.rawValue, against: against,
-                                          checks: [CheckResult(name: "parse", status: .fail, detail: error.description)])
-                emit(report)
+            /// A file that cannot be read whole: a failed parse check, exit 65.
+            func unreadable(_ error: ModelFileError) -> ExitCode {
+                emit(VerifyReport(passed: false, model: model, format: format.rawValue, against: against,
+                                  checks: [CheckResult(name: "parse", status: .fail, detail: error.description)]))
                 printError(error.description)
-                throw ExitCode(Exit.dataError)
+                return ExitCode(Exit.dataError)
+            }
+            let opened: OpenedModel
+            do {
+                opened = try openModel(model, architecture: architectureOption.architecture)
+            } catch let error as ModelFileError where error.category == .invalidInput {
+                throw unreadable(error)
             }
             var options = VerifyOptions()
             if atol != nil || rtol != nil { options.tolerance = Tolerance(atol: atol ?? 0, rtol: rtol ?? 0) }
             if let against {
-                options.against = (try loadDocument(against, architecture: architecture), against)
+                options.against = (try openModel(against, architecture: architectureOption.architecture).model, against)
             }
             if let inputs {
-                let shape = try document.network().shapes[0]
+                let shape = try opened.model.architecture.activationShapes()[0]
                 let images = try loadImages(inputs, shape: shape)
                 options.inputs = Tensor(shape: [images.count, shape.height, shape.width, shape.channels], scalars: images.values)
             }
             if let data { options.data = try FashionMNIST.load(directory: data, split: .test, limit: limit) }
-            let report = Verifier.verify(document: document, path: model, format: format.rawValue,
-                                         parseDetail: ModelFiles.integrityDescription(format), options: options)
+            let report: VerifyReport
+            do {
+                report = try Verifier.verify(opened.model, path: model, format: format.rawValue, parseDetail: opened.format.integrity, options: options)
+            } catch let error as ModelFileError where error.category == .invalidInput {
+                throw unreadable(error)
+            }
             emit(report)
             if !report.passed { throw ExitCode(Exit.checksFailed) }
         }
     }
 
     func emit(_ report: VerifyReport) {
-        if json {
+        if output.json {
             print(jsonLine(report))
             return
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ConvNet
+import Datasets
 
 /// Fashion-MNIST is installed by `make test` (apt package dataset-fashion-mnist).
 func fashion(_ split: FashionMNIST.Split, _ limit: Int) throws -> Dataset {

@@ -93,8 +93,8 @@ struct ONNXDetectionTests {
     @Test("an export is detected as ONNX from its bytes, and reading it says ONNX is write-only")
     func detect() throws {
         let bytes = try ONNXExport.encode(ModelDocument(network: try Network(architecture: .seed)))
-        #expect(ModelFormat.detect(prefix: Array(bytes.prefix(4096))) == .onnx)
-        #expect(ModelFormat.detect(prefix: [0x08, 0x00, 0x12]) == nil)
-        #expect(ModelFormat.detect(prefix: [0x08, 0x07, 0x99]) == nil)
+        #expect(ONNXFileFormat().recognizes(prefix: Array(bytes.prefix(4096))))
+        #expect(!ONNXFileFormat().recognizes(prefix: [0x08, 0x00, 0x12]))
+        #expect(!ONNXFileFormat().recognizes(prefix: [0x08, 0x07, 0x99]))
     }
 }

@@ -11,32 +11,6 @@ struct ModelArchiveTests {
         return dir
     }
 
-    @Test("formats are detected from their bytes", arguments: [
-        (ModelFormat.hdf5Magic + [0, 0, 0, 0], ModelFormat.hdf5),
-        (ModelFormat.cnnzMagic + [1, 0, 0, 0], .cnnz),
-        ([0x50, 0x4B, 0x03, 0x04] + Array("....metadata.json....".utf8), .keras),
-        ([0x50, 0x4B, 0x03, 0x04] + Array("....weights.npy....".utf8), .npz),
-        ([5, 0, 0, 0, 0, 0, 0, 0] + Array("{\"a\":1}".utf8), .safetensors),
-    ] as [([UInt8], ModelFormat)])
-    func detect(bytes: [UInt8], format: ModelFormat) {
-        #expect(ModelFormat.detect(prefix: bytes) == format)
-    }
-
-    @Test("unknown bytes are not a format")
-    func unknown() {
-        #expect(ModelFormat.detect(prefix: Array("hello, world".utf8)) == nil)
-        #expect(ModelFormat.detect(prefix: []) == nil)
-    }
-
-    @Test("extensions suggest formats")
-    func extensions() {
-        #expect(ModelFormat.fromExtension(of: "a/b.H5") == .hdf5)
-        #expect(ModelFormat.fromExtension(of: "m.weights.h5") == .hdf5)
-        #expect(ModelFormat.fromExtension(of: "m.cnnz") == .cnnz)
-        #expect(ModelFormat.fromExtension(of: "m.onnx") == .onnx)
-        #expect(ModelFormat.fromExtension(of: "model") == nil)
-    }
-
     @Test("atomic writes replace the file and leave nothing behind")
     func atomicWrite() throws {
         let dir = try tempDirectory()

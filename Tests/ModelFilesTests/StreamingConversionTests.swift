@@ -133,7 +133,7 @@ struct StreamingConversionTests {
         let document = try ConversionSupport.document(seed: UInt64(100 + seed), probes: true, state: false)
         let network = try document.network()
         let probes = try #require(document.probes)
-        let run = try StreamingVerifier.run(StreamedModel(document: document), inputs: probes.inputs)
+        let run = try Verifier.run(StreamedModel(document: document), inputs: probes.inputs)
         #expect(run.outputs.map(\.bitPattern) == (try network.predict(.floats(probes.inputs.scalars))).map(\.bitPattern))
         #expect(run.trace == (try ProbeTrace(network: network, inputs: probes.inputs)))
         #expect(run.valueCounts.map(\.name) == network.slots.map(\.spec.name))

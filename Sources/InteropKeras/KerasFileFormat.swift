@@ -1,0 +1,47 @@
+import ConvNet
+import HDF5Format
+import ModelArchive
+
+extension ModelFormat {
+    /// Keras 3 `.keras` zip archives (`Schemas/keras-mapping.md`).
+    public static let keras = ModelFormat(rawValue: "keras")
+}
+
+/// The `.keras` format: a zip whose first members name Keras' files; read and written whole (the weights are an
+/// HDF5 file inside the zip).
+public struct KerasFileFormat: ModelFileFormat {
+    public init() {}
+
+    public var format: ModelFormat { .keras }
+    public var displayName: String { "Keras" }
+    public var extensions: [String] { ["keras"] }
+    public var capabilities: FormatCapabilities {
+        FormatCapabilities(reads: true, writes: true, compression: true, trainingState: true, streamsReads: false, streamsWrites: false)
+    }
+    public var integrity: String { "keras zip read; member CRC-32 verified" }
+
+    /// A zip (local file header `PK\3\4`) naming `config.json`, `metadata.json` or `model.weights.h5` near its start.
+    public func recognizes(prefix: [UInt8]) -> Bool {
+        guard prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) else { return false }
+        let text = String(decoding: prefix.prefix(4096), as: UTF8.self)
+        return text.contains("config.json") || text.contains("metadata.json") || text.contains("model.weights.h5")
+    }
+
+    public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
+        let document = try KerasArchive.read(path: path)
+        let kind = "Keras 3 archive (.keras)"
+        return DocumentReader(document, formatVersion: document.metadata["keras_version"].map { "\(kind), Keras \($0)" } ?? kind)
+    }
+
+    public func check(_ options: SaveOptions, path: String) throws {
+        guard options.dtype == .float32 else {
+            throw ArchiveError.unsupported(format: "keras", reason: "Keras files hold float32 weights; use CNNZ for \(options.dtype.rawValue)")
+        }
+    }
+
+    public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {
+        try check(options, path: path)
+        try KerasArchive.write(try model.document(), to: path,
+                               options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
+    }
+}

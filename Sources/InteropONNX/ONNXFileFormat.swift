@@ -1,0 +1,43 @@
+import ConvNet
+import ModelArchive
+
+extension ModelFormat {
+    /// ONNX exports (`Schemas/onnx-export.md`).
+    public static let onnx = ModelFormat(rawValue: "onnx")
+}
+
+/// The ONNX format: written (opset 13), not read.
+public struct ONNXFileFormat: ModelFileFormat {
+    public init() {}
+
+    public var format: ModelFormat { .onnx }
+    public var displayName: String { "ONNX" }
+    public var extensions: [String] { ["onnx"] }
+    public var capabilities: FormatCapabilities {
+        FormatCapabilities(reads: false, writes: true, compression: false, trainingState: false, streamsReads: false, streamsWrites: false)
+    }
+    public var integrity: String { "onnx" }
+
+    /// The start of a serialized `ModelProto`: `0x08` (field 1 `ir_version`, varint), a one-byte version 1-127,
+    /// then the key of `producer_name` (2), `producer_version` (3), `domain` (4), `model_version` (5),
+    /// `doc_string` (6), `graph` (7), `opset_import` (8) or `metadata_props` (14).
+    public func recognizes(prefix: [UInt8]) -> Bool {
+        guard prefix.count >= 3, prefix[0] == 0x08, (1...0x7F).contains(prefix[1]) else { return false }
+        return [0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72].contains(prefix[2])
+    }
+
+    public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
+        throw ArchiveError.unsupported(format: "onnx", reason: "\(path) is an ONNX export; CNNKit writes ONNX files but does not read them")
+    }
+
+    public func check(_ options: SaveOptions, path: String) throws {
+        guard options.dtype == .float32 else {
+            throw ArchiveError.unsupported(format: "onnx", reason: "CNNKit exports ONNX as float32; use CNNZ for \(options.dtype.rawValue)")
+        }
+    }
+
+    public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {
+        try check(options, path: path)
+        try ONNXExport.write(try model.document(), to: path)
+    }
+}

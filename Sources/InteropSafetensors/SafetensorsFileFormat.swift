@@ -1,0 +1,37 @@
+import ConvNet
+import ModelArchive
+
+extension ModelFormat {
+    /// safetensors (`Schemas/safetensors-mapping.md`).
+    public static let safetensors = ModelFormat(rawValue: "safetensors")
+}
+
+/// The safetensors format: a little-endian header length, a JSON header, then the tensors' bytes.
+public struct SafetensorsFileFormat: ModelFileFormat {
+    public init() {}
+
+    public var format: ModelFormat { .safetensors }
+    public var displayName: String { "safetensors" }
+    public var extensions: [String] { ["safetensors"] }
+    public var capabilities: FormatCapabilities {
+        FormatCapabilities(reads: true, writes: true, compression: false, trainingState: true, streamsReads: false, streamsWrites: false)
+    }
+    public var integrity: String { "safetensors file read; header and offsets validated (the format has no checksums)" }
+
+    /// A little-endian UInt64 header length (2 to 10^8) followed by `{`.
+    public func recognizes(prefix: [UInt8]) -> Bool {
+        guard prefix.count >= 9 else { return false }
+        var length: UInt64 = 0
+        for i in 0..<8 { length |= UInt64(prefix[i]) << (8 * UInt64(i)) }
+        return length > 1 && length < 100_000_000 && prefix[8] == UInt8(ascii: "{")
+    }
+
+    public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
+        DocumentReader(try SafetensorsModel.read(path: path, architecture: architecture))
+    }
+
+    public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {
+        try check(options, path: path)
+        try SafetensorsModel.write(try model.document(), to: path)
+    }
+}

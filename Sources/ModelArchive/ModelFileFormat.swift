@@ -1,0 +1,90 @@
+import ConvNet
+
+/// What a format can hold and do, so that callers can refuse a request before any work is done.
+public struct FormatCapabilities: Sendable, Hashable {
+    /// CNNKit reads files of this format.
+    public var reads: Bool
+    /// CNNKit writes files of this format.
+    public var writes: Bool
+    /// The storage precisions a writer accepts (float32 always; lossy ones only where the format has them).
+    public var dtypes: [StorageDType]
+    /// Whether ``SaveOptions/compress`` changes what is written.
+    public var compression: Bool
+    /// Whether the command line compresses unless told otherwise (`--compression` absent).
+    public var compressesByDefault: Bool
+    /// Whether a written file keeps the training state (optimizer slots, counters, history), so that
+    /// training can resume from it.
+    public var trainingState: Bool
+    /// Whether the reader yields one tensor at a time from the file (else the file is parsed whole when it is
+    /// opened).
+    public var streamsReads: Bool
+    /// Whether the writer takes one tensor at a time from its source (else it gathers the model first).
+    public var streamsWrites: Bool
+
+    public init(reads: Bool, writes: Bool, dtypes: [StorageDType] = [.float32], compression: Bool, compressesByDefault: Bool = false,
+                trainingState: Bool, streamsReads: Bool, streamsWrites: Bool) {
+        self.reads = reads
+        self.writes = writes
+        self.dtypes = dtypes
+        self.compression = compression
+        self.compressesByDefault = compressesByDefault
+        self.trainingState = trainingState
+        self.streamsReads = streamsReads
+        self.streamsWrites = streamsWrites
+    }
+}
+
+/// One file format: how to recognise its bytes, what it can hold, how to open a file for reading and how to
+/// write one from a tensor source.
+///
+/// Every format module defines one value of this protocol; `ModelFiles` holds the list, so adding a format is
+/// one module and one line there.
+public protocol ModelFileFormat: Sendable {
+    /// The format's name (`--to` spells it so).
+    var format: ModelFormat { get }
+    /// The name people call it by in sentences ("HDF5", "safetensors").
+    var displayName: String { get }
+    /// File name extensions, lower case and without the dot, the usual one first.
+    var extensions: [String] { get }
+    var capabilities: FormatCapabilities { get }
+    /// What reading a file of this format proves about its integrity (shown by `inspect` and `verify`).
+    var integrity: String { get }
+
+    /// True when the first bytes of a file (up to 4096 of them; fewer for a small file) are this format's.
+    func recognizes(prefix: [UInt8]) -> Bool
+
+    /// Opens a file: reads and checks its small parts now, its tensors when asked.
+    ///
+    /// - Parameters:
+    ///   - path: the file, already recognised as this format.
+    ///   - architecture: for files that carry none (Keras `.weights.h5`, plain safetensors or npz).
+    /// - Throws: the format module's ``ModelFileError``.
+    func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader
+
+    /// Refuses options the format cannot honour, before anything is computed or written.
+    ///
+    /// - Throws: ``ArchiveError/unsupported(format:reason:)``.
+    func check(_ options: SaveOptions, path: String) throws
+
+    /// Writes a model atomically, fetching its tensors from `model` (one at a time where
+    /// ``FormatCapabilities/streamsWrites``).
+    ///
+    /// - Throws: the format module's ``ModelFileError``, or what fetching a tensor throws.
+    func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws
+}
+
+extension ModelFileFormat {
+    /// Refuses a storage precision the format does not list in ``FormatCapabilities/dtypes``.
+    public func check(_ options: SaveOptions, path: String) throws {
+        guard capabilities.dtypes.contains(options.dtype) else {
+            throw ArchiveError.unsupported(format: format.rawValue,
+                                           reason: "CNNKit writes \(displayName) as float32; use CNNZ for \(options.dtype.rawValue)")
+        }
+    }
+
+    /// True when `path` ends in one of ``extensions`` (case-insensitive).
+    public func matchesExtension(of path: String) -> Bool {
+        let lower = path.lowercased()
+        return extensions.contains { lower.hasSuffix("." + $0) }
+    }
+}

@@ -1,0 +1,43 @@
+import ConvNet
+
+/// How a model file is written, whatever its format.
+public struct SaveOptions: Sendable, Hashable {
+    /// The output format; nil takes it from the file's extension (HDF5 when there is none).
+    public var format: ModelFormat?
+    /// Compress tensor data (HDF5: shuffle + deflate + Fletcher-32; CNNZ: shuffle-deflate; npz: deflate).
+    public var compress: Bool
+    /// zlib level 0-9 when compressing.
+    public var level: Int
+    /// Storage precision of float tensors (lossy below float32; only formats that can hold it accept it).
+    public var dtype: StorageDType
+    /// Drop the training state (optimizer slots, counters, history).
+    public var weightsOnly: Bool
+
+    public init(format: ModelFormat? = nil, compress: Bool = false, level: Int = 6, dtype: StorageDType = .float32, weightsOnly: Bool = false) {
+        self.format = format
+        self.compress = compress
+        self.level = level
+        self.dtype = dtype
+        self.weightsOnly = weightsOnly
+    }
+}
+
+/// Storage precisions a save can ask for.
+public enum StorageDType: String, Sendable, Hashable, CaseIterable {
+    case float32
+    case float16
+    case bfloat16
+
+    /// Replaces `tensor`'s values with those a reader gets back after they are stored in this precision
+    /// (round to nearest even, as every writer of these precisions does).
+    public func roundTrip(_ tensor: inout Tensor) {
+        switch self {
+        case .float32:
+            return
+        case .float16:
+            for i in tensor.scalars.indices { tensor.scalars[i] = FloatConversion.float(float16Bits: FloatConversion.float16Bits(tensor.scalars[i])) }
+        case .bfloat16:
+            for i in tensor.scalars.indices { tensor.scalars[i] = FloatConversion.float(bfloat16Bits: FloatConversion.bfloat16Bits(tensor.scalars[i])) }
+        }
+    }
+}
