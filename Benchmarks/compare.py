@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Prints CNNKit's throughput beside PyTorch's and JAX's, as ratios, and checks DESIGN.md's targets.
+"""Prints CNNKit's throughput beside PyTorch's and JAX's, as ratios, and checks CNNKit's speed targets.
 
 Usage:
     compare.py cnnkit.json torch.json jax.json     # each file: one JSON line from a *-bench --json run
@@ -16,7 +16,7 @@ import sys
 
 FIELDS = ("train_b1", "train_b32", "inference")
 LABELS = {"train_b1": "b1", "train_b32": "b32", "inference": "inference"}
-# DESIGN.md section 7.
+# The seed-network speed targets of Benchmarks/README.md ("Speed targets").
 TARGETS = {"train_b1": 25_000, "train_b32": 50_000, "inference": 100_000}
 
 
@@ -94,7 +94,7 @@ def main(argv):
     if others:
         print()
 
-    print("DESIGN targets for CNNKit (DESIGN.md section 7):")
+    print("Speed targets for CNNKit (Benchmarks/README.md):")
     met = 0
     for k in FIELDS:
         ok = base[k] >= TARGETS[k]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Table of file-format results from cnnz-bench and formats_bench.py, with ratios and DESIGN.md's targets.
+"""Table of file-format results from cnnz-bench and formats_bench.py, with ratios and the large-file speed targets.
 
 Usage: formats_compare.py RESULTS.jsonl [RESULTS.jsonl ...]   (or - for standard input)
 
@@ -11,7 +11,7 @@ times and speeds (MB/s of float32 payload, MB = 10^6 bytes), then the ratios:
 - CNNZ raw vs safetensors: read speed ratio; CNNZ raw vs a plain pread of the same bytes (the page-cache floor);
 - our HDF5 vs h5py (contiguous vs contiguous, shuffle+deflate-4 vs gzip-4+shuffle): time ratios.
 
-The targets (DESIGN.md section 7, for large files) are judged on the synthetic model; the seed model's ratios
+The targets (Benchmarks/README.md, "Speed targets", for large files) are judged on the synthetic model; the seed model's ratios
 are shown for information. Exits 0 whatever the numbers; 1 when an input is missing, unparseable or lacks a
 result the table needs. Needs only the standard library.
 """
@@ -188,7 +188,7 @@ def main():
         result = ratios(model, mine)
         if model == TARGET_MODEL:
             targets = result
-    print(f"\nDESIGN.md section 7 targets (large files: judged on the {TARGET_MODEL} model; wall-clock is the target, "
+    print(f"\nSpeed targets of Benchmarks/README.md (large files: judged on the {TARGET_MODEL} model; wall-clock is the target, "
           f"CPU time is shown beside it because wall-clock on a loaded machine says little)")
     if targets is None:
         print(f"  not judged: no {TARGET_MODEL} results")

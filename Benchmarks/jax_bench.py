@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """JAX (XLA CPU, jit) throughput of CNNKit's seed model and training recipe.
 
-Model (same as CNNKit's default, see DESIGN.md section 2):
+Model (same as CNNKit's default, see Documentation/models.md):
     x = pixel / 255 - 0.5  (inside the model, from raw uint8 pixels)
     conv2d 16 filters 3x3, valid, stride 1, no bias   (NHWC, kernel HWIO)
     maxpool 2x2 stride 2 (26 -> 13)

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ModelArchive
 
 /// Where ``CNNZStreamWriter`` sends bytes: memory or a file descriptor.
 protocol ByteSink: AnyObject {
@@ -51,15 +52,10 @@ final class FileSink: ByteSink {
 
     /// Calls `write(2)` until every byte is written.
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        guard let base = bytes.baseAddress else { return }
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, base + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CNNZError.writeFailed(path: path, reason: "write: \(String(cString: strerror(errno)))")
-            }
-            done += n
+        do {
+            try FileIO.writeAll(fd, bytes)
+        } catch {
+            throw CNNZError.writeFailed(path: path, reason: error.description)
         }
     }
 }

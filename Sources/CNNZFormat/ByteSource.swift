@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ModelArchive
 
 /// Where ``CNNZReader`` reads bytes from: a file (with `pread`) or memory.
 protocol ByteSource: AnyObject {
@@ -58,19 +59,15 @@ final class FileSource: ByteSource {
     deinit { close(fd) }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
-        guard let base = buffer.baseAddress else { return }
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, base + done, buffer.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CNNZError.readFailed(path: path, reason: "pread at byte \(offset + UInt64(done)): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 {
-                throw CNNZError.truncated(CNNZLocation(file: path, offset: offset + UInt64(done)), what: "file (it shrank while being read)",
-                                          needed: UInt64(buffer.count - done), available: 0)
-            }
-            done += n
+        let done: Int
+        do {
+            done = try FileIO.read(fd, into: buffer, at: offset)
+        } catch {
+            throw CNNZError.readFailed(path: path, reason: "pread at byte \(offset): \(String(cString: strerror(error.code)))")
+        }
+        guard done == buffer.count else {
+            throw CNNZError.truncated(CNNZLocation(file: path, offset: offset + UInt64(done)), what: "file (it shrank while being read)",
+                                      needed: UInt64(buffer.count - done), available: 0)
         }
     }
 }

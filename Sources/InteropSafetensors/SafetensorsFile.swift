@@ -1,4 +1,5 @@
 import Foundation
+import ModelArchive
 
 /// One tensor of a safetensors file, widened to float32.
 public struct SafetensorsTensor: Sendable, Hashable {
@@ -83,13 +84,32 @@ public struct SafetensorsFile: Sendable, Hashable {
     /// - Throws: ``SafetensorsError/invalidWrite(reason:)`` for duplicate or empty names, a name `__metadata__`,
     ///   or a value count that does not match the shape.
     public func encoded() throws -> [UInt8] {
+        for t in tensors {
+            guard let count = Self.elementCount(t.shape), count == t.values.count else {
+                throw SafetensorsError.invalidWrite(reason: "tensor \(t.name) has shape \(t.shape) but \(t.values.count) values")
+            }
+        }
+        let (header, ordered) = try Self.header(metadata: metadata, tensors: tensors.map { TensorDescriptor(name: $0.name, shape: $0.shape) })
+        let byName = Dictionary(tensors.map { ($0.name, $0.values) }, uniquingKeysWith: { first, _ in first })
+        var out = header
+        for t in ordered {
+            Self.appendLittleEndian(byName[t.name] ?? [], to: &out)
+        }
+        return out
+    }
+
+    /// The first bytes of a file holding `tensors` as F32: the 8-byte header length and the header, as the
+    /// Python package writes them (tensors sorted by name, `__metadata__` first with its keys sorted, padded
+    /// with spaces to a multiple of 8 bytes), and the order in which the tensors' data must follow.
+    ///
+    /// - Throws: ``SafetensorsError/invalidWrite(reason:)`` for duplicate or empty names, a name
+    ///   `__metadata__`, a negative or overflowing shape, or a header over the cap.
+    public static func header(metadata: [String: String]?, tensors: [TensorDescriptor]) throws -> (bytes: [UInt8], order: [TensorDescriptor]) {
         var seen = Set<String>()
         for t in tensors {
             guard !t.name.isEmpty, t.name != "__metadata__" else { throw SafetensorsError.invalidWrite(reason: "tensor name '\(t.name)' is reserved or empty") }
             guard seen.insert(t.name).inserted else { throw SafetensorsError.invalidWrite(reason: "tensor name '\(t.name)' is used twice") }
-            guard let count = elementCount(t.shape), count == t.values.count else {
-                throw SafetensorsError.invalidWrite(reason: "tensor \(t.name) has shape \(t.shape) but \(t.values.count) values")
-            }
+            guard elementCount(t.shape) != nil else { throw SafetensorsError.invalidWrite(reason: "tensor \(t.name) has an invalid shape \(t.shape)") }
         }
         // All tensors are written as F32, so the Python package's (dtype, name) order is name order.
         let ordered = tensors.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
@@ -104,7 +124,7 @@ public struct SafetensorsFile: Sendable, Hashable {
         }
         var offset = 0
         for t in ordered {
-            let end = offset + t.values.count * 4
+            let end = offset + (elementCount(t.shape) ?? 0) * 4
             if !first { json += "," }
             first = false
             json += SafetensorsJSON.quoted(t.name) + ":{\"dtype\":\"F32\",\"shape\":["
@@ -118,20 +138,22 @@ public struct SafetensorsFile: Sendable, Hashable {
             throw SafetensorsError.invalidWrite(reason: "the header would be \(header.count) bytes, above the cap of \(Self.maxHeaderBytes)")
         }
         var out: [UInt8] = []
-        out.reserveCapacity(8 + header.count + offset)
+        out.reserveCapacity(8 + header.count)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { out += $0 }
         out += header
-        for t in ordered {
-            #if _endian(little)
-            t.values.withUnsafeBytes { out += $0 }
-            #else
-            for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
-            #endif
-        }
-        return out
+        return (out, ordered)
     }
 
-    private func elementCount(_ shape: [Int]) -> Int? {
+    /// Appends float32 values as little-endian bytes (bit patterns, NaN payloads included, kept).
+    static func appendLittleEndian(_ values: [Float], to out: inout [UInt8]) {
+        #if _endian(little)
+        values.withUnsafeBytes { out += $0 }
+        #else
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
+        #endif
+    }
+
+    static func elementCount(_ shape: [Int]) -> Int? {
         var n = 1
         for d in shape {
             guard d >= 0 else { return nil }

@@ -14,7 +14,7 @@ public struct SafetensorsFileFormat: ModelFileFormat {
     public var displayName: String { "safetensors" }
     public var extensions: [String] { ["safetensors"] }
     public var capabilities: FormatCapabilities {
-        FormatCapabilities(reads: true, writes: true, compression: false, trainingState: true, streamsReads: false, streamsWrites: false)
+        FormatCapabilities(reads: true, writes: true, compression: false, trainingState: true, streamsReads: true, streamsWrites: true)
     }
     public var integrity: String { "safetensors file read; header and offsets validated (the format has no checksums)" }
 
@@ -27,11 +27,11 @@ public struct SafetensorsFileFormat: ModelFileFormat {
     }
 
     public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
-        DocumentReader(try SafetensorsModel.read(path: path, architecture: architecture))
+        try SafetensorsTensorReader(path: path, architecture: architecture)
     }
 
     public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {
         try check(options, path: path)
-        try SafetensorsModel.write(try model.document(), to: path)
+        try SafetensorsModel.write(model, to: path)
     }
 }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ConvNet
 import Foundation
 import ModelArchive
@@ -18,7 +23,7 @@ public enum SafetensorsModel {
     ///   nor the caller gives an architecture, ``SafetensorsError/document(file:tensor:reason:)`` for a
     ///   missing, mis-shaped or unknown tensor.
     public static func read(path: String, architecture: Architecture? = nil) throws -> ModelDocument {
-        try document(from: SafetensorsFile.read(path: path), name: path, architecture: architecture)
+        try StreamedModel(reader: SafetensorsTensorReader(path: path, architecture: architecture)).document()
     }
 
     /// Reads a file held in memory; `name` stands for the file in error messages.
@@ -31,55 +36,119 @@ public enum SafetensorsModel {
     /// - Throws: ``SafetensorsError/invalidWrite(reason:)`` when the document's tensors do not match its
     ///   architecture or its metadata uses a reserved key; ``ArchiveError`` when the file cannot be written.
     public static func write(_ document: ModelDocument, to path: String) throws {
-        try AtomicFile.write(bytes: try encode(document), to: path)
+        try write(StreamedModel(document: document), to: path)
     }
 
-    /// The bytes ``write(_:to:)`` writes: deterministic for the same document.
+    /// Writes a model whose tensors are fetched one at a time, each written and released before the next:
+    /// the same bytes as ``encode(_:)`` for the same model.
+    ///
+    /// - Throws: as ``write(_:to:)-(ModelDocument,_)``, or what fetching a tensor throws.
+    public static func write(_ model: StreamedModel, to path: String) throws {
+        let plan = try plan(model)
+        try AtomicFile.write(to: path) { temp in
+            let fd = open(temp, O_WRONLY | O_TRUNC | O_CLOEXEC)
+            guard fd >= 0 else { throw SafetensorsError.cannotCreate(path: path, reason: errnoText()) }
+            defer { close(fd) }
+            func put(_ bytes: [UInt8]) throws {
+                do {
+                    try bytes.withUnsafeBytes { try FileIO.writeAll(fd, $0) }
+                } catch let error as SystemCallError {
+                    throw SafetensorsError.writeFailed(path: path, reason: error.description)
+                }
+            }
+            try put(plan.header)
+            for t in plan.order {
+                var bytes: [UInt8] = []
+                SafetensorsFile.appendLittleEndian(try plan.fetch(t).scalars, to: &bytes)
+                try put(bytes)
+            }
+        }
+    }
+
+    /// The bytes ``write(_:to:)-(ModelDocument,_)`` writes: deterministic for the same document.
     public static func encode(_ document: ModelDocument) throws -> [UInt8] {
-        let file = try file(for: document)
-        let bytes = try file.encoded()
-        // Read back in memory: what we write must be a document we read.
+        let model = StreamedModel(document: document)
+        let plan = try plan(model)
+        var out = plan.header
+        for t in plan.order { SafetensorsFile.appendLittleEndian(try plan.fetch(t).scalars, to: &out) }
+        return out
+    }
+
+    /// What a write puts in the file: the header bytes, the tensors in file order, and how to fetch each
+    /// (parameters and slots from the model, probes from its probes). Checked first as a reader will check it:
+    /// what we write must be a model we read.
+    private static func plan(_ model: StreamedModel) throws -> (header: [UInt8], order: [TensorDescriptor], fetch: (TensorDescriptor) throws -> Tensor) {
+        for key in model.metadata.keys where SafetensorsLayout.reservedKeys.contains(key) {
+            throw SafetensorsError.invalidWrite(reason: "metadata key '\(key)' is reserved for CNNKit's own data")
+        }
+        var metadata = model.metadata
+        metadata[SafetensorsLayout.formatVersionKey] = SafetensorsLayout.formatVersion
+        metadata[SafetensorsLayout.architectureKey] = model.architecture.jsonString()
+        var descriptors = model.parameters
+        if let state = model.trainingState {
+            do {
+                metadata[SafetensorsLayout.trainingStateKey] = String(decoding: try ArchiveJSON.encoder().encode(state), as: UTF8.self)
+            } catch {
+                throw SafetensorsError.invalidWrite(reason: "training state cannot be encoded: \(error)")
+            }
+            descriptors += model.slots
+        }
+        var probeTensors: [String: Tensor] = [:]
+        if let probes = model.probes {
+            metadata[SafetensorsLayout.probesSourceKey] = probes.source
+            probeTensors[SafetensorsLayout.probeInputs] = probes.inputs
+            probeTensors[SafetensorsLayout.probeOutputs] = probes.outputs
+            for (name, t) in probeTensors.sorted(by: { $0.key < $1.key }) {
+                guard Tensor.elementCount(t.shape) == t.scalars.count else {
+                    throw SafetensorsError.invalidWrite(reason: "tensor \(name) has shape \(t.shape) but \(t.scalars.count) values")
+                }
+            }
+            descriptors += [TensorDescriptor(name: SafetensorsLayout.probeInputs, shape: probes.inputs.shape),
+                            TensorDescriptor(name: SafetensorsLayout.probeOutputs, shape: probes.outputs.shape)]
+        }
+        let (header, order) = try SafetensorsFile.header(metadata: metadata, tensors: descriptors)
+        var shapes: [String: [Int]] = [:]
+        for d in descriptors { shapes[d.name] = d.shape }
         do {
-            _ = try self.document(from: file, name: "(output)", architecture: nil)
+            _ = try layout(metadata: metadata, shapes: shapes, name: "(output)", architecture: nil)
         } catch let error as SafetensorsError {
             if case let .document(_, tensor, reason) = error {
                 throw SafetensorsError.invalidWrite(reason: tensor.map { "tensor \($0): \(reason)" } ?? reason)
             }
             throw error
         }
-        return bytes
-    }
-
-    /// The tensors and `__metadata__` a document maps to.
-    public static func file(for document: ModelDocument) throws -> SafetensorsFile {
-        for key in document.metadata.keys where SafetensorsLayout.reservedKeys.contains(key) {
-            throw SafetensorsError.invalidWrite(reason: "metadata key '\(key)' is reserved for CNNKit's own data")
+        let fetch: (TensorDescriptor) throws -> Tensor = { d in
+            if let t = probeTensors[d.name] { return t }
+            return try model.fetch(d)
         }
-        var metadata = document.metadata
-        metadata[SafetensorsLayout.formatVersionKey] = SafetensorsLayout.formatVersion
-        metadata[SafetensorsLayout.architectureKey] = document.architecture.jsonString()
-        var tensors = document.tensors.map { SafetensorsTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.scalars) }
-        if let state = document.trainingState {
-            do {
-                metadata[SafetensorsLayout.trainingStateKey] = String(decoding: try ArchiveJSON.encoder().encode(state), as: UTF8.self)
-            } catch {
-                throw SafetensorsError.invalidWrite(reason: "training state cannot be encoded: \(error)")
-            }
-            tensors += state.slots.map { SafetensorsTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.scalars) }
-        }
-        if let probes = document.probes {
-            metadata[SafetensorsLayout.probesSourceKey] = probes.source
-            tensors.append(SafetensorsTensor(name: SafetensorsLayout.probeInputs, shape: probes.inputs.shape, values: probes.inputs.scalars))
-            tensors.append(SafetensorsTensor(name: SafetensorsLayout.probeOutputs, shape: probes.outputs.shape, values: probes.outputs.scalars))
-        }
-        return SafetensorsFile(metadata: metadata, tensors: tensors)
+        return (header, order, fetch)
     }
 
     /// Maps a parsed file to a document: every tensor must be claimed by the architecture, the optimizer or
     /// the probes.
     public static func document(from file: SafetensorsFile, name: String, architecture given: Architecture?) throws -> ModelDocument {
+        var shapes: [String: [Int]] = [:], values: [String: Tensor] = [:]
+        for t in file.tensors {
+            shapes[t.name] = t.shape
+            values[t.name] = Tensor(shape: t.shape, scalars: t.values)
+        }
+        let mapped = try layout(metadata: file.metadata, shapes: shapes, name: name, architecture: given)
+        func value(_ d: TensorDescriptor) -> NamedTensor { NamedTensor(name: d.name, tensor: values[d.name] ?? Tensor(zeros: d.shape)) }
+        var state = mapped.layout.trainingState
+        state?.slots = mapped.layout.slots.map(value)
+        let probes = mapped.layout.probes.map { Probes(inputs: value($0.inputs).tensor, outputs: value($0.outputs).tensor, source: mapped.probesSource ?? "") }
+        return ModelDocument(architecture: mapped.architecture, tensors: mapped.layout.parameters.map(value), trainingState: state,
+                             probes: probes, metadata: mapped.metadata)
+    }
+
+    /// Maps a header (`__metadata__` and the tensors' shapes) onto the architecture it records, or the one
+    /// given: which tensors are parameters, slots and probes, and the document's own metadata.
+    ///
+    /// - Throws: ``SafetensorsError/missingArchitecture(file:)`` or ``SafetensorsError/document(file:tensor:reason:)``.
+    static func layout(metadata stored: [String: String]?, shapes: [String: [Int]], name: String, architecture given: Architecture?) throws
+        -> (architecture: Architecture, layout: DocumentLayout, probesSource: String?, metadata: [String: String]) {
         func fail(_ tensor: String?, _ reason: String) -> SafetensorsError { .document(file: name, tensor: tensor, reason: reason) }
-        var metadata = file.metadata ?? [:]
+        var metadata = stored ?? [:]
         if let version = metadata[SafetensorsLayout.formatVersionKey], version != SafetensorsLayout.formatVersion {
             throw fail(nil, "'__metadata__' \(SafetensorsLayout.formatVersionKey) is '\(version)'; this build reads version \(SafetensorsLayout.formatVersion)")
         }
@@ -107,16 +176,13 @@ public enum SafetensorsModel {
                 throw fail(nil, "'__metadata__' \(SafetensorsLayout.trainingStateKey) is not a training state: \(error)")
             }
         }
-
         let probesSource = metadata[SafetensorsLayout.probesSourceKey]
         for key in SafetensorsLayout.reservedKeys { metadata.removeValue(forKey: key) }
-        var tensors: [String: Tensor] = [:]
-        for t in file.tensors { tensors[t.name] = Tensor(shape: t.shape, scalars: t.values) }
         do {
-            return try ModelDocument.assemble(
-                tensors: tensors, architecture: architecture, specs: specs, state: state,
-                probeNames: (SafetensorsLayout.probeInputs, SafetensorsLayout.probeOutputs), probesSource: probesSource, metadata: metadata,
-                unclaimedReason: "is not a parameter of the architecture, an optimizer slot or a probe tensor")
+            let layout = try DocumentLayout(shapes: shapes, architecture: architecture, specs: specs, state: state,
+                                            probeNames: (SafetensorsLayout.probeInputs, SafetensorsLayout.probeOutputs),
+                                            unclaimedReason: "is not a parameter of the architecture, an optimizer slot or a probe tensor")
+            return (architecture, layout, probesSource, metadata)
         } catch {
             throw fail(error.name, error.reason)
         }

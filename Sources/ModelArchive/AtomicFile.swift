@@ -45,16 +45,10 @@ public enum AtomicFile {
             let fd = open(temp, O_WRONLY | O_TRUNC)
             guard fd >= 0 else { throw ArchiveError.cannotCreate(path: path, reason: errnoText()) }
             defer { close(fd) }
-            var written = 0
-            try bytes.withUnsafeBytes { raw in
-                while written < raw.count {
-                    let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw ArchiveError.writeFailed(path: path, reason: errnoText())
-                    }
-                    written += n
-                }
+            do {
+                try bytes.withUnsafeBytes { raw in try FileIO.writeAll(fd, raw) }
+            } catch let error as SystemCallError {
+                throw ArchiveError.writeFailed(path: path, reason: String(cString: strerror(error.code)))
             }
         }
     }

@@ -21,10 +21,13 @@ struct JSONOption: ParsableArguments {
 
 /// `--threads N`, validated the same way in every command.
 struct ThreadsOption: ParsableArguments {
-    @Option(help: "Worker threads (results do not depend on it).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("threads"), help: "Worker threads (default: the number of processors; results do not depend on it).")
+    var given: Int?
+
+    /// The threads to use.
+    var threads: Int { given ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
-        guard threads > 0 else { throw ValidationError("--threads must be positive, found \(threads)") }
+        if let given, given <= 0 { throw ValidationError("--threads must be positive, found \(given)") }
     }
 }

@@ -1,7 +1,7 @@
-"""The command-line contract of DESIGN.md section 4 and 5, run against the built `cnnkit` binary.
+"""The command-line contract of Documentation/cli.md, run against the built `cnnkit` binary.
 
 Every subcommand, every exit code reachable on purpose, `--json` output validated against its schema in
-`Schemas/`, help text snapshots, and the verification promises of issue 5.
+`Schemas/`, help text snapshots, and the verification rules (Documentation/cli.md, section 3).
 """
 
 import json
