@@ -24,14 +24,16 @@ let package = Package(
 
         // Tensors, layers, network, losses, optimizers, training loop, RNG (knows no files).
         .target(name: "ConvNet"),
+        // The one zlib wrapper: deflate, inflate, gunzip, CRC-32.
+        .target(name: "ZlibCoding", dependencies: ["CNNKitZlib"]),
         // IDX and gzip reading: Fashion-MNIST as Debian installs it.
-        .target(name: "Datasets", dependencies: ["ConvNet", "CNNKitZlib"]),
+        .target(name: "Datasets", dependencies: ["ConvNet", "ZlibCoding"]),
         // The format-neutral model document, the tensor source and reader, the format protocol, shared errors.
         .target(name: "ModelArchive", dependencies: ["ConvNet"]),
         // HDF5 reader/writer in the Keras-compatible layout.
         .target(name: "HDF5Format", dependencies: ["ConvNet", "ModelArchive", "CHDF5"]),
         // The CNNZ reader/writer.
-        .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "CNNKitZlib"]),
+        .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding"]),
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
         .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
         // Formats people already hold, one module each.
@@ -68,7 +70,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CNNKitTestSupport"]),
-        .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
+        .testTarget(name: "CNNZFormatTests", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "ZlibCoding"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
         .testTarget(name: "InteropKerasTests", dependencies: ["InteropKeras", "HDF5Format", "CNNKitTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(name: "ModelFilesTests", dependencies: [

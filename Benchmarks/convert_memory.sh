@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Peak memory of `cnnkit convert` on a ~500 MB model (issue 5: under 1.2 x the largest tensor + 64 MB).
+# Peak memory of `cnnkit convert` and `cnnkit inspect` on a ~500 MB model: each must stay under 1.2 x the
+# largest tensor + 64 MiB (Benchmarks/README.md, "Memory").
 #
 # Builds release, generates the model once as CNNZ with `cnnkit train --epochs 0` (input 28x28x1, conv 3x3 x 64
 # same padding, flatten to 50176, dense 2500: a 501.8 MB dense kernel; generation may use more memory, it is not
-# measured), then measures with /usr/bin/time -v:
-#   cnnkit convert big.cnnz big.h5      (CNNZ -> HDF5, then streamed verification)
-#   cnnkit convert big.h5 big2.cnnz     (HDF5 -> CNNZ shuffle-deflate, then streamed verification)
-#   cnnkit convert big2.cnnz big16.cnnz --dtype float16   (lossy: streamed bound pass, write, verification)
-# and prints each maximum resident set size against the bound. Files go under .build/convert-memory and are
-# deleted afterwards. Exit 0 when both runs stay under the bound, 1 otherwise.
+# measured), then measures with /usr/bin/time -v every pair of formats whose reader and writer both stream
+# (HDF5, CNNZ, safetensors; FormatCapabilities.streamsReads/streamsWrites), the lossy float16 path, and
+# `inspect` of each streaming format. Each conversion also reopens and verifies its output layer by layer.
+# Prints each maximum resident set size against the bound. Files go under .build/convert-memory and are
+# deleted afterwards. Exit 0 when every run stays under the bound, 1 otherwise.
 #
 # Usage: Benchmarks/convert_memory.sh [DENSE_UNITS]   (default 2500)
 set -euo pipefail
@@ -64,5 +64,12 @@ measure() {
 
 measure "cnnz -> h5" "$BIN" convert "$WORK/big.cnnz" "$WORK/big.h5"
 measure "h5 -> cnnz (deflate)" "$BIN" convert "$WORK/big.h5" "$WORK/big2.cnnz"
+measure "cnnz -> safetensors" "$BIN" convert "$WORK/big.cnnz" "$WORK/big.safetensors"
+measure "safetensors -> cnnz" "$BIN" convert "$WORK/big.safetensors" "$WORK/big3.cnnz" --compression none
+measure "h5 -> safetensors" "$BIN" convert "$WORK/big.h5" "$WORK/big2.safetensors"
+measure "safetensors -> h5" "$BIN" convert "$WORK/big.safetensors" "$WORK/big2.h5"
 measure "cnnz -> cnnz float16" "$BIN" convert "$WORK/big2.cnnz" "$WORK/big16.cnnz" --dtype float16
+measure "inspect cnnz" "$BIN" inspect "$WORK/big2.cnnz"
+measure "inspect h5" "$BIN" inspect "$WORK/big.h5"
+measure "inspect safetensors" "$BIN" inspect "$WORK/big.safetensors"
 exit $status

@@ -1,11 +1,11 @@
-import CNNKitZlib
+import ZlibCoding
 
 /// Encoding and decoding one chunk (`Schemas/cnnz.md` section 5).
 extension CNNZCodec {
     /// The zlib strategy the writer uses: `Z_DEFAULT_STRATEGY` for `deflate`, `Z_RLE` for `shuffle-deflate`
     /// (section 5.3). The strategy does not change the format: any zlib stream decodes.
-    var zlibStrategy: Int32 {
-        self == .shuffleDeflate ? Z_RLE : Z_DEFAULT_STRATEGY
+    var zlibStrategy: Zlib.Strategy {
+        self == .shuffleDeflate ? .runLength : .standard
     }
 
     /// Encodes one chunk of raw stored-dtype bytes.
@@ -90,63 +90,21 @@ extension CNNZCodec {
         return out
     }
 
-    /// One zlib stream (RFC 1950) of `input`, through `deflateInit2`/`deflate(Z_FINISH)`.
-    static func deflate(_ input: [UInt8], level: Int, strategy: Int32) throws -> [UInt8] {
-        var stream = z_stream()
-        guard cnnkit_deflateInit2(&stream, Int32(level), Z_DEFLATED, MAX_WBITS, 8, strategy) == Z_OK else {
-            throw CNNZError.invalidWrite(reason: "zlib refused level \(level)")
+    static func deflate(_ input: [UInt8], level: Int, strategy: Zlib.Strategy) throws -> [UInt8] {
+        do {
+            return try Zlib.deflate(input, level: level, strategy: strategy)
+        } catch {
+            throw CNNZError.invalidWrite(reason: error.reason)
         }
-        defer { deflateEnd(&stream) }
-        let bound = Int(deflateBound(&stream, uLong(input.count)))
-        var output = [UInt8](repeating: 0, count: bound)
-        let status: Int32 = input.withUnsafeBufferPointer { src in
-            output.withUnsafeMutableBufferPointer { dst in
-                stream.next_in = UnsafeMutablePointer(mutating: src.baseAddress)
-                stream.avail_in = uInt(src.count)
-                stream.next_out = dst.baseAddress
-                stream.avail_out = uInt(dst.count)
-                return CNNKitZlib.deflate(&stream, Z_FINISH)
-            }
-        }
-        guard status == Z_STREAM_END else { throw CNNZError.invalidWrite(reason: "zlib deflate failed with status \(status)") }
-        output.removeLast(Int(stream.avail_out))
-        return output
     }
 
     /// Inflates one zlib stream that must decode to exactly `rawCount` bytes and end exactly at the end of
     /// `stored`.
     static func inflate(_ stored: UnsafeRawBufferPointer, rawCount: Int) throws(ChunkDecodeFailure) -> [UInt8] {
-        var stream = z_stream()
-        guard cnnkit_inflateInit2(&stream, MAX_WBITS) == Z_OK else { throw ChunkDecodeFailure(reason: "zlib could not start inflating") }
-        defer { inflateEnd(&stream) }
-        // One spare byte tells "exactly rawCount" from "more than rawCount".
-        var output = [UInt8](repeating: 0, count: rawCount + 1)
-        let status: Int32 = output.withUnsafeMutableBufferPointer { dst in
-            stream.next_in = UnsafeMutablePointer(mutating: stored.baseAddress?.assumingMemoryBound(to: Bytef.self))
-            stream.avail_in = uInt(stored.count)
-            stream.next_out = dst.baseAddress
-            stream.avail_out = uInt(dst.count)
-            return CNNKitZlib.inflate(&stream, Z_FINISH)
-        }
-        let produced = output.count - Int(stream.avail_out)
-        let consumed = stored.count - Int(stream.avail_in)
-        switch status {
-        case Z_STREAM_END:
-            guard produced == rawCount else {
-                throw ChunkDecodeFailure(reason: "chunk decompresses to \(produced) bytes, expected \(rawCount)")
-            }
-            guard consumed == stored.count else {
-                throw ChunkDecodeFailure(reason: "\(stored.count - consumed) bytes follow the end of the chunk's zlib stream")
-            }
-            output.removeLast()
-            return output
-        case Z_BUF_ERROR where stream.avail_out == 0, Z_OK where stream.avail_out == 0:
-            throw ChunkDecodeFailure(reason: "chunk decompresses to more than \(rawCount) bytes")
-        case Z_BUF_ERROR, Z_OK:
-            throw ChunkDecodeFailure(reason: "chunk's zlib stream is truncated after \(produced) of \(rawCount) bytes")
-        default:
-            let message = stream.msg.map { String(cString: $0) } ?? "status \(status)"
-            throw ChunkDecodeFailure(reason: "chunk's zlib stream is damaged at stored byte \(consumed): \(message)")
+        do {
+            return try Zlib.inflate(stored, rawCount: rawCount)
+        } catch {
+            throw ChunkDecodeFailure(reason: error.reason)
         }
     }
 }

@@ -1,4 +1,4 @@
-import CNNKitZlib
+import ZlibCoding
 import ModelArchive
 
 /// The fixed numbers of the CNNZ layout (`Schemas/cnnz.md` sections 2 and 3).
@@ -52,20 +52,11 @@ public enum CNNZLayout {
     }
 }
 
-/// CRC-32 (ISO-HDLC, as zlib, PNG and gzip compute it) through zlib's `crc32`.
+/// CRC-32 (ISO-HDLC, as zlib, PNG and gzip compute it) through ``Zlib/crc32(_:start:)``.
 enum CRC32 {
     /// The CRC-32 of `bytes`, continuing from `start`.
     static func checksum(_ bytes: UnsafeRawBufferPointer, start: UInt32 = 0) -> UInt32 {
-        var crc = uLong(start)
-        guard var base = bytes.baseAddress?.assumingMemoryBound(to: Bytef.self) else { return start }
-        var remaining = bytes.count
-        while remaining > 0 {
-            let n = min(remaining, 1 << 30)
-            crc = crc32(crc, base, uInt(n))
-            base += n
-            remaining -= n
-        }
-        return UInt32(truncatingIfNeeded: crc)
+        Zlib.crc32(bytes, start: start)
     }
 
     /// The CRC-32 of an array of bytes.

@@ -49,18 +49,23 @@ public enum SafetensorsModel {
             let fd = open(temp, O_WRONLY | O_TRUNC | O_CLOEXEC)
             guard fd >= 0 else { throw SafetensorsError.cannotCreate(path: path, reason: errnoText()) }
             defer { close(fd) }
-            func put(_ bytes: [UInt8]) throws {
+            func put(_ bytes: UnsafeRawBufferPointer) throws {
                 do {
-                    try bytes.withUnsafeBytes { try FileIO.writeAll(fd, $0) }
+                    try FileIO.writeAll(fd, bytes)
                 } catch let error as SystemCallError {
                     throw SafetensorsError.writeFailed(path: path, reason: error.description)
                 }
             }
-            try put(plan.header)
+            try plan.header.withUnsafeBytes { try put($0) }
             for t in plan.order {
+                let scalars = try plan.fetch(t).scalars
+                #if _endian(little)
+                try scalars.withUnsafeBytes { try put($0) }
+                #else
                 var bytes: [UInt8] = []
-                SafetensorsFile.appendLittleEndian(try plan.fetch(t).scalars, to: &bytes)
-                try put(bytes)
+                SafetensorsFile.appendLittleEndian(scalars, to: &bytes)
+                try bytes.withUnsafeBytes { try put($0) }
+                #endif
             }
         }
     }

@@ -68,21 +68,43 @@ public final class SafetensorsTensorReader: TensorStreamReader {
 
     private static func read(_ name: String, entries: [String: SafetensorsHeader.Validated], fd: Int32, dataStart: UInt64, file: String) throws -> Tensor {
         guard let entry = entries[name] else { throw SafetensorsError.document(file: file, tensor: name, reason: "missing") }
-        let bytes = try readBytes(fd: fd, at: dataStart + entry.begin, count: entry.count * entry.dtype.size, file: file)
-        return Tensor(shape: entry.shape, scalars: entry.dtype.decode(bytes, offset: 0, count: entry.count))
+        let start = dataStart + entry.begin
+        var values = [Float](repeating: 0, count: entry.count)
+        #if _endian(little)
+        if entry.dtype == .f32 {
+            // Same layout in the file and in memory: read straight into the values (no second copy).
+            try values.withUnsafeMutableBytes { try readExactly(fd: fd, into: $0, at: start, file: file) }
+            return Tensor(shape: entry.shape, scalars: values)
+        }
+        #endif
+        // Other dtypes: decode a block at a time.
+        let perBlock = max(1, (1 << 20) / entry.dtype.size)
+        var done = 0
+        while done < entry.count {
+            let n = min(perBlock, entry.count - done)
+            let bytes = try readBytes(fd: fd, at: start + UInt64(done * entry.dtype.size), count: n * entry.dtype.size, file: file)
+            let block = entry.dtype.decode(bytes, offset: 0, count: n)
+            values.replaceSubrange(done..<(done + n), with: block)
+            done += n
+        }
+        return Tensor(shape: entry.shape, scalars: values)
+    }
+
+    private static func readExactly(fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64, file: String) throws {
+        let done: Int
+        do {
+            done = try FileIO.read(fd, into: buffer, at: offset)
+        } catch let error as SystemCallError {
+            throw SafetensorsError.missingFile(path: file, reason: error.description)
+        }
+        guard done == buffer.count else {
+            throw SafetensorsError.truncated(file: file, offset: Int(offset) + done, needed: UInt64(buffer.count - done), available: 0)
+        }
     }
 
     private static func readBytes(fd: Int32, at offset: UInt64, count: Int, file: String) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
-        let done: Int
-        do {
-            done = try bytes.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, at: offset) }
-        } catch let error as SystemCallError {
-            throw SafetensorsError.missingFile(path: file, reason: error.description)
-        }
-        guard done == count else {
-            throw SafetensorsError.truncated(file: file, offset: Int(offset) + done, needed: UInt64(count - done), available: 0)
-        }
+        try bytes.withUnsafeMutableBytes { try readExactly(fd: fd, into: $0, at: offset, file: file) }
         return bytes
     }
 

@@ -131,7 +131,7 @@ struct ErrorCaseTests {
         // Replace tensor b's last chunk (its second, 32 raw bytes) with a stream of 32 + delta bytes.
         let start = (c[1]["offset"] as? Int ?? 0) - 16
         let oldStored = c[1]["stored"] as? Int ?? 0
-        let stream = try CNNZCodec.deflate([UInt8](repeating: 7, count: 32 + delta), level: 6, strategy: 0)
+        let stream = try CNNZCodec.deflate([UInt8](repeating: 7, count: 32 + delta), level: 6, strategy: .standard)
         parts.data.replaceSubrange(start..<(start + oldStored), with: stream)
         var chunks = c
         chunks[1]["stored"] = stream.count
