@@ -1,4 +1,3 @@
-import CHDF5
 import ConvNet
 import Foundation
 import ModelArchive
@@ -14,32 +13,27 @@ struct CNNKitGroupReader {
     static let base = "/\(HDF5Layout.cnnkit)"
 
     /// Whether the file has a `/cnnkit` group (a hard link; other links are refused).
-    func exists(_ root: hid_t) throws -> Bool {
+    func exists(_ root: HDF5Handle) throws -> Bool {
         try source.exists(root, HDF5Layout.cnnkit, path: Self.base)
     }
 
-    /// Opens `/cnnkit` and checks `@format_version`; the caller closes it with `H5Oclose`.
+    /// Opens `/cnnkit` and checks `@format_version`.
     ///
     /// - Throws: ``HDF5Error/unsupported(file:location:reason:)`` for another format version.
-    func openGroup(_ root: hid_t) throws -> hid_t {
+    func openGroup(_ root: HDF5Handle) throws -> HDF5Handle {
         let base = Self.base
         let group = try source.openGroup(root, HDF5Layout.cnnkit, base: "/")
-        do {
-            guard let version = try source.integer(group, "format_version", path: base) else {
-                throw check.invalid("\(base)@format_version", "missing")
-            }
-            guard version == HDF5Layout.formatVersion else {
-                throw check.unsupported("\(base)@format_version", "version \(version) (this build reads \(HDF5Layout.formatVersion))")
-            }
-        } catch {
-            H5Oclose(group)
-            throw error
+        guard let version = try source.integer(group, "format_version", path: base) else {
+            throw check.invalid("\(base)@format_version", "missing")
+        }
+        guard version == HDF5Layout.formatVersion else {
+            throw check.unsupported("\(base)@format_version", "version \(version) (this build reads \(HDF5Layout.formatVersion))")
         }
         return group
     }
 
     /// The architecture in `/cnnkit@architecture`.
-    func architecture(_ group: hid_t) throws -> Architecture {
+    func architecture(_ group: HDF5Handle) throws -> Architecture {
         let base = Self.base
         guard let json = try source.string(group, "architecture", path: base) else { throw check.invalid("\(base)@architecture", "missing") }
         do {
@@ -52,11 +46,10 @@ struct CNNKitGroupReader {
     /// The training state in `/cnnkit/training`, or nil when the group is absent.
     ///
     /// - Parameter slots: reads the optimizer slot tensors for the state's optimizer from the Keras part.
-    func trainingState(_ parent: hid_t, slots: (OptimizerConfig) throws -> [NamedTensor]) throws -> TrainingState? {
+    func trainingState(_ parent: HDF5Handle, slots: (OptimizerConfig) throws -> [NamedTensor]) throws -> TrainingState? {
         let path = "\(Self.base)/\(HDF5Layout.training)"
         guard try source.exists(parent, HDF5Layout.training, path: path) else { return nil }
         let group = try source.openGroup(parent, HDF5Layout.training, base: Self.base)
-        defer { H5Oclose(group) }
         guard let json = try source.string(group, "state", path: path) else { throw check.invalid("\(path)@state", "missing") }
         var state: TrainingState
         do {
@@ -77,11 +70,10 @@ struct CNNKitGroupReader {
     }
 
     /// The probes in `/cnnkit/probes`, or nil when the group is absent.
-    func probes(_ parent: hid_t, architecture: Architecture) throws -> Probes? {
+    func probes(_ parent: HDF5Handle, architecture: Architecture) throws -> Probes? {
         let base = "\(Self.base)/\(HDF5Layout.probes)"
         guard try source.exists(parent, HDF5Layout.probes, path: base) else { return nil }
         let group = try source.openGroup(parent, HDF5Layout.probes, base: Self.base)
-        defer { H5Oclose(group) }
         let input = architecture.input
         let inputs = try source.readFloats(group, "inputs", base: base)
         guard inputs.shape.count == 4, Array(inputs.shape.dropFirst()) == [input.height, input.width, input.channels] else {
@@ -93,22 +85,12 @@ struct CNNKitGroupReader {
     }
 
     /// The string metadata in `/cnnkit/metadata` (one attribute per key), empty when the group is absent.
-    func metadata(_ parent: hid_t) throws -> [String: String] {
+    func metadata(_ parent: HDF5Handle) throws -> [String: String] {
         let path = "\(Self.base)/\(HDF5Layout.metadata)"
         guard try source.exists(parent, HDF5Layout.metadata, path: path) else { return [:] }
         let group = try source.openGroup(parent, HDF5Layout.metadata, base: Self.base)
-        defer { H5Oclose(group) }
-        let count = try check.count("H5Aget_num_attrs", path, H5Aget_num_attrs(group))
-        guard count <= HDF5Source.maximumListCount else { throw check.refused(path, "\(count) attributes") }
         var metadata: [String: String] = [:]
-        for index in 0..<count {
-            let length = try check.count("H5Aget_name_by_idx", path,
-                                         H5Aget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, h5Default))
-            guard length < 65536 else { throw check.refused(path, "attribute name of \(length) bytes") }
-            var buffer = [CChar](repeating: 0, count: length + 1)
-            _ = try check.count("H5Aget_name_by_idx", path,
-                                H5Aget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count, h5Default))
-            let key = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        try source.forEachAttributeName(group, path: path) { key in
             metadata[key] = try source.string(group, key, path: path) ?? ""
         }
         return metadata

@@ -1,4 +1,3 @@
-import CHDF5
 import ConvNet
 import ModelArchive
 
@@ -11,24 +10,21 @@ struct CNNKitGroupWriter {
     let file: String
 
     /// `/cnnkit`: format version, architecture JSON, training state, probes and metadata.
-    func write(_ root: hid_t, sink: HDF5Sink) throws {
+    func write(_ root: HDF5Handle, sink: HDF5Sink) throws {
         let base = "/\(HDF5Layout.cnnkit)"
         let group = try sink.createGroup(root, HDF5Layout.cnnkit, path: base)
-        defer { H5Gclose(group) }
         try sink.setInt64(group, "format_version", HDF5Layout.formatVersion, path: base)
         try sink.setString(group, "architecture", document.architecture.jsonString(), path: base)
         if let state = document.trainingState { try writeTraining(group, state: state, sink: sink) }
         if let probes = document.probes {
             let path = "\(base)/\(HDF5Layout.probes)"
             let probesGroup = try sink.createGroup(group, HDF5Layout.probes, path: path)
-            defer { H5Gclose(probesGroup) }
             try sink.setString(probesGroup, "source", probes.source, path: path)
             try sink.writeFloats(probesGroup, "inputs", shape: probes.inputs.shape, scalars: probes.inputs.scalars, path: "\(path)/inputs")
             try sink.writeFloats(probesGroup, "outputs", shape: probes.outputs.shape, scalars: probes.outputs.scalars, path: "\(path)/outputs")
         }
         let path = "\(base)/\(HDF5Layout.metadata)"
         let metadata = try sink.createGroup(group, HDF5Layout.metadata, path: path)
-        defer { H5Gclose(metadata) }
         for key in document.metadata.keys.sorted() {
             try sink.setString(metadata, key, document.metadata[key] ?? "", path: path)
         }
@@ -36,10 +32,9 @@ struct CNNKitGroupWriter {
 
     /// `/cnnkit/training`: `@state` (the scalars as JSON), `@seed` and dataset attributes for h5py users,
     /// `rng_state` and the per-epoch `history/*` datasets.
-    private func writeTraining(_ parent: hid_t, state: TrainingState, sink: HDF5Sink) throws {
+    private func writeTraining(_ parent: HDF5Handle, state: TrainingState, sink: HDF5Sink) throws {
         let path = "/\(HDF5Layout.cnnkit)/\(HDF5Layout.training)"
         let group = try sink.createGroup(parent, HDF5Layout.training, path: path)
-        defer { H5Gclose(group) }
         var scalars = state
         scalars.slots = []
         scalars.history = []
@@ -61,7 +56,6 @@ struct CNNKitGroupWriter {
         try sink.writeUInt64s(group, "rng_state", shape: [state.rngState.count], scalars: state.rngState, path: "\(path)/rng_state")
         let historyPath = "\(path)/\(HDF5Layout.history)"
         let history = try sink.createGroup(group, HDF5Layout.history, path: historyPath)
-        defer { H5Gclose(history) }
         let n = [state.history.count]
         try sink.writeDoubles(history, "loss", shape: n, scalars: state.history.map(\.loss), path: "\(historyPath)/loss")
         try sink.writeDoubles(history, "train_accuracy", shape: n, scalars: state.history.map(\.trainAccuracy), path: "\(historyPath)/train_accuracy")

@@ -8,11 +8,16 @@ struct HDF5Checker: Sendable {
     let file: String
     let writing: Bool
 
-    /// Checks an identifier-returning call (`H5Fopen`, `H5Gopen2`, `H5Dget_type`, ...).
-    @discardableResult
-    func id(_ call: String, _ location: String, _ result: hid_t) throws -> hid_t {
+    /// Checks an identifier-returning call (`H5Fopen`, `H5Gopen2`, `H5Dget_type`, ...) and hands the identifier to
+    /// a new ``HDF5Handle`` that closes it.
+    ///
+    /// - Parameters:
+    ///   - kind: what the call returns, which decides how the handle closes it.
+    ///   - container: the handle the identifier was opened from or in; see ``HDF5Handle/init(_:kind:in:)``.
+    /// - Throws: ``HDF5Error/callFailed(file:location:call:stack:writing:)`` when `result` is negative.
+    func open(_ kind: HDF5Handle.Kind, _ call: String, _ location: String, _ result: hid_t, in container: HDF5Handle? = nil) throws -> HDF5Handle {
         guard result >= 0 else { throw failure(call, location) }
-        return result
+        return HDF5Handle(result, kind: kind, in: container)
     }
 
     /// Checks a status-returning call (`H5Dread`, `H5Pset_deflate`, ...).

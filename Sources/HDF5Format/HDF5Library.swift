@@ -7,7 +7,8 @@ import Foundation
 /// different threads from interleaving. Inside ``serialized(_:)`` the calling thread's automatic error printing
 /// is off, so failures reach the caller only as ``HDF5Error`` values.
 enum HDF5Library {
-    /// Recursive, so that a writer holding it can fetch tensors from an HDF5 reader on the same thread.
+    /// Recursive, so that a writer holding it can fetch tensors from an HDF5 reader on the same thread, and so that
+    /// an ``HDF5Handle`` can take it to close its identifier whether or not its thread already holds it.
     private static let lock = NSRecursiveLock()
 
     /// Keeps libhdf5 from tearing itself down at process exit (`H5dont_atexit`, called before the library

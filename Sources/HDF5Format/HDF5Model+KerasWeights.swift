@@ -1,4 +1,3 @@
-import CHDF5
 import ConvNet
 import Foundation
 import ModelArchive
@@ -41,11 +40,12 @@ extension HDF5Model {
 
     private static func readKerasWeights(path: String, name: String, architecture: Architecture?, optimizer: OptimizerConfig?,
                                          fallback: @escaping () throws -> Architecture?) throws -> ModelDocument {
-        try withOpenFile(path: path, name: name) { source, root in
-            guard try KerasWeightsReader.isWeightsLayout(source: source, root: root) else {
+        let source = try HDF5Source.open(path: path, name: name)
+        return try HDF5Library.serialized {
+            guard try KerasWeightsReader.isWeightsLayout(source: source) else {
                 throw source.check.invalid("/", "not the Keras 3 weights layout (expected a /layers group and no /model_weights)")
             }
-            return try KerasWeightsReader(source: source, root: root)
+            return try KerasWeightsReader(source: source)
                 .read(.init(architecture: architecture, fallbackArchitecture: fallback, optimizer: optimizer))
         }
     }

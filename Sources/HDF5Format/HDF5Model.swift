@@ -1,6 +1,4 @@
-import CHDF5
 import ConvNet
-import Glibc
 import ModelArchive
 
 /// Reads and writes models as HDF5: a Keras 3 legacy full-model file (`keras.models.load_model` loads it) plus
@@ -21,32 +19,13 @@ public enum HDF5Model {
     ///   optimizer, its slots and `step` = Keras' `iteration`, epoch 0, batch size 32 and seed 0.
     /// - Throws: ``HDF5Error`` naming the file, the HDF5 path and what was expected and found.
     public static func read(path: String, architecture: Architecture? = nil) throws -> ModelDocument {
-        try withOpenFile(path: path, name: path) { source, root in
-            if try KerasWeightsReader.isWeightsLayout(source: source, root: root) {
-                return try KerasWeightsReader(source: source, root: root)
+        let source = try HDF5Source.open(path: path, name: path)
+        return try HDF5Library.serialized {
+            if try KerasWeightsReader.isWeightsLayout(source: source) {
+                return try KerasWeightsReader(source: source)
                     .read(.init(architecture: architecture, fallbackArchitecture: { try KerasConfigFile.sibling(of: path) }))
             }
-            return try HDF5ModelReader(source: source, root: root).read()
-        }
-    }
-
-    /// Opens `path` read-only under the library lock and runs `body` on its root group; `name` is the file as
-    /// messages call it.
-    static func withOpenFile<T>(path: String, name: String, _ body: (HDF5Source, hid_t) throws -> T) throws -> T {
-        guard access(path, R_OK) == 0 else { throw HDF5Error.missingFile(file: name, reason: errnoText()) }
-        return try HDF5Library.serialized {
-            let check = HDF5Checker(file: name, writing: false)
-            let fapl = try check.id("H5Pcreate", "/", H5Pcreate(cnnkit_H5P_FILE_ACCESS()))
-            defer { H5Pclose(fapl) }
-            // Close every object with the file, so that nothing of a malformed file outlives this call.
-            try check.status("H5Pset_fclose_degree", "/", H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG))
-            let file = try check.id("H5Fopen", "/", H5Fopen(path, cnnkit_H5F_ACC_RDONLY(), fapl))
-            defer { H5Fclose(file) }
-            var size: hsize_t = 0
-            try check.status("H5Fget_filesize", "/", H5Fget_filesize(file, &size))
-            let root = try check.id("H5Gopen2", "/", H5Gopen2(file, "/", h5Default))
-            defer { H5Gclose(root) }
-            return try body(HDF5Source(check: check, fileSize: Int(clamping: size)), root)
+            return try HDF5ModelReader(source: source).read()
         }
     }
 

@@ -1,4 +1,3 @@
-import CHDF5
 import ConvNet
 import Foundation
 import ModelArchive
@@ -25,7 +24,7 @@ struct HDF5ModelLayout {
 /// (`Schemas/hdf5-layout.md`). It opens only the paths the layout names.
 struct HDF5ModelReader {
     let source: HDF5Source
-    let root: hid_t
+    var root: HDF5Handle { source.root }
     var check: HDF5Checker { source.check }
 
     /// Reads the whole document.
@@ -56,7 +55,6 @@ struct HDF5ModelReader {
     private func readOurs() throws -> HDF5ModelLayout {
         let cnnkit = CNNKitGroupReader(source: source)
         let group = try cnnkit.openGroup(root)
-        defer { H5Oclose(group) }
         let architecture = try cnnkit.architecture(group)
         let tensors = try readWeights(architecture)
         // The slots are located here and read on demand; the state keeps none.
@@ -101,7 +99,6 @@ struct HDF5ModelReader {
     private func readWeights(_ architecture: Architecture) throws -> [HDF5ModelLayout.Located] {
         let base = "/\(HDF5Layout.modelWeights)"
         let weights = try source.openGroup(root, HDF5Layout.modelWeights, base: "/")
-        defer { H5Oclose(weights) }
         let specs: [ParameterSpec]
         do {
             specs = try architecture.parameterSpecs()
@@ -114,7 +111,6 @@ struct HDF5ModelReader {
             if layerSpecs.isEmpty { continue }
             let path = "\(base)/\(layer.name)"
             let group = try source.openGroup(weights, layer.name, base: base)
-            defer { H5Oclose(group) }
             guard let names = try source.strings(group, "weight_names", path: path) else {
                 throw check.invalid("\(path)@weight_names", "missing")
             }
@@ -135,7 +131,6 @@ struct HDF5ModelReader {
         -> (step: Int, learningRate: Float, slots: [HDF5ModelLayout.Located]) {
         let base = "/\(HDF5Layout.optimizerWeights)"
         let group = try source.openGroup(root, HDF5Layout.optimizerWeights, base: "/")
-        defer { H5Oclose(group) }
         guard let names = try source.strings(group, "weight_names", path: base) else { throw check.invalid("\(base)@weight_names", "missing") }
         let specs = try architecture.parameterSpecs()
         var expected: [(name: String, shape: [Int], suffix: String)] = []

@@ -1,4 +1,3 @@
-import CHDF5
 import ConvNet
 import ModelArchive
 
@@ -81,13 +80,8 @@ struct HDF5ModelWriter {
 
     /// Creates `temp` (`H5Fcreate`) and writes everything into it.
     func write(temp: String) throws {
-        let check = HDF5Checker(file: file, writing: true)
-        let sink = HDF5Sink(check: check, compression: options.compression)
-        let fileID = H5Fcreate(temp, cnnkit_H5F_ACC_TRUNC(), h5Default, h5Default)
-        guard fileID >= 0 else { throw HDF5Error.cannotCreate(file: file, reason: "H5Fcreate failed (\(HDF5Library.takeErrorStack()))") }
-        defer { H5Fclose(fileID) }
-        let root = try check.id("H5Gopen2", "/", H5Gopen2(fileID, "/", h5Default))
-        defer { H5Gclose(root) }
+        let sink = HDF5Sink(check: HDF5Checker(file: file, writing: true), compression: options.compression)
+        let root = try sink.createFile(temp)
 
         try sink.setString(root, "backend", HDF5Layout.kerasBackend, utf8: true, path: "/")
         try sink.setString(root, "keras_version", HDF5Layout.kerasVersion, utf8: true, path: "/")
@@ -100,7 +94,7 @@ struct HDF5ModelWriter {
         let small = ModelDocument(architecture: model.architecture, tensors: [], trainingState: model.trainingState,
                                   probes: model.probes, metadata: model.metadata)
         try CNNKitGroupWriter(document: small, file: file).write(root, sink: sink)
-        try check.status("H5Fflush", "/", H5Fflush(fileID, H5F_SCOPE_GLOBAL))
+        try sink.flush(root)
     }
 
     /// Fetches a tensor from the model, turning a shape that differs from its descriptor into a write error.
@@ -114,10 +108,9 @@ struct HDF5ModelWriter {
 
     /// `/model_weights`: `layer_names`, one group per Keras layer (sorted by name, as Keras creates them) with
     /// `weight_names` and the datasets, and the empty `top_level_model_weights`.
-    private func writeModelWeights(_ root: hid_t, sink: HDF5Sink) throws {
+    private func writeModelWeights(_ root: HDF5Handle, sink: HDF5Sink) throws {
         let base = "/\(HDF5Layout.modelWeights)"
         let group = try sink.createGroup(root, HDF5Layout.modelWeights, path: base)
-        defer { H5Gclose(group) }
         let planned = KerasModelConfig.plan(model.architecture)
         try sink.setStringList(group, "layer_names", planned.map(\.name), path: base)
         try sink.setString(group, "backend", HDF5Layout.kerasBackend, utf8: false, path: base)
@@ -126,7 +119,6 @@ struct HDF5ModelWriter {
         for layer in planned.sorted(by: { $0.name < $1.name }) {
             let path = "\(base)/\(layer.name)"
             let layerGroup = try sink.createGroup(group, layer.name, path: path)
-            defer { H5Gclose(layerGroup) }
             let params = layer.weightsOf.map { weighted in
                 ["kernel", "bias"].filter { tensors["\(weighted.name).\($0)"] != nil }
             } ?? []
@@ -136,10 +128,8 @@ struct HDF5ModelWriter {
             }
             try sink.setStringList(layerGroup, "weight_names", params.map { HDF5Layout.weightPath(layer: layer.name, param: $0) }, path: path)
             let model = try sink.createGroup(layerGroup, HDF5Layout.modelName, path: "\(path)/\(HDF5Layout.modelName)")
-            defer { H5Gclose(model) }
             let inner = "\(path)/\(HDF5Layout.modelName)/\(layer.name)"
             let holder = try sink.createGroup(model, layer.name, path: inner)
-            defer { H5Gclose(holder) }
             for param in params {
                 guard let descriptor = tensors["\(layer.name).\(param)"] else { continue }
                 let tensor = try fetch(descriptor)
@@ -147,16 +137,14 @@ struct HDF5ModelWriter {
             }
         }
         let top = try sink.createGroup(group, "top_level_model_weights", path: "\(base)/top_level_model_weights")
-        defer { H5Gclose(top) }
         try sink.setEmptyList(top, "weight_names", path: "\(base)/top_level_model_weights")
     }
 
     /// `/optimizer_weights`: `weight_names` and, in the optimizer's group, `iteration`, `learning_rate` and the
     /// slots in Keras' order and names. Slots absent from the state are written as zeros (a fresh optimizer).
-    private func writeOptimizerWeights(_ root: hid_t, state: TrainingState, sink: HDF5Sink) throws {
+    private func writeOptimizerWeights(_ root: HDF5Handle, state: TrainingState, sink: HDF5Sink) throws {
         let base = "/\(HDF5Layout.optimizerWeights)"
         let group = try sink.createGroup(root, HDF5Layout.optimizerWeights, path: base)
-        defer { H5Gclose(group) }
         let name = KerasTrainingConfig.optimizerName(state.optimizer.kind)
         let slots = Dictionary(model.slots.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var entries: [(dataset: String, slot: TensorDescriptor?, shape: [Int])] = []
@@ -169,7 +157,6 @@ struct HDF5ModelWriter {
         try sink.setStringList(group, "weight_names", ["\(name)/iteration", "\(name)/learning_rate"] + entries.map { "\(name)/\($0.dataset)" }, path: base)
         let path = "\(base)/\(name)"
         let optimizer = try sink.createGroup(group, name, path: path)
-        defer { H5Gclose(optimizer) }
         try sink.writeScalarInt32(optimizer, "iteration", value: Int32(clamping: state.step), path: "\(path)/iteration")
         try sink.writeScalarFloat(optimizer, "learning_rate", value: state.optimizer.learningRate, path: "\(path)/learning_rate")
         for entry in entries {

@@ -1,4 +1,3 @@
-import CHDF5
 import ConvNet
 import ModelArchive
 
@@ -10,7 +9,7 @@ import ModelArchive
 /// parameters, with exactly the shapes the architecture implies; a mismatch names the layer and both shapes.
 struct KerasWeightsReader {
     let source: HDF5Source
-    let root: hid_t
+    var root: HDF5Handle { source.root }
     var check: HDF5Checker { source.check }
 
     /// Where the architecture and optimizer come from when the file has no `/cnnkit` group.
@@ -24,9 +23,9 @@ struct KerasWeightsReader {
     }
 
     /// True when the root looks like the Keras 3 weights layout: a `/layers` group and no `/model_weights`.
-    static func isWeightsLayout(source: HDF5Source, root: hid_t) throws -> Bool {
-        guard try !source.exists(root, HDF5Layout.modelWeights, path: "/\(HDF5Layout.modelWeights)") else { return false }
-        return try source.exists(root, KerasWeightsLayout.layers, path: "/\(KerasWeightsLayout.layers)")
+    static func isWeightsLayout(source: HDF5Source) throws -> Bool {
+        guard try !source.exists(source.root, HDF5Layout.modelWeights, path: "/\(HDF5Layout.modelWeights)") else { return false }
+        return try source.exists(source.root, KerasWeightsLayout.layers, path: "/\(KerasWeightsLayout.layers)")
     }
 
     /// Reads the whole document.
@@ -36,9 +35,7 @@ struct KerasWeightsReader {
     /// model): `step` = `iteration`, the stored learning rate and slots, epoch 0, batch size 32, seed 0.
     func read(_ context: Context) throws -> ModelDocument {
         let cnnkit = CNNKitGroupReader(source: source)
-        var ours: hid_t?
-        if try cnnkit.exists(root) { ours = try cnnkit.openGroup(root) }
-        defer { if let ours { H5Oclose(ours) } }
+        let ours = try cnnkit.exists(root) ? cnnkit.openGroup(root) : nil
         let embedded = try ours.map { try cnnkit.architecture($0) }
         guard let architecture = try context.architecture ?? embedded ?? context.fallbackArchitecture() else {
             throw check.invalid("/", "a Keras .weights.h5 file holds no architecture: give one (--architecture FILE.json) or put the Keras config.json beside it")
@@ -70,7 +67,6 @@ struct KerasWeightsReader {
     private func readLayers(_ architecture: Architecture) throws -> [NamedTensor] {
         let base = "/\(KerasWeightsLayout.layers)"
         let layers = try source.openGroup(root, KerasWeightsLayout.layers, base: "/")
-        defer { H5Oclose(layers) }
         let specs = try architecture.parameterSpecs()
         let groups = KerasWeightsLayout.weightGroups(architecture)
         var tensors: [NamedTensor] = []
@@ -82,7 +78,6 @@ struct KerasWeightsReader {
                 throw check.invalid("\(base)/\(group)", "missing: layer \(layer.name) (\(layer.kind.typeName)) needs its weights here")
             }
             let vars = try source.openGroup(layers, "\(group)/\(KerasWeightsLayout.vars)", base: base)
-            defer { H5Oclose(vars) }
             let members = try source.memberNames(vars, path: path)
             guard members.count == layerSpecs.count else {
                 throw check.invalid(path, "layer \(layer.name) has \(layerSpecs.count) parameter(s) (\(layerSpecs.map(\.name).joined(separator: ", "))), the file holds \(members.count)")
@@ -100,10 +95,8 @@ struct KerasWeightsReader {
         for member in try source.memberNames(layers, path: base) where !expected.contains(member) {
             let varsPath = "\(base)/\(member)/\(KerasWeightsLayout.vars)"
             let layer = try source.openGroup(layers, member, base: base)
-            defer { H5Oclose(layer) }
             guard try source.exists(layer, KerasWeightsLayout.vars, path: varsPath) else { continue }
             let vars = try source.openGroup(layer, KerasWeightsLayout.vars, base: "\(base)/\(member)")
-            defer { H5Oclose(vars) }
             let count = try source.memberNames(vars, path: varsPath).count
             if count > 0 {
                 throw check.invalid(varsPath, "the file holds \(count) variable(s) for a Keras layer the architecture does not have (it has \(groups.count) layer(s) with weights: \(groups.values.sorted().joined(separator: ", ")))")
@@ -131,7 +124,6 @@ struct KerasWeightsReader {
         guard try source.exists(root, KerasWeightsLayout.optimizer, path: base) else { return nil }
         let path = "\(base)/\(KerasWeightsLayout.vars)"
         let vars = try source.openGroup(root, "\(KerasWeightsLayout.optimizer)/\(KerasWeightsLayout.vars)", base: "/")
-        defer { H5Oclose(vars) }
         var expected: [(name: String, shape: [Int])] = []
         for spec in try architecture.parameterSpecs() {
             for slot in optimizer.slotNames { expected.append((TrainingState.slotName(parameter: spec.name, slot: slot), spec.shape)) }

@@ -1,4 +1,3 @@
-import CHDF5
 import ConvNet
 import ModelArchive
 
@@ -25,46 +24,33 @@ struct KerasWeightsWriter {
 
     /// Creates `temp` (`H5Fcreate`) and writes everything into it.
     func write(temp: String) throws {
-        let fileID = H5Fcreate(temp, cnnkit_H5F_ACC_TRUNC(), h5Default, h5Default)
-        guard fileID >= 0 else { throw HDF5Error.cannotCreate(file: file, reason: "H5Fcreate failed (\(HDF5Library.takeErrorStack()))") }
-        defer { H5Fclose(fileID) }
-        try write(fileID: fileID)
-    }
-
-    /// Writes the layout into an open, empty file and flushes it (`H5Fflush`).
-    func write(fileID: hid_t) throws {
-        let check = HDF5Checker(file: file, writing: true)
-        let sink = HDF5Sink(check: check, compression: options.compression)
-        let root = try check.id("H5Gopen2", "/", H5Gopen2(fileID, "/", h5Default))
-        defer { H5Gclose(root) }
+        let sink = HDF5Sink(check: HDF5Checker(file: file, writing: true), compression: options.compression)
+        let root = try sink.createFile(temp)
         // Keras' order: the model's own (empty) variables, the layers in model order, the optimizer.
         try namedVars(root, path: "", name: HDF5Layout.modelName, sink: sink) { _, _ in }
         try writeLayers(root, sink: sink)
         if let state = document.trainingState { try writeOptimizer(root, state: state, sink: sink) }
         try CNNKitGroupWriter(document: document, file: file).write(root, sink: sink)
-        try check.status("H5Fflush", "/", H5Fflush(fileID, H5F_SCOPE_GLOBAL))
+        try sink.flush(root)
     }
 
     /// Creates `<path>/vars` with `@name` and fills it through `body`.
-    private func namedVars(_ parent: hid_t, path: String, name: String, sink: HDF5Sink,
-                           _ body: (hid_t, String) throws -> Void) throws {
+    private func namedVars(_ parent: HDF5Handle, path: String, name: String, sink: HDF5Sink,
+                           _ body: (HDF5Handle, String) throws -> Void) throws {
         let varsPath = "\(path)/\(KerasWeightsLayout.vars)"
         let vars = try sink.createGroup(parent, KerasWeightsLayout.vars, path: varsPath)
-        defer { H5Gclose(vars) }
         try sink.setString(vars, "name", name, utf8: true, path: varsPath)
         try body(vars, varsPath)
     }
 
     /// `/layers/<group>/vars` for every Keras layer, with the kernel and bias of the layers that have them.
-    private func writeLayers(_ root: hid_t, sink: HDF5Sink) throws {
+    private func writeLayers(_ root: HDF5Handle, sink: HDF5Sink) throws {
         let base = "/\(KerasWeightsLayout.layers)"
         let layers = try sink.createGroup(root, KerasWeightsLayout.layers, path: base)
-        defer { H5Gclose(layers) }
         let tensors = Dictionary(document.tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
         for entry in KerasWeightsLayout.entries(document.architecture) {
             let path = "\(base)/\(entry.group)"
             let group = try sink.createGroup(layers, entry.group, path: path)
-            defer { H5Gclose(group) }
             try namedVars(group, path: path, name: entry.name, sink: sink) { vars, varsPath in
                 guard let layer = entry.weightsOf else { return }
                 let params = ["kernel", "bias"].compactMap { tensors["\(layer.name).\($0)"] }
@@ -78,10 +64,9 @@ struct KerasWeightsWriter {
     /// `/optimizer/vars`: `0` iteration (int32), `1` learning rate (float32), then every parameter's slots in
     /// parameter order, each parameter's slots in the optimizer's order (SGD `momentum`; Adam `momentum`,
     /// `velocity`). Slots absent from the state are written as zeros (a fresh optimizer).
-    private func writeOptimizer(_ root: hid_t, state: TrainingState, sink: HDF5Sink) throws {
+    private func writeOptimizer(_ root: HDF5Handle, state: TrainingState, sink: HDF5Sink) throws {
         let base = "/\(KerasWeightsLayout.optimizer)"
         let group = try sink.createGroup(root, KerasWeightsLayout.optimizer, path: base)
-        defer { H5Gclose(group) }
         let slots = Dictionary(state.slots.map { ($0.name, $0.tensor) }, uniquingKeysWith: { first, _ in first })
         var entries: [Tensor] = []
         for spec in try document.architecture.parameterSpecs() {

@@ -31,24 +31,23 @@ struct RefusalTests {
     /// Opens `path` read-write and runs `edit` on the file, under the library lock.
     static func edit(_ path: String, _ edit: (hid_t) throws -> Void) throws {
         try HDF5Library.serialized {
-            let file = H5Fopen(path, cnnkit_H5F_ACC_RDWR(), h5Default)
-            try #require(file >= 0)
-            defer { H5Fclose(file) }
-            try edit(file)
+            let id = H5Fopen(path, cnnkit_H5F_ACC_RDWR(), h5Default)
+            try #require(id >= 0)
+            let file = HDF5Handle(id, kind: .file)
+            try withExtendedLifetime(file) { try edit(file.id) }
         }
     }
 
     /// Replaces `target` with a float32 dataset of `dims` made with the given dataset creation property list.
     static func replace(_ file: hid_t, _ target: String, dims: [hsize_t], dcpl: hid_t, write: Bool = false) throws {
         try #require(H5Ldelete(file, target, h5Default) >= 0)
-        let space = H5Screate_simple(Int32(dims.count), dims, nil)
-        defer { H5Sclose(space) }
-        let dataset = H5Dcreate2(file, target, cnnkit_H5T_IEEE_F32LE(), space, h5Default, dcpl, h5Default)
-        try #require(dataset >= 0)
-        defer { H5Dclose(dataset) }
+        let space = HDF5Handle(H5Screate_simple(Int32(dims.count), dims, nil), kind: .dataspace)
+        let id = H5Dcreate2(file, target, cnnkit_H5T_IEEE_F32LE(), space.id, h5Default, dcpl, h5Default)
+        try #require(id >= 0)
+        let dataset = HDF5Handle(id, kind: .dataset)
         if write {
             let zeros = [Float](repeating: 0, count: Int(dims.reduce(1, *)))
-            try #require(H5Dwrite(dataset, cnnkit_H5T_NATIVE_FLOAT(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, zeros) >= 0)
+            try #require(H5Dwrite(dataset.id, cnnkit_H5T_NATIVE_FLOAT(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, zeros) >= 0)
         }
     }
 
@@ -89,10 +88,9 @@ struct RefusalTests {
         let (directory, path) = try Self.validFile()
         defer { try? FileManager.default.removeItem(at: directory) }
         try Self.edit(path) { file in
-            let dcpl = H5Pcreate(cnnkit_H5P_DATASET_CREATE())
-            defer { H5Pclose(dcpl) }
-            try #require(H5Pset_external(dcpl, "raw.bin", 0, hsize_t(8 * 3 * 4)) >= 0)
-            try Self.replace(file, Self.kernel, dims: [8, 3], dcpl: dcpl)
+            let dcpl = HDF5Handle(H5Pcreate(cnnkit_H5P_DATASET_CREATE()), kind: .propertyList)
+            try #require(H5Pset_external(dcpl.id, "raw.bin", 0, hsize_t(8 * 3 * 4)) >= 0)
+            try Self.replace(file, Self.kernel, dims: [8, 3], dcpl: dcpl.id)
         }
         let error = try Self.failure(path)
         guard case let .refused(_, location, reason) = error else { Issue.record("expected refused, got \(error)"); return }
@@ -105,12 +103,10 @@ struct RefusalTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         try Self.edit(path) { file in
             let dims: [hsize_t] = [8, 3]
-            let space = H5Screate_simple(2, dims, nil)
-            defer { H5Sclose(space) }
-            let dcpl = H5Pcreate(cnnkit_H5P_DATASET_CREATE())
-            defer { H5Pclose(dcpl) }
-            try #require(H5Pset_virtual(dcpl, space, ".", "/cnnkit/probes/outputs", space) >= 0)
-            try Self.replace(file, Self.kernel, dims: dims, dcpl: dcpl)
+            let space = HDF5Handle(H5Screate_simple(2, dims, nil), kind: .dataspace)
+            let dcpl = HDF5Handle(H5Pcreate(cnnkit_H5P_DATASET_CREATE()), kind: .propertyList)
+            try #require(H5Pset_virtual(dcpl.id, space.id, ".", "/cnnkit/probes/outputs", space.id) >= 0)
+            try Self.replace(file, Self.kernel, dims: dims, dcpl: dcpl.id)
         }
         let error = try Self.failure(path)
         guard case let .refused(_, location, reason) = error else { Issue.record("expected refused, got \(error)"); return }
@@ -124,15 +120,14 @@ struct RefusalTests {
         let (directory, path) = try Self.validFile()
         defer { try? FileManager.default.removeItem(at: directory) }
         try Self.edit(path) { file in
-            let dcpl = H5Pcreate(cnnkit_H5P_DATASET_CREATE())
-            defer { H5Pclose(dcpl) }
+            let dcpl = HDF5Handle(H5Pcreate(cnnkit_H5P_DATASET_CREATE()), kind: .propertyList)
             if chunked {
                 let chunk: [hsize_t] = [1, 6, 6, 1]
-                try #require(H5Pset_chunk(dcpl, 4, chunk) >= 0)
+                try #require(H5Pset_chunk(dcpl.id, 4, chunk) >= 0)
             } else {
-                try #require(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_LATE) >= 0)
+                try #require(H5Pset_alloc_time(dcpl.id, H5D_ALLOC_TIME_LATE) >= 0)
             }
-            try Self.replace(file, "/cnnkit/probes/inputs", dims: dims, dcpl: dcpl)
+            try Self.replace(file, "/cnnkit/probes/inputs", dims: dims, dcpl: dcpl.id)
         }
         let error = try Self.failure(path)
         guard case let .refused(_, location, _) = error else { Issue.record("expected refused, got \(error)"); return }
@@ -156,12 +151,10 @@ struct RefusalTests {
         try Self.edit(path) { file in
             try #require(H5Ldelete(file, Self.kernel, h5Default) >= 0)
             let dims: [hsize_t] = [8, 3]
-            let space = H5Screate_simple(2, dims, nil)
-            defer { H5Sclose(space) }
-            let dataset = H5Dcreate2(file, Self.kernel, cnnkit_H5T_STD_I32LE(), space, h5Default, h5Default, h5Default)
-            defer { H5Dclose(dataset) }
+            let space = HDF5Handle(H5Screate_simple(2, dims, nil), kind: .dataspace)
+            let dataset = HDF5Handle(H5Dcreate2(file, Self.kernel, cnnkit_H5T_STD_I32LE(), space.id, h5Default, h5Default, h5Default), kind: .dataset)
             let values = [Int32](repeating: 1, count: 24)
-            try #require(H5Dwrite(dataset, cnnkit_H5T_NATIVE_INT32(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, values) >= 0)
+            try #require(H5Dwrite(dataset.id, cnnkit_H5T_NATIVE_INT32(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, values) >= 0)
         }
         let error = try Self.failure(path)
         #expect(error == .invalid(file: path, location: Self.kernel, reason: "expected a floating-point dataset, found integer"))
@@ -180,9 +173,8 @@ struct RefusalTests {
         let (directory, path) = try Self.validFile()
         defer { try? FileManager.default.removeItem(at: directory) }
         try Self.edit(path) { file in
-            let group = H5Gopen2(file, "/cnnkit", h5Default)
-            defer { H5Gclose(group) }
-            try #require(H5Adelete(group, "format_version") >= 0)
+            let group = HDF5Handle(H5Gopen2(file, "/cnnkit", h5Default), kind: .group)
+            try #require(H5Adelete(group.id, "format_version") >= 0)
             let sink = HDF5Sink(check: HDF5Checker(file: path, writing: true), compression: .none)
             try sink.setInt64(group, "format_version", 99, path: "/cnnkit")
         }

@@ -18,16 +18,15 @@ struct WriterTests {
             try HDF5Model.write(document, to: path, options: HDF5WriteOptions(compression: compression))
             let kernelPath = "/model_weights/\(document.architecture.layers[0].name)/sequential/\(document.architecture.layers[0].name)/kernel"
             try HDF5Library.serialized {
-                let file = H5Fopen(path, cnnkit_H5F_ACC_RDONLY(), h5Default)
-                try #require(file >= 0)
-                defer { H5Fclose(file) }
-                let dataset = H5Dopen2(file, kernelPath, h5Default)
-                try #require(dataset >= 0)
-                defer { H5Dclose(dataset) }
-                let dcpl = H5Dget_create_plist(dataset)
-                defer { H5Pclose(dcpl) }
-                #expect(H5Pget_layout(dcpl) == layout)
-                #expect(H5Pget_nfilters(dcpl) == filters)
+                let fileID = H5Fopen(path, cnnkit_H5F_ACC_RDONLY(), h5Default)
+                try #require(fileID >= 0)
+                let file = HDF5Handle(fileID, kind: .file)
+                let datasetID = H5Dopen2(file.id, kernelPath, h5Default)
+                try #require(datasetID >= 0)
+                let dataset = HDF5Handle(datasetID, kind: .dataset, in: file)
+                let dcpl = HDF5Handle(H5Dget_create_plist(dataset.id), kind: .propertyList)
+                #expect(H5Pget_layout(dcpl.id) == layout)
+                #expect(H5Pget_nfilters(dcpl.id) == filters)
             }
             #expect(try HDF5Model.read(path: path) == document)
         }
