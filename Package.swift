@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "ConvNet", targets: ["ConvNet"]),
         .library(name: "ModelArchive", targets: ["ModelArchive"]),
         .library(name: "HDF5Format", targets: ["HDF5Format"]),
+        .library(name: "KerasFormat", targets: ["KerasFormat"]),
         .library(name: "CNNZFormat", targets: ["CNNZFormat"]),
         .library(name: "ModelFiles", targets: ["ModelFiles"]),
         .library(name: "Verification", targets: ["Verification"]),
@@ -26,8 +27,13 @@ let package = Package(
         .target(name: "ConvNet", dependencies: ["CNNKitZlib"]),
         // The format-neutral model document, format detection, shared errors.
         .target(name: "ModelArchive", dependencies: ["ConvNet"]),
-        // HDF5 reader/writer in the Keras-compatible layout.
-        .target(name: "HDF5Format", dependencies: ["ModelArchive", "CHDF5"]),
+        // libhdf5 behind one lock and one call checker: owning handles, a reader with safety refusals, a writer.
+        .target(name: "HDF5Format", dependencies: ["ConvNet", "ModelArchive", "CHDF5"]),
+        // Everything Keras, on HDF5Format: legacy full-model .h5 with our /cnnkit group (whole and streamed),
+        // Keras 3 .weights.h5, .keras zips and their config JSON.
+        .target(name: "KerasFormat", dependencies: [
+            "ConvNet", "ModelArchive", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         // The CNNZ reader/writer.
         .target(name: "CNNZFormat", dependencies: ["ModelArchive", "CNNKitZlib"]),
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
@@ -36,11 +42,9 @@ let package = Package(
         .target(name: "InteropSafetensors", dependencies: ["ModelArchive"]),
         .target(name: "InteropNumPy", dependencies: ["ModelArchive", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "InteropONNX", dependencies: ["ModelArchive"]),
-        // Keras 3 .keras zips (config.json + model.weights.h5, read and written through HDF5Format).
-        .target(name: "InteropKeras", dependencies: ["ModelArchive", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Every format behind one load/save, detected from bytes (the only module that knows them all).
         .target(name: "ModelFiles", dependencies: [
-            "ModelArchive", "HDF5Format", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropKeras", "Verification",
+            "ConvNet", "ModelArchive", "HDF5Format", "KerasFormat", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
         ]),
         // The verifier: structure, finiteness, probe reruns, comparisons between models.
         .target(name: "Verification", dependencies: ["ModelArchive"]),
@@ -57,17 +61,17 @@ let package = Package(
         .executableTarget(name: "library-tour", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification"], path: "Examples/LibraryTour"),
         // Throughput benchmark of the network library (make bench).
         .executableTarget(name: "cnnkit-bench", dependencies: ["ConvNet"], path: "Benchmarks/cnnkit-bench"),
-        .executableTarget(name: "cnnz-bench", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "HDF5Format"], path: "Benchmarks/cnnz-bench"),
+        .executableTarget(name: "cnnz-bench", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "HDF5Format", "KerasFormat"], path: "Benchmarks/cnnz-bench"),
 
         // Random documents and paths shared by the format test targets.
         .target(name: "CNNKitTestSupport", dependencies: ["ConvNet", "ModelArchive"], path: "Tests/Support"),
 
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
-        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CNNKitTestSupport"]),
+        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "KerasFormat", "CNNKitTestSupport"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
-        .testTarget(name: "InteropKerasTests", dependencies: ["InteropKeras", "HDF5Format", "CNNKitTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .testTarget(name: "InteropKerasTests", dependencies: ["KerasFormat", "HDF5Format", "CNNKitTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "HDF5Format", "CNNZFormat", "Verification"]),
     ],
     swiftLanguageModes: [.v6]

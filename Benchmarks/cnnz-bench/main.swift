@@ -3,6 +3,7 @@ import ConvNet
 import Foundation
 import Glibc
 import HDF5Format
+import KerasFormat
 import ModelArchive
 
 // Write/read speed and file size of CNNZ (each codec) and of our HDF5 writer, for the seed model with trained

@@ -6,7 +6,7 @@ import Foundation
 /// libhdf5 keeps global state (open identifiers, the error stack); one lock keeps readers and writers on
 /// different threads from interleaving. Inside ``serialized(_:)`` the calling thread's automatic error printing
 /// is off, so failures reach the caller only as ``HDF5Error`` values.
-enum HDF5Library {
+package enum HDF5Library {
     /// Recursive, so that a writer holding it can fetch tensors from an HDF5 reader on the same thread, and so that
     /// an ``HDF5Handle`` can take it to close its identifier whether or not its thread already holds it.
     private static let lock = NSRecursiveLock()
@@ -17,7 +17,7 @@ enum HDF5Library {
     private static let exitHandlerDisabled: Bool = { H5dont_atexit() >= 0 }()
 
     /// Runs `body` holding the library lock, with HDF5's automatic error printing off for this thread.
-    static func serialized<T>(_ body: () throws -> T) rethrows -> T {
+    package static func serialized<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         _ = exitHandlerDisabled
@@ -26,7 +26,7 @@ enum HDF5Library {
     }
 
     /// The calling thread's HDF5 error stack as one line (innermost first); clears the stack.
-    static func takeErrorStack() -> String {
+    package static func takeErrorStack() -> String {
         var buffer = [CChar](repeating: 0, count: 1024)
         buffer.withUnsafeMutableBufferPointer { cnnkit_h5_error_text($0.baseAddress, $0.count) }
         let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -36,4 +36,4 @@ enum HDF5Library {
 }
 
 /// `H5P_DEFAULT` as an identifier.
-let h5Default: hid_t = cnnkit_H5P_DEFAULT()
+package let h5Default: hid_t = cnnkit_H5P_DEFAULT()

@@ -6,12 +6,19 @@ import Glibc
 /// Objects are created without modification times (`H5Pset_obj_track_times(…, 0)`) so that the same content
 /// always gives the same bytes. Strings are variable-length, UTF-8 or ASCII. Call its methods under
 /// ``HDF5Library/serialized(_:)``.
-struct HDF5Sink {
-    let check: HDF5Checker
-    let compression: HDF5Compression
+package struct HDF5Sink {
+    package let check: HDF5Checker
+    /// How datasets are stored.
+    package let compression: HDF5Compression
+
+    /// Creates a sink writing through `check` with the given dataset storage.
+    package init(check: HDF5Checker, compression: HDF5Compression) {
+        self.check = check
+        self.compression = compression
+    }
 
     /// The largest chunk a compressed dataset uses, in bytes.
-    static let chunkBytes = 1 << 20
+    package static let chunkBytes = 1 << 20
 
     // MARK: Files
 
@@ -22,7 +29,7 @@ struct HDF5Sink {
     /// - Returns: the root group.
     /// - Throws: ``HDF5Error/cannotCreate(file:reason:)`` naming the checker's file when `H5Fcreate` fails,
     ///   ``HDF5Error/callFailed(file:location:call:stack:writing:)`` when opening the root group fails.
-    func createFile(_ path: String) throws -> HDF5Handle {
+    package func createFile(_ path: String) throws -> HDF5Handle {
         let result = H5Fcreate(path, cnnkit_H5F_ACC_TRUNC(), h5Default, h5Default)
         guard result >= 0 else {
             throw HDF5Error.cannotCreate(file: check.file, reason: "H5Fcreate failed (\(HDF5Library.takeErrorStack()))")
@@ -32,52 +39,52 @@ struct HDF5Sink {
     }
 
     /// Flushes everything written to the file that holds `object` (`H5Fflush`, global scope).
-    func flush(_ object: HDF5Handle) throws {
+    package func flush(_ object: HDF5Handle) throws {
         try check.status("H5Fflush", "/", H5Fflush(object.id, H5F_SCOPE_GLOBAL))
     }
 
     // MARK: Groups
 
     /// Creates a group (`H5Gcreate2`).
-    func createGroup(_ parent: HDF5Handle, _ name: String, path: String) throws -> HDF5Handle {
+    package func createGroup(_ parent: HDF5Handle, _ name: String, path: String) throws -> HDF5Handle {
         let gcpl = try check.open(.propertyList, "H5Pcreate", path, H5Pcreate(cnnkit_H5P_GROUP_CREATE()))
         try check.status("H5Pset_obj_track_times", path, H5Pset_obj_track_times(gcpl.id, false))
         return try check.open(.group, "H5Gcreate2", path, H5Gcreate2(parent.id, name, h5Default, gcpl.id, h5Default), in: parent)
     }
 
     /// Creates a group and closes it right away.
-    func makeGroup(_ parent: HDF5Handle, _ name: String, path: String) throws {
+    package func makeGroup(_ parent: HDF5Handle, _ name: String, path: String) throws {
         try createGroup(parent, name, path: path).close()
     }
 
     // MARK: Datasets
 
     /// Writes a float32 dataset (`H5T_IEEE_F32LE`) of the given shape; chunked and filtered when compressing.
-    func writeFloats(_ parent: HDF5Handle, _ name: String, shape: [Int], scalars: [Float], path: String) throws {
+    package func writeFloats(_ parent: HDF5Handle, _ name: String, shape: [Int], scalars: [Float], path: String) throws {
         try writeDataset(parent, name, shape: shape, fileType: cnnkit_H5T_IEEE_F32LE(), memoryType: cnnkit_H5T_NATIVE_FLOAT(),
                          elementSize: 4, path: path) { pointer in try scalars.withUnsafeBytes { try pointer($0.baseAddress) } }
     }
 
     /// Writes a float64 dataset (`H5T_IEEE_F64LE`).
-    func writeDoubles(_ parent: HDF5Handle, _ name: String, shape: [Int], scalars: [Double], path: String) throws {
+    package func writeDoubles(_ parent: HDF5Handle, _ name: String, shape: [Int], scalars: [Double], path: String) throws {
         try writeDataset(parent, name, shape: shape, fileType: cnnkit_H5T_IEEE_F64LE(), memoryType: cnnkit_H5T_NATIVE_DOUBLE(),
                          elementSize: 8, path: path) { pointer in try scalars.withUnsafeBytes { try pointer($0.baseAddress) } }
     }
 
     /// Writes a uint64 dataset (`H5T_STD_U64LE`).
-    func writeUInt64s(_ parent: HDF5Handle, _ name: String, shape: [Int], scalars: [UInt64], path: String) throws {
+    package func writeUInt64s(_ parent: HDF5Handle, _ name: String, shape: [Int], scalars: [UInt64], path: String) throws {
         try writeDataset(parent, name, shape: shape, fileType: cnnkit_H5T_STD_U64LE(), memoryType: cnnkit_H5T_NATIVE_UINT64(),
                          elementSize: 8, path: path) { pointer in try scalars.withUnsafeBytes { try pointer($0.baseAddress) } }
     }
 
     /// Writes a scalar int32 dataset (`H5T_STD_I32LE`).
-    func writeScalarInt32(_ parent: HDF5Handle, _ name: String, value: Int32, path: String) throws {
+    package func writeScalarInt32(_ parent: HDF5Handle, _ name: String, value: Int32, path: String) throws {
         try writeDataset(parent, name, shape: [], fileType: cnnkit_H5T_STD_I32LE(), memoryType: cnnkit_H5T_NATIVE_INT32(),
                          elementSize: 4, path: path) { pointer in try withUnsafeBytes(of: value) { try pointer($0.baseAddress) } }
     }
 
     /// Writes a scalar float32 dataset.
-    func writeScalarFloat(_ parent: HDF5Handle, _ name: String, value: Float, path: String) throws {
+    package func writeScalarFloat(_ parent: HDF5Handle, _ name: String, value: Float, path: String) throws {
         try writeFloats(parent, name, shape: [], scalars: [value], path: path)
     }
 
@@ -110,7 +117,7 @@ struct HDF5Sink {
     }
 
     /// A chunk shape of at most ``chunkBytes`` bytes: the dataset's shape with the outer axes cut down.
-    static func chunkShape(_ shape: [Int], elementSize: Int) -> [Int] {
+    package static func chunkShape(_ shape: [Int], elementSize: Int) -> [Int] {
         var chunk = shape
         var axis = 0
         while axis < chunk.count, chunk.reduce(elementSize, *) > chunkBytes {
@@ -122,12 +129,12 @@ struct HDF5Sink {
     // MARK: Attributes
 
     /// Sets a scalar variable-length string attribute (`H5Acreate2`, `H5Awrite`).
-    func setString(_ object: HDF5Handle, _ name: String, _ value: String, utf8: Bool = true, path: String) throws {
+    package func setString(_ object: HDF5Handle, _ name: String, _ value: String, utf8: Bool = true, path: String) throws {
         try setStrings(object, name, [value], scalar: true, utf8: utf8, path: path)
     }
 
     /// Sets a one-dimensional variable-length string attribute (a list of names).
-    func setStringList(_ object: HDF5Handle, _ name: String, _ values: [String], utf8: Bool = false, path: String) throws {
+    package func setStringList(_ object: HDF5Handle, _ name: String, _ values: [String], utf8: Bool = false, path: String) throws {
         try setStrings(object, name, values, scalar: false, utf8: utf8, path: path)
     }
 
@@ -149,7 +156,7 @@ struct HDF5Sink {
     }
 
     /// Sets an empty one-dimensional `float64 (0,)` attribute, the way h5py writes an empty list of names.
-    func setEmptyList(_ object: HDF5Handle, _ name: String, path: String) throws {
+    package func setEmptyList(_ object: HDF5Handle, _ name: String, path: String) throws {
         let location = "\(path)@\(name)"
         var dims: [hsize_t] = [0]
         let space = try check.open(.dataspace, "H5Screate_simple", location, H5Screate_simple(1, &dims, nil))
@@ -159,12 +166,12 @@ struct HDF5Sink {
     }
 
     /// Sets a scalar int64 attribute.
-    func setInt64(_ object: HDF5Handle, _ name: String, _ value: Int64, path: String) throws {
+    package func setInt64(_ object: HDF5Handle, _ name: String, _ value: Int64, path: String) throws {
         try setScalar(object, name, value, fileType: cnnkit_H5T_STD_I64LE(), memoryType: cnnkit_H5T_NATIVE_INT64(), path: path)
     }
 
     /// Sets a scalar uint64 attribute.
-    func setUInt64(_ object: HDF5Handle, _ name: String, _ value: UInt64, path: String) throws {
+    package func setUInt64(_ object: HDF5Handle, _ name: String, _ value: UInt64, path: String) throws {
         try setScalar(object, name, value, fileType: cnnkit_H5T_STD_U64LE(), memoryType: cnnkit_H5T_NATIVE_UINT64(), path: path)
     }
 

@@ -6,7 +6,7 @@ extension HDF5Source {
     ///
     /// - Throws: ``HDF5Error/refused(file:location:reason:)`` for a group with more links or a name longer than
     ///   64 KiB.
-    func memberNames(_ group: HDF5Handle, path: String) throws -> [String] {
+    package func memberNames(_ group: HDF5Handle, path: String) throws -> [String] {
         var info = H5G_info_t()
         try check.status("H5Gget_info", path, H5Gget_info(group.id, &info))
         guard let count = Int(exactly: info.nlinks), count <= HDF5Source.maximumListCount else {
@@ -32,7 +32,7 @@ extension HDF5Source {
     ///
     /// - Throws: ``HDF5Error/refused(file:location:reason:)`` for an object with more attributes or a name longer
     ///   than 64 KiB, or what `body` throws.
-    func forEachAttributeName(_ object: HDF5Handle, path: String, _ body: (String) throws -> Void) throws {
+    package func forEachAttributeName(_ object: HDF5Handle, path: String, _ body: (String) throws -> Void) throws {
         let count = try check.count("H5Aget_num_attrs", path, H5Aget_num_attrs(object.id))
         guard count <= HDF5Source.maximumListCount else { throw check.refused(path, "\(count) attributes") }
         for index in 0..<count {

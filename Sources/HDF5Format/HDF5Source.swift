@@ -9,18 +9,18 @@ import ModelArchive
 /// It follows only hard links, refuses external and virtual datasets, and checks each dataspace against the
 /// bytes actually stored (and the file size) before allocating anything for it. The file stays open while the
 /// source (or any handle opened through it) is in use; call its methods under ``HDF5Library/serialized(_:)``.
-struct HDF5Source {
-    let check: HDF5Checker
+package struct HDF5Source {
+    package let check: HDF5Checker
     /// The size of the file in bytes (`H5Fget_filesize`), the bound for every allocation.
-    let fileSize: Int
+    package let fileSize: Int
     /// The root group; it keeps the file open.
-    let root: HDF5Handle
+    package let root: HDF5Handle
 
     /// The largest ratio of logical to stored bytes accepted for a chunked (compressed) dataset; deflate cannot
     /// do better than about 1032:1.
-    static let maximumCompressionRatio = 1100
+    package static let maximumCompressionRatio = 1100
     /// The most elements an attribute or a dataset of strings may have.
-    static let maximumListCount = 1 << 20
+    package static let maximumListCount = 1 << 20
 
     // MARK: Opening
 
@@ -35,7 +35,7 @@ struct HDF5Source {
     /// - Throws: ``HDF5Error/missingFile(file:reason:)`` when `path` cannot be read,
     ///   ``HDF5Error/callFailed(file:location:call:stack:writing:)`` naming the call that failed (`H5Fopen` for a
     ///   file that is not HDF5).
-    static func open(path: String, name: String) throws -> HDF5Source {
+    package static func open(path: String, name: String) throws -> HDF5Source {
         guard access(path, R_OK) == 0 else { throw HDF5Error.missingFile(file: name, reason: errnoText()) }
         return try HDF5Library.serialized {
             let check = HDF5Checker(file: name, writing: false)
@@ -54,7 +54,7 @@ struct HDF5Source {
     /// Whether `name` exists in `parent`; a link that exists must be a hard link.
     ///
     /// - Throws: ``HDF5Error/refused(file:location:reason:)`` for a soft, external or user-defined link.
-    func exists(_ parent: HDF5Handle, _ name: String, path: String) throws -> Bool {
+    package func exists(_ parent: HDF5Handle, _ name: String, path: String) throws -> Bool {
         guard try check.bool("H5Lexists", path, H5Lexists(parent.id, name, h5Default)) else { return false }
         let type = cnnkit_h5_link_type(parent.id, name)
         guard type >= 0 else { throw check.failure("H5Lget_info", path) }
@@ -69,7 +69,7 @@ struct HDF5Source {
     /// Opens the object at `components` below `root` (`H5Oopen`), following hard links only.
     ///
     /// - Throws: ``HDF5Error/invalid(file:location:reason:)`` when a component is missing.
-    func open(_ root: HDF5Handle, _ components: [String], base: String) throws -> HDF5Handle {
+    package func open(_ root: HDF5Handle, _ components: [String], base: String) throws -> HDF5Handle {
         try open(root, components[...], path: base)
     }
 
@@ -86,7 +86,7 @@ struct HDF5Source {
     }
 
     /// Opens a group at a slash-separated path relative to `root`, checking that it is a group.
-    func openGroup(_ root: HDF5Handle, _ relative: String, base: String) throws -> HDF5Handle {
+    package func openGroup(_ root: HDF5Handle, _ relative: String, base: String) throws -> HDF5Handle {
         let object = try open(root, split(relative), base: base)
         guard H5Iget_type(object.id) == H5I_GROUP else {
             throw check.invalid(join(base, relative), "expected a group, found another kind of object")
@@ -95,7 +95,7 @@ struct HDF5Source {
     }
 
     /// Opens a dataset at a slash-separated path relative to `root`, checking that it is a dataset.
-    func openDataset(_ root: HDF5Handle, _ relative: String, base: String) throws -> HDF5Handle {
+    package func openDataset(_ root: HDF5Handle, _ relative: String, base: String) throws -> HDF5Handle {
         let object = try open(root, split(relative), base: base)
         guard H5Iget_type(object.id) == H5I_DATASET else {
             throw check.invalid(join(base, relative), "expected a dataset, found another kind of object")
@@ -103,16 +103,16 @@ struct HDF5Source {
         return object
     }
 
-    func split(_ path: String) -> [String] { path.split(separator: "/", omittingEmptySubsequences: true).map(String.init) }
+    package func split(_ path: String) -> [String] { path.split(separator: "/", omittingEmptySubsequences: true).map(String.init) }
 
-    func join(_ base: String, _ relative: String) -> String {
+    package func join(_ base: String, _ relative: String) -> String {
         base == "/" ? "/" + relative : base + "/" + relative
     }
 
     // MARK: Datasets
 
     /// What a dataset holds, checked against the bytes stored for it.
-    struct DatasetInfo {
+    package struct DatasetInfo {
         var shape: [Int]
         var count: Int
         var typeClass: H5T_class_t
@@ -121,7 +121,7 @@ struct HDF5Source {
 
     /// Checks a dataset before reading: no external file, no virtual layout, a simple or scalar dataspace whose
     /// logical size is backed by stored bytes (`H5Dget_storage_size`) within the file.
-    func inspect(_ dataset: HDF5Handle, path: String) throws -> DatasetInfo {
+    package func inspect(_ dataset: HDF5Handle, path: String) throws -> DatasetInfo {
         let dcpl = try check.open(.propertyList, "H5Dget_create_plist", path, H5Dget_create_plist(dataset.id))
         let externals = try check.count("H5Pget_external_count", path, H5Pget_external_count(dcpl.id))
         guard externals == 0 else { throw check.refused(path, "external dataset (its data lives in \(externals) other file(s))") }
@@ -159,7 +159,7 @@ struct HDF5Source {
     }
 
     /// The extent of a dataspace: `[]` for a scalar, the dimensions for a simple one.
-    func dataspaceShape(_ space: HDF5Handle, path: String) throws -> [Int] {
+    package func dataspaceShape(_ space: HDF5Handle, path: String) throws -> [Int] {
         let kind = H5Sget_simple_extent_type(space.id)
         switch kind {
         case H5S_SCALAR:
@@ -183,7 +183,7 @@ struct HDF5Source {
     /// Reads a floating-point dataset of any width and byte order as float32 (`H5Dread` converts).
     ///
     /// - Parameter expected: the shape required, checked before reading; nil accepts any shape.
-    func readFloats(_ root: HDF5Handle, _ relative: String, base: String, expected: [Int]? = nil) throws -> Tensor {
+    package func readFloats(_ root: HDF5Handle, _ relative: String, base: String, expected: [Int]? = nil) throws -> Tensor {
         let path = join(base, relative)
         let dataset = try openDataset(root, relative, base: base)
         let info = try inspect(dataset, path: path)
@@ -201,7 +201,7 @@ struct HDF5Source {
     }
 
     /// Reads a one-dimensional floating-point dataset as float64.
-    func readDoubles(_ root: HDF5Handle, _ relative: String, base: String) throws -> [Double] {
+    package func readDoubles(_ root: HDF5Handle, _ relative: String, base: String) throws -> [Double] {
         let path = join(base, relative)
         let dataset = try openDataset(root, relative, base: base)
         let info = try inspect(dataset, path: path)
@@ -218,7 +218,7 @@ struct HDF5Source {
     }
 
     /// Reads a scalar (or one-element) integer dataset as Int64.
-    func readInteger(_ root: HDF5Handle, _ relative: String, base: String) throws -> Int64 {
+    package func readInteger(_ root: HDF5Handle, _ relative: String, base: String) throws -> Int64 {
         let path = join(base, relative)
         let dataset = try openDataset(root, relative, base: base)
         let info = try inspect(dataset, path: path)
@@ -231,7 +231,7 @@ struct HDF5Source {
     }
 
     /// Reads a scalar (or one-element) floating-point dataset as float32.
-    func readScalarFloat(_ root: HDF5Handle, _ relative: String, base: String) throws -> Float {
+    package func readScalarFloat(_ root: HDF5Handle, _ relative: String, base: String) throws -> Float {
         let tensor = try readFloats(root, relative, base: base)
         guard tensor.scalars.count == 1, let value = tensor.scalars.first else {
             throw check.invalid(join(base, relative), "expected one float, found shape \(tensor.shape)")
@@ -242,7 +242,7 @@ struct HDF5Source {
     // MARK: Attributes
 
     /// Reads a string attribute (fixed or variable length, scalar or one element), or nil when it is absent.
-    func string(_ object: HDF5Handle, _ name: String, path: String) throws -> String? {
+    package func string(_ object: HDF5Handle, _ name: String, path: String) throws -> String? {
         guard let list = try strings(object, name, path: path, allowEmptyNumeric: false) else { return nil }
         guard list.count == 1, let value = list.first else {
             throw check.invalid("\(path)@\(name)", "expected one string, found \(list.count)")
@@ -252,7 +252,7 @@ struct HDF5Source {
 
     /// Reads a list of strings (fixed or variable length), or nil when the attribute is absent. An empty
     /// numeric array (such as an empty list of names written as `float64 (0,)`) reads as an empty list.
-    func strings(_ object: HDF5Handle, _ name: String, path: String, allowEmptyNumeric: Bool = true) throws -> [String]? {
+    package func strings(_ object: HDF5Handle, _ name: String, path: String, allowEmptyNumeric: Bool = true) throws -> [String]? {
         let location = "\(path)@\(name)"
         guard try check.bool("H5Aexists", location, H5Aexists(object.id, name)) else { return nil }
         let attribute = try check.open(.attribute, "H5Aopen", location, H5Aopen(object.id, name, h5Default), in: object)
@@ -296,7 +296,7 @@ struct HDF5Source {
     }
 
     /// Reads a scalar integer attribute, or nil when it is absent.
-    func integer(_ object: HDF5Handle, _ name: String, path: String) throws -> Int64? {
+    package func integer(_ object: HDF5Handle, _ name: String, path: String) throws -> Int64? {
         let location = "\(path)@\(name)"
         guard try check.bool("H5Aexists", location, H5Aexists(object.id, name)) else { return nil }
         let attribute = try check.open(.attribute, "H5Aopen", location, H5Aopen(object.id, name, h5Default), in: object)
@@ -312,7 +312,7 @@ struct HDF5Source {
     }
 
     /// A readable name for a datatype class.
-    func describe(_ typeClass: H5T_class_t) -> String {
+    package func describe(_ typeClass: H5T_class_t) -> String {
         switch typeClass {
         case H5T_INTEGER: "integer"
         case H5T_FLOAT: "float"

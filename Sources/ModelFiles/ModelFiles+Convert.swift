@@ -1,6 +1,7 @@
 import CNNZFormat
 import ConvNet
 import HDF5Format
+import KerasFormat
 import ModelArchive
 import Verification
 

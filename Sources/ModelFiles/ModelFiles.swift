@@ -2,7 +2,7 @@ import ConvNet
 import Foundation
 import CNNZFormat
 import HDF5Format
-import InteropKeras
+import KerasFormat
 import InteropNumPy
 import InteropONNX
 import InteropSafetensors

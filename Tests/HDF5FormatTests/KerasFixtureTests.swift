@@ -3,6 +3,7 @@ import Foundation
 import ModelArchive
 import Testing
 @testable import HDF5Format
+@testable import KerasFormat
 
 /// Files written by real Keras 3.15.1 (`Fixtures/keras/make_fixtures.py`), read and run through our network.
 @Suite("Keras fixtures")

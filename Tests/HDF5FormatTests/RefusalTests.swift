@@ -4,6 +4,7 @@ import Foundation
 import ModelArchive
 import Testing
 @testable import HDF5Format
+@testable import KerasFormat
 
 /// One test per refusal, each with a file made by hand: a valid file of ours edited with libhdf5 calls.
 @Suite("HDF5 refusals")

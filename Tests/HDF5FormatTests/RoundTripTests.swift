@@ -3,6 +3,7 @@ import Foundation
 import ModelArchive
 import Testing
 @testable import HDF5Format
+@testable import KerasFormat
 
 @Suite("HDF5 round trip")
 struct RoundTripTests {

@@ -3,6 +3,7 @@ import Foundation
 import CNNKitTestSupport
 import ModelArchive
 @testable import HDF5Format
+@testable import KerasFormat
 
 /// Paths and generators shared by the HDF5 tests.
 enum TestSupport {

@@ -4,6 +4,7 @@ import Foundation
 import ModelArchive
 import Testing
 @testable import HDF5Format
+@testable import KerasFormat
 
 @Suite("HDF5 writer")
 struct WriterTests {

@@ -3,7 +3,7 @@ import Foundation
 import HDF5Format
 import ModelArchive
 import Testing
-@testable import InteropKeras
+@testable import KerasFormat
 
 /// Files written by Keras 3.15.1 (jax backend) with `Fixtures/keras/make_keras3_fixtures.py`.
 @Suite("Keras 3 fixtures")

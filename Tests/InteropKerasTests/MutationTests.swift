@@ -3,7 +3,7 @@ import Foundation
 import HDF5Format
 import ModelArchive
 import Testing
-@testable import InteropKeras
+@testable import KerasFormat
 
 /// Damaged copies of a small `.keras` file: every one reads or throws, none traps.
 @Suite(".keras damage")

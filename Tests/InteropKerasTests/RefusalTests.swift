@@ -3,7 +3,7 @@ import Foundation
 import HDF5Format
 import ModelArchive
 import Testing
-@testable import InteropKeras
+@testable import KerasFormat
 
 /// One test per refusal, each with a hand-made file.
 @Suite(".keras refusals")

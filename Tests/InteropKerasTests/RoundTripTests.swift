@@ -3,7 +3,7 @@ import Foundation
 import HDF5Format
 import ModelArchive
 import Testing
-@testable import InteropKeras
+@testable import KerasFormat
 
 @Suite("Keras 3 round trips")
 struct RoundTripTests {

@@ -1,4 +1,5 @@
 import ConvNet
+import HDF5Format
 import ModelArchive
 
 /// Reads and writes models as HDF5: a Keras 3 legacy full-model file (`keras.models.load_model` loads it) plus

@@ -1,4 +1,5 @@
 import ConvNet
+import HDF5Format
 import ModelArchive
 
 /// Reads a ``ModelDocument`` from the Keras 3 weights layout (`Schemas/keras-mapping.md` §2), written by Keras

@@ -1,4 +1,5 @@
 import ConvNet
+import HDF5Format
 import ModelArchive
 
 /// Writes a ``ModelDocument`` in the Keras 3 weights layout (what `model.save_weights("m.weights.h5")` writes

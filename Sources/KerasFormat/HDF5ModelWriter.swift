@@ -1,4 +1,5 @@
 import ConvNet
+import HDF5Format
 import ModelArchive
 
 /// Writes a model as a Keras 3 legacy full-model file plus the `/cnnkit` group (`Schemas/hdf5-layout.md`).

@@ -1,4 +1,5 @@
 import ConvNet
+import HDF5Format
 import ModelArchive
 
 /// Writes the `/cnnkit` group (`Schemas/hdf5-layout.md` §3) that Keras ignores: our architecture JSON, the

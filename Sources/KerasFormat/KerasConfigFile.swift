@@ -1,5 +1,6 @@
 import ConvNet
 import Foundation
+import HDF5Format
 import ModelArchive
 
 /// The `config.json` of a Keras 3 saved model (a member of a `.keras` zip, or a file beside a `.weights.h5` in

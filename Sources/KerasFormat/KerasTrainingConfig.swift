@@ -1,5 +1,6 @@
 import ConvNet
 import Foundation
+import HDF5Format
 
 /// Our ``OptimizerConfig`` as Keras 3's `training_config` root attribute and `/optimizer_weights` names, and
 /// back (`Schemas/hdf5-layout.md`, "Keras training config").

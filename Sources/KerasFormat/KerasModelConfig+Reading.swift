@@ -1,5 +1,6 @@
 import ConvNet
 import Foundation
+import HDF5Format
 
 extension KerasModelConfig {
     /// One Keras layer config being read, with typed accessors that fail naming the layer and option.

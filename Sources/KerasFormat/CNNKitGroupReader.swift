@@ -1,5 +1,6 @@
 import ConvNet
 import Foundation
+import HDF5Format
 import ModelArchive
 
 /// Reads the `/cnnkit` group (`Schemas/hdf5-layout.md` §3): our architecture JSON, the training state's scalars

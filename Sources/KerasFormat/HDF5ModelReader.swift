@@ -1,5 +1,6 @@
 import ConvNet
 import Foundation
+import HDF5Format
 import ModelArchive
 
 /// Everything a model file holds except the values of its parameters and optimizer slots, and where each of

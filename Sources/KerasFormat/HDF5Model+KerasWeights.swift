@@ -1,5 +1,6 @@
 import ConvNet
 import Foundation
+import HDF5Format
 import ModelArchive
 
 extension HDF5Model {

@@ -1,4 +1,5 @@
 import ConvNet
+import HDF5Format
 import ModelArchive
 
 /// An HDF5 model file opened for streaming (``TensorStreamReader``): opening reads the small parts (attributes,
