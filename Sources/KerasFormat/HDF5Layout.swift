@@ -4,9 +4,6 @@ import Foundation
 enum HDF5Layout {
     /// The version of the `/cnnkit` group this module writes and reads (`/cnnkit@format_version`).
     static let formatVersion: Int64 = 1
-    /// The Keras version and backend the Keras part imitates (root `@keras_version`, `@backend`).
-    static let kerasVersion = "3.15.1"
-    static let kerasBackend = "jax"
     /// The Keras model name: weight paths are `<layer>/sequential/<layer>/<param>`.
     static let modelName = "sequential"
 

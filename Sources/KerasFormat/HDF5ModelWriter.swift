@@ -84,8 +84,8 @@ struct HDF5ModelWriter {
         let sink = HDF5Sink(check: HDF5Checker(file: file, writing: true), compression: options.compression)
         let root = try sink.createFile(temp)
 
-        try sink.setString(root, "backend", HDF5Layout.kerasBackend, utf8: true, path: "/")
-        try sink.setString(root, "keras_version", HDF5Layout.kerasVersion, utf8: true, path: "/")
+        try sink.setString(root, "backend", KerasRelease.backend, utf8: true, path: "/")
+        try sink.setString(root, "keras_version", KerasRelease.version, utf8: true, path: "/")
         try sink.setString(root, "model_config", KerasModelConfig.modelConfig(model.architecture).serialized(), utf8: false, path: "/")
         if let state = model.trainingState {
             try sink.setString(root, "training_config", KerasTrainingConfig.trainingConfig(state.optimizer).serialized(), utf8: false, path: "/")
@@ -114,8 +114,8 @@ struct HDF5ModelWriter {
         let group = try sink.createGroup(root, HDF5Layout.modelWeights, path: base)
         let planned = KerasModelConfig.plan(model.architecture)
         try sink.setStringList(group, "layer_names", planned.map(\.name), path: base)
-        try sink.setString(group, "backend", HDF5Layout.kerasBackend, utf8: false, path: base)
-        try sink.setString(group, "keras_version", HDF5Layout.kerasVersion, utf8: false, path: base)
+        try sink.setString(group, "backend", KerasRelease.backend, utf8: false, path: base)
+        try sink.setString(group, "keras_version", KerasRelease.version, utf8: false, path: base)
         let tensors = Dictionary(model.parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for layer in planned.sorted(by: { $0.name < $1.name }) {
             let path = "\(base)/\(layer.name)"

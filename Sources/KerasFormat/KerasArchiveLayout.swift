@@ -8,8 +8,6 @@ enum KerasArchiveLayout {
     /// Keras' other weights format, which CNNKit does not read.
     static let npzWeights = "model.weights.npz"
 
-    /// The Keras version the archive imitates (`metadata.json` `keras_version`).
-    static let kerasVersion = "3.15.1"
     /// `metadata.json` `date_saved`: a fixed date, so that the same document gives the same bytes (Keras only
     /// writes this field; `load_model` does not read `metadata.json`).
     static let dateSaved = "1980-01-01@00:00:00"
@@ -28,6 +26,6 @@ enum KerasArchiveLayout {
 
     /// `metadata.json`, as Keras writes it (`json.dumps` of `keras_version` and `date_saved`).
     static var metadataJSON: String {
-        "{\"keras_version\": \"\(kerasVersion)\", \"date_saved\": \"\(dateSaved)\"}"
+        "{\"keras_version\": \"\(KerasRelease.version)\", \"date_saved\": \"\(dateSaved)\"}"
     }
 }
