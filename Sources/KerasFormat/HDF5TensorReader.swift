@@ -59,16 +59,3 @@ public final class HDF5TensorReader: TensorStreamReader {
         }
     }
 }
-
-/// Writes HDF5 files from a ``StreamedModel``, one dataset at a time (``HDF5Model/write(_:to:options:)-(StreamedModel,_,_)``).
-public struct HDF5TensorStreamWriter: TensorStreamWriter {
-    public var options: HDF5WriteOptions
-
-    public init(options: HDF5WriteOptions = .init()) {
-        self.options = options
-    }
-
-    public func write(_ model: StreamedModel, to path: String) throws {
-        try HDF5Model.write(model, to: path, options: options)
-    }
-}
