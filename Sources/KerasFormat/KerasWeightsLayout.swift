@@ -3,7 +3,7 @@ import ConvNet
 /// Names and paths of the Keras 3 weights layout (`.weights.h5` and the `model.weights.h5` inside a `.keras`;
 /// `Schemas/keras-mapping.md` §2).
 ///
-/// Keras 3 (`keras.src.saving.saving_lib`) addresses a `Sequential` model's layers not by their names but by their
+/// Keras 3 addresses a `Sequential` model's layers not by their names but by their
 /// class: the group of a layer is its class name in snake case (`conv2d`, `dense`, `re_lu`, `max_pooling2d`,
 /// `flatten`, `rescaling`, `softmax`), with `_1`, `_2`, ... for the second and later layers of one class, in model
 /// order. A layer's variables are the datasets `0`, `1`, ... of its `vars` group (kernel, then bias), and the
