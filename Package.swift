@@ -63,15 +63,18 @@ let package = Package(
         .executableTarget(name: "cnnkit-bench", dependencies: ["ConvNet"], path: "Benchmarks/cnnkit-bench"),
         .executableTarget(name: "cnnz-bench", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "HDF5Format", "KerasFormat"], path: "Benchmarks/cnnz-bench"),
 
-        // Random documents and paths shared by the format test targets.
+        // Random documents, paths and Keras fixture expectations shared by the format test targets.
         .target(name: "CNNKitTestSupport", dependencies: ["ConvNet", "ModelArchive"], path: "Tests/Support"),
 
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
-        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "KerasFormat", "CNNKitTestSupport"]),
+        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
-        .testTarget(name: "InteropKerasTests", dependencies: ["KerasFormat", "HDF5Format", "CNNKitTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .testTarget(name: "KerasFormatTests", dependencies: [
+            "KerasFormat", "HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport",
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "HDF5Format", "CNNZFormat", "Verification"]),
     ],
     swiftLanguageModes: [.v6]

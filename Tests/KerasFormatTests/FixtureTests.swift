@@ -1,3 +1,4 @@
+import CNNKitTestSupport
 import ConvNet
 import Foundation
 import HDF5Format

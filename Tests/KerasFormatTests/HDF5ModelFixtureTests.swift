@@ -1,13 +1,14 @@
+import CNNKitTestSupport
 import ConvNet
 import Foundation
+import HDF5Format
 import ModelArchive
 import Testing
-@testable import HDF5Format
 @testable import KerasFormat
 
 /// Files written by real Keras 3.15.1 (`Fixtures/keras/make_fixtures.py`), read and run through our network.
 @Suite("Keras fixtures")
-struct KerasFixtureTests {
+struct HDF5ModelFixtureTests {
     /// A fixture file and the expectation file its predictions are in.
     struct Fixture: CustomTestStringConvertible, Sendable {
         var file: String

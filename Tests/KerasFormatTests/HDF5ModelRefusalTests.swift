@@ -1,14 +1,14 @@
 import CHDF5
 import ConvNet
 import Foundation
+import HDF5Format
 import ModelArchive
 import Testing
-@testable import HDF5Format
 @testable import KerasFormat
 
 /// One test per refusal, each with a file made by hand: a valid file of ours edited with libhdf5 calls.
 @Suite("HDF5 refusals")
-struct RefusalTests {
+struct HDF5ModelRefusalTests {
     static let kernel = "/model_weights/dense/sequential/dense/kernel"
 
     /// Writes a small valid model to a fresh folder and returns the folder and the file path.

@@ -1,12 +1,12 @@
 import ConvNet
 import Foundation
+import HDF5Format
 import ModelArchive
 import Testing
-@testable import HDF5Format
 @testable import KerasFormat
 
 @Suite("HDF5 round trip")
-struct RoundTripTests {
+struct HDF5ModelRoundTripTests {
     @Test("random documents round-trip bitwise (weights, architecture, state with slots, probes, metadata)", arguments: Array(UInt64(1)...UInt64(12)))
     func roundTrip(seed: UInt64) throws {
         let directory = try TestSupport.temporaryDirectory()

@@ -1,13 +1,13 @@
 import CHDF5
 import ConvNet
 import Foundation
+import HDF5Format
 import ModelArchive
 import Testing
-@testable import HDF5Format
 @testable import KerasFormat
 
 @Suite("HDF5 writer")
-struct WriterTests {
+struct HDF5ModelWriterTests {
     @Test("deflate writes chunked datasets with shuffle, deflate and fletcher32; default is contiguous without filters")
     func compressionFilters() throws {
         let directory = try TestSupport.temporaryDirectory()
@@ -31,13 +31,6 @@ struct WriterTests {
             }
             #expect(try HDF5Model.read(path: path) == document)
         }
-    }
-
-    @Test("chunk shapes stay below 1 MiB and cover the dataset")
-    func chunkShapes() {
-        #expect(HDF5Sink.chunkShape([3, 3, 1, 16], elementSize: 4) == [3, 3, 1, 16])
-        let big = HDF5Sink.chunkShape([100_000, 100], elementSize: 4)
-        #expect(big.reduce(4, *) <= HDF5Sink.chunkBytes && big[1] == 100)
     }
 
     @Test("a document that does not fit the layout is refused before any file is created, and an existing file is untouched")

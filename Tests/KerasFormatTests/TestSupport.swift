@@ -1,6 +1,6 @@
+import CNNKitTestSupport
 import ConvNet
 import Foundation
-import CNNKitTestSupport
 import ModelArchive
 import ZIPFoundation
 
@@ -8,7 +8,7 @@ import ZIPFoundation
 enum TestSupport {
     static let packageRoot = TestFiles.packageRoot
     /// `Fixtures/keras`.
-    static let kerasFixtures = packageRoot.appendingPathComponent("Fixtures/keras")
+    static let kerasFixtures = TestFiles.kerasFixtures
     static let specialFloats = RandomDocuments.specialFloats
 
     static func temporaryDirectory() throws -> URL { try TestFiles.temporaryDirectory(prefix: "keras") }
@@ -45,18 +45,6 @@ enum TestSupport {
         var network = try Network(architecture: .seed)
         network.initialize(using: &rng)
         return ModelDocument(network: network)
-    }
-}
-
-/// Expected predictions saved next to a Keras fixture by `Fixtures/keras/make_keras3_fixtures.py`.
-struct KerasExpectation: Decodable {
-    var input_shape: [Int]
-    var inputs: [[Float]]
-    var outputs: [[Float]]
-
-    static func load(_ name: String) throws -> KerasExpectation {
-        let data = try Data(contentsOf: TestSupport.kerasFixtures.appendingPathComponent("\(name).expected.json"))
-        return try JSONDecoder().decode(KerasExpectation.self, from: data)
     }
 }
 
