@@ -68,7 +68,7 @@ let package = Package(
 
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
-        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format"]),
+        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
         .testTarget(name: "KerasFormatTests", dependencies: [
