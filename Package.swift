@@ -35,19 +35,19 @@ let package = Package(
             "ConvNet", "ModelArchive", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         // The CNNZ reader/writer.
-        .target(name: "CNNZFormat", dependencies: ["ModelArchive", "CNNKitZlib"]),
+        .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "CNNKitZlib"]),
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
         .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
         // Formats people already hold, one module each.
-        .target(name: "InteropSafetensors", dependencies: ["ModelArchive"]),
-        .target(name: "InteropNumPy", dependencies: ["ModelArchive", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "InteropONNX", dependencies: ["ModelArchive"]),
+        .target(name: "InteropSafetensors", dependencies: ["ConvNet", "ModelArchive"]),
+        .target(name: "InteropNumPy", dependencies: ["ConvNet", "ModelArchive", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "InteropONNX", dependencies: ["ConvNet", "ModelArchive"]),
         // Every format behind one load/save, detected from bytes (the only module that knows them all).
         .target(name: "ModelFiles", dependencies: [
             "ConvNet", "ModelArchive", "HDF5Format", "KerasFormat", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
         ]),
         // The verifier: structure, finiteness, probe reruns, comparisons between models.
-        .target(name: "Verification", dependencies: ["ModelArchive"]),
+        .target(name: "Verification", dependencies: ["ConvNet", "ModelArchive"]),
 
         .executableTarget(
             name: "cnnkit",
@@ -67,15 +67,15 @@ let package = Package(
         .target(name: "CNNKitTestSupport", dependencies: ["ConvNet", "ModelArchive"], path: "Tests/Support"),
 
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"]),
-        .testTarget(name: "ModelArchiveTests", dependencies: ["ModelArchive"]),
+        .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport"]),
-        .testTarget(name: "CNNZFormatTests", dependencies: ["CNNZFormat"]),
-        .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
+        .testTarget(name: "CNNZFormatTests", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat"]),
+        .testTarget(name: "InteropFormatsTests", dependencies: ["ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
         .testTarget(name: "KerasFormatTests", dependencies: [
             "KerasFormat", "HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "HDF5Format", "CNNZFormat", "Verification"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "HDF5Format", "CNNZFormat", "Verification"]),
     ],
     swiftLanguageModes: [.v6]
 )
