@@ -113,10 +113,13 @@ package struct HDF5Source {
 
     /// What a dataset holds, checked against the bytes stored for it.
     package struct DatasetInfo {
-        var shape: [Int]
-        var count: Int
-        var typeClass: H5T_class_t
-        var typeSize: Int
+        /// The extent, `[]` for a scalar.
+        package var shape: [Int]
+        /// The number of elements.
+        package var count: Int
+        package var typeClass: H5T_class_t
+        /// The size of one element in the file, in bytes.
+        package var typeSize: Int
     }
 
     /// Checks a dataset before reading: no external file, no virtual layout, a simple or scalar dataspace whose
