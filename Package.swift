@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "ConvNet", targets: ["ConvNet"]),
         .library(name: "ModelArchive", targets: ["ModelArchive"]),
         .library(name: "HDF5Format", targets: ["HDF5Format"]),
+        .library(name: "KerasFormat", targets: ["KerasFormat"]),
         .library(name: "CNNZFormat", targets: ["CNNZFormat"]),
         .library(name: "ModelFiles", targets: ["ModelFiles"]),
         .library(name: "Verification", targets: ["Verification"]),
@@ -30,8 +31,13 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["ConvNet", "ZlibCoding"]),
         // The format-neutral model document, the tensor source and reader, the format protocol, shared errors.
         .target(name: "ModelArchive", dependencies: ["ConvNet"]),
-        // HDF5 reader/writer in the Keras-compatible layout.
+        // libhdf5 behind one lock and one call checker: owning handles, a reader with safety refusals, a writer.
         .target(name: "HDF5Format", dependencies: ["ConvNet", "ModelArchive", "CHDF5"]),
+        // Everything Keras, on HDF5Format: legacy full-model .h5 with our /cnnkit group (whole and streamed),
+        // Keras 3 .weights.h5, .keras zips and their config JSON.
+        .target(name: "KerasFormat", dependencies: [
+            "ConvNet", "ModelArchive", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         // The CNNZ reader/writer.
         .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding"]),
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
@@ -40,11 +46,9 @@ let package = Package(
         .target(name: "InteropSafetensors", dependencies: ["ConvNet", "ModelArchive"]),
         .target(name: "InteropNumPy", dependencies: ["ConvNet", "ModelArchive", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "InteropONNX", dependencies: ["ConvNet", "ModelArchive"]),
-        // Keras 3 .keras zips (config.json + model.weights.h5, read and written through HDF5Format).
-        .target(name: "InteropKeras", dependencies: ["ConvNet", "ModelArchive", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // The list of formats, and the one load/save/convert path over them (the only module that knows them all).
         .target(name: "ModelFiles", dependencies: [
-            "ConvNet", "ModelArchive", "HDF5Format", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropKeras", "Verification",
+            "ConvNet", "ModelArchive", "HDF5Format", "KerasFormat", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
         ]),
         // The verifier: structure, finiteness, probe reruns, comparisons between models.
         .target(name: "Verification", dependencies: ["ConvNet", "ModelArchive"]),
@@ -61,20 +65,23 @@ let package = Package(
         .executableTarget(name: "library-tour", dependencies: ["ConvNet", "Datasets", "ModelArchive", "ModelFiles", "Verification"], path: "Examples/LibraryTour"),
         // Throughput benchmark of the network library (make bench).
         .executableTarget(name: "cnnkit-bench", dependencies: ["ConvNet", "Datasets"], path: "Benchmarks/cnnkit-bench"),
-        .executableTarget(name: "cnnz-bench", dependencies: ["ConvNet", "Datasets", "ModelArchive", "CNNZFormat", "HDF5Format", "InteropNumPy"], path: "Benchmarks/cnnz-bench"),
+        .executableTarget(name: "cnnz-bench", dependencies: ["ConvNet", "Datasets", "ModelArchive", "CNNZFormat", "HDF5Format", "KerasFormat", "InteropNumPy"], path: "Benchmarks/cnnz-bench"),
 
-        // Random documents and paths shared by the format test targets.
+        // Random documents, paths and Keras fixture expectations shared by the format test targets.
         .target(name: "CNNKitTestSupport", dependencies: ["ConvNet", "ModelArchive"], path: "Tests/Support"),
 
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive"]),
-        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CNNKitTestSupport"]),
+        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "ZlibCoding"]),
-        .testTarget(name: "InteropFormatsTests", dependencies: ["InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
-        .testTarget(name: "InteropKerasTests", dependencies: ["InteropKeras", "HDF5Format", "CNNKitTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .testTarget(name: "InteropFormatsTests", dependencies: ["ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
+        .testTarget(name: "KerasFormatTests", dependencies: [
+            "KerasFormat", "HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport",
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         .testTarget(name: "ModelFilesTests", dependencies: [
-            "ConvNet", "ModelArchive", "ModelFiles", "HDF5Format", "CNNZFormat", "InteropKeras", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
+            "ConvNet", "ModelArchive", "ModelFiles", "HDF5Format", "KerasFormat", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
         ]),
         .testTarget(name: "VerificationTests", dependencies: ["ConvNet", "ModelArchive", "Verification", "CNNKitTestSupport"]),
     ],

@@ -5,6 +5,7 @@ import Foundation
 import Glibc
 import HDF5Format
 import InteropNumPy
+import KerasFormat
 import ModelArchive
 
 // Write/read speed and file size of CNNZ (each codec) and of our HDF5 writer, for the seed model with trained

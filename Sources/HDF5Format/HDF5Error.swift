@@ -1,6 +1,7 @@
 import ModelArchive
 
-/// Errors of the HDF5 format module; each names the file and the HDF5 path where it happened.
+/// Errors of reading and writing HDF5 files, by this module and by the layouts built on it; each names the file
+/// and the HDF5 path where it happened.
 ///
 /// Descriptions are one line: `FILE: at HDF5-PATH: what was wrong (expected ..., found ...)`.
 public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
@@ -11,7 +12,8 @@ public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
     case callFailed(file: String, location: String, call: String, stack: String, writing: Bool)
     /// The file is HDF5 but its contents are not what the layout requires.
     case invalid(file: String, location: String, reason: String)
-    /// The file uses a Keras layer, activation, optimizer or option CNNKit does not support.
+    /// The file's contents use something CNNKit does not support (such as a layer, activation, optimizer or
+    /// option of the model stored in it).
     case unsupported(file: String, location: String, reason: String)
     /// The file uses an HDF5 feature CNNKit refuses to follow: soft or external links, external or virtual
     /// datasets, dataspaces far larger than the stored bytes.

@@ -6,8 +6,9 @@ import Foundation
 /// libhdf5 keeps global state (open identifiers, the error stack); one lock keeps readers and writers on
 /// different threads from interleaving. Inside ``serialized(_:)`` the calling thread's automatic error printing
 /// is off, so failures reach the caller only as ``HDF5Error`` values.
-enum HDF5Library {
-    /// Recursive, so that a writer holding it can fetch tensors from an HDF5 reader on the same thread.
+package enum HDF5Library {
+    /// Recursive, so that a writer holding it can fetch tensors from an HDF5 reader on the same thread, and so that
+    /// an ``HDF5Handle`` can take it to close its identifier whether or not its thread already holds it.
     private static let lock = NSRecursiveLock()
 
     /// Keeps libhdf5 from tearing itself down at process exit (`H5dont_atexit`, called before the library
@@ -16,7 +17,7 @@ enum HDF5Library {
     private static let exitHandlerDisabled: Bool = { H5dont_atexit() >= 0 }()
 
     /// Runs `body` holding the library lock, with HDF5's automatic error printing off for this thread.
-    static func serialized<T>(_ body: () throws -> T) rethrows -> T {
+    package static func serialized<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         _ = exitHandlerDisabled
@@ -25,7 +26,7 @@ enum HDF5Library {
     }
 
     /// The calling thread's HDF5 error stack as one line (innermost first); clears the stack.
-    static func takeErrorStack() -> String {
+    package static func takeErrorStack() -> String {
         var buffer = [CChar](repeating: 0, count: 1024)
         buffer.withUnsafeMutableBufferPointer { cnnkit_h5_error_text($0.baseAddress, $0.count) }
         let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -34,64 +35,5 @@ enum HDF5Library {
     }
 }
 
-/// The one checker every HDF5 call goes through: it knows the file, whether it is being written, and turns a
-/// negative return into ``HDF5Error/callFailed(file:location:call:stack:writing:)`` naming the C function, the
-/// HDF5 path and HDF5's folded error stack.
-struct HDF5Checker: Sendable {
-    /// The file being read or written, as the user named it.
-    let file: String
-    let writing: Bool
-
-    /// Checks an identifier-returning call (`H5Fopen`, `H5Gopen2`, `H5Dget_type`, ...).
-    @discardableResult
-    func id(_ call: String, _ location: String, _ result: hid_t) throws -> hid_t {
-        guard result >= 0 else { throw failure(call, location) }
-        return result
-    }
-
-    /// Checks a status-returning call (`H5Dread`, `H5Pset_deflate`, ...).
-    func status(_ call: String, _ location: String, _ result: herr_t) throws {
-        guard result >= 0 else { throw failure(call, location) }
-    }
-
-    /// Checks a tri-state call (`H5Lexists`, `H5Tis_variable_str`, ...): true, false, or a thrown failure.
-    func bool(_ call: String, _ location: String, _ result: htri_t) throws -> Bool {
-        guard result >= 0 else { throw failure(call, location) }
-        return result > 0
-    }
-
-    /// Checks a call returning a count or size as a signed integer (`H5Sget_simple_extent_ndims`, ...).
-    func count<T: BinaryInteger>(_ call: String, _ location: String, _ result: T) throws -> Int {
-        guard result >= 0, let value = Int(exactly: result) else { throw failure(call, location) }
-        return value
-    }
-
-    /// Checks a call returning an unsigned size where 0 means failure (`H5Tget_size`).
-    func size(_ call: String, _ location: String, _ result: Int) throws -> Int {
-        guard result > 0 else { throw failure(call, location) }
-        return result
-    }
-
-    /// The error for a failed call, with the error stack taken (and cleared).
-    func failure(_ call: String, _ location: String) -> HDF5Error {
-        .callFailed(file: file, location: location, call: call, stack: HDF5Library.takeErrorStack(), writing: writing)
-    }
-
-    /// An ``HDF5Error/invalid(file:location:reason:)`` for this file.
-    func invalid(_ location: String, _ reason: String) -> HDF5Error {
-        .invalid(file: file, location: location, reason: reason)
-    }
-
-    /// An ``HDF5Error/refused(file:location:reason:)`` for this file.
-    func refused(_ location: String, _ reason: String) -> HDF5Error {
-        .refused(file: file, location: location, reason: reason)
-    }
-
-    /// An ``HDF5Error/unsupported(file:location:reason:)`` for this file.
-    func unsupported(_ location: String, _ reason: String) -> HDF5Error {
-        .unsupported(file: file, location: location, reason: reason)
-    }
-}
-
 /// `H5P_DEFAULT` as an identifier.
-let h5Default: hid_t = cnnkit_H5P_DEFAULT()
+package let h5Default: hid_t = cnnkit_H5P_DEFAULT()

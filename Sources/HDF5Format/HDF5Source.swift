@@ -1,29 +1,62 @@
 import CHDF5
 import ConvNet
+import Glibc
+import ModelArchive
 
-/// Reads groups, datasets and attributes from an open HDF5 file, every call through one ``HDF5Checker``.
+/// Reads groups, datasets and attributes from an HDF5 file opened read-only, every call through one
+/// ``HDF5Checker``.
 ///
 /// It follows only hard links, refuses external and virtual datasets, and checks each dataspace against the
-/// bytes actually stored (and the file size) before allocating anything for it.
-struct HDF5Source {
-    let check: HDF5Checker
+/// bytes actually stored (and the file size) before allocating anything for it. The file stays open while the
+/// source (or any handle opened through it) is in use; call its methods under ``HDF5Library/serialized(_:)``.
+package struct HDF5Source {
+    package let check: HDF5Checker
     /// The size of the file in bytes (`H5Fget_filesize`), the bound for every allocation.
-    let fileSize: Int
+    package let fileSize: Int
+    /// The root group; it keeps the file open.
+    package let root: HDF5Handle
 
     /// The largest ratio of logical to stored bytes accepted for a chunked (compressed) dataset; deflate cannot
     /// do better than about 1032:1.
-    static let maximumCompressionRatio = 1100
+    package static let maximumCompressionRatio = 1100
     /// The most elements an attribute or a dataset of strings may have.
-    static let maximumListCount = 1 << 20
+    package static let maximumListCount = 1 << 20
+
+    // MARK: Opening
+
+    /// Opens `path` read-only: every object is closed with the file (`H5F_CLOSE_STRONG`), so that nothing of a
+    /// malformed file outlives it.
+    ///
+    /// - Parameters:
+    ///   - path: the file to open.
+    ///   - name: the file as messages call it (the path the user named, or `archive:member` for a part of another
+    ///     file).
+    /// - Returns: a source on the file's root group.
+    /// - Throws: ``HDF5Error/missingFile(file:reason:)`` when `path` cannot be read,
+    ///   ``HDF5Error/callFailed(file:location:call:stack:writing:)`` naming the call that failed (`H5Fopen` for a
+    ///   file that is not HDF5).
+    package static func open(path: String, name: String) throws -> HDF5Source {
+        guard access(path, R_OK) == 0 else { throw HDF5Error.missingFile(file: name, reason: errnoText()) }
+        return try HDF5Library.serialized {
+            let check = HDF5Checker(file: name, writing: false)
+            let fapl = try check.open(.propertyList, "H5Pcreate", "/", H5Pcreate(cnnkit_H5P_FILE_ACCESS()))
+            try check.status("H5Pset_fclose_degree", "/", H5Pset_fclose_degree(fapl.id, H5F_CLOSE_STRONG))
+            let file = try check.open(.file, "H5Fopen", "/", H5Fopen(path, cnnkit_H5F_ACC_RDONLY(), fapl.id))
+            var size: hsize_t = 0
+            try check.status("H5Fget_filesize", "/", H5Fget_filesize(file.id, &size))
+            let root = try check.open(.group, "H5Gopen2", "/", H5Gopen2(file.id, "/", h5Default), in: file)
+            return HDF5Source(check: check, fileSize: Int(clamping: size), root: root)
+        }
+    }
 
     // MARK: Links and objects
 
     /// Whether `name` exists in `parent`; a link that exists must be a hard link.
     ///
     /// - Throws: ``HDF5Error/refused(file:location:reason:)`` for a soft, external or user-defined link.
-    func exists(_ parent: hid_t, _ name: String, path: String) throws -> Bool {
-        guard try check.bool("H5Lexists", path, H5Lexists(parent, name, h5Default)) else { return false }
-        let type = cnnkit_h5_link_type(parent, name)
+    package func exists(_ parent: HDF5Handle, _ name: String, path: String) throws -> Bool {
+        guard try check.bool("H5Lexists", path, H5Lexists(parent.id, name, h5Default)) else { return false }
+        let type = cnnkit_h5_link_type(parent.id, name)
         guard type >= 0 else { throw check.failure("H5Lget_info", path) }
         switch H5L_type_t(rawValue: type) {
         case H5L_TYPE_HARD: return true
@@ -33,89 +66,85 @@ struct HDF5Source {
         }
     }
 
-    /// Opens the object at `components` below `root` (`H5Oopen`), following hard links only; the caller closes
-    /// it with `H5Oclose`.
+    /// Opens the object at `components` below `root` (`H5Oopen`), following hard links only.
     ///
     /// - Throws: ``HDF5Error/invalid(file:location:reason:)`` when a component is missing.
-    func open(_ root: hid_t, _ components: [String], base: String) throws -> hid_t {
+    package func open(_ root: HDF5Handle, _ components: [String], base: String) throws -> HDF5Handle {
         try open(root, components[...], path: base)
     }
 
-    private func open(_ parent: hid_t, _ components: ArraySlice<String>, path: String) throws -> hid_t {
+    private func open(_ parent: HDF5Handle, _ components: ArraySlice<String>, path: String) throws -> HDF5Handle {
         guard let name = components.first else {
-            return try check.id("H5Oopen", path, H5Oopen(parent, ".", h5Default))
+            return try check.open(.object, "H5Oopen", path, H5Oopen(parent.id, ".", h5Default), in: parent)
         }
         let childPath = path == "/" ? "/\(name)" : "\(path)/\(name)"
         guard !name.isEmpty, name != ".", name != ".." else { throw check.invalid(childPath, "bad path component '\(name)'") }
         guard try exists(parent, name, path: childPath) else { throw check.invalid(childPath, "missing (required by the layout)") }
-        let child = try check.id("H5Oopen", childPath, H5Oopen(parent, name, h5Default))
+        let child = try check.open(.object, "H5Oopen", childPath, H5Oopen(parent.id, name, h5Default), in: parent)
         if components.count == 1 { return child }
-        defer { H5Oclose(child) }
         return try open(child, components.dropFirst(), path: childPath)
     }
 
     /// Opens a group at a slash-separated path relative to `root`, checking that it is a group.
-    func openGroup(_ root: hid_t, _ relative: String, base: String) throws -> hid_t {
+    package func openGroup(_ root: HDF5Handle, _ relative: String, base: String) throws -> HDF5Handle {
         let object = try open(root, split(relative), base: base)
-        guard H5Iget_type(object) == H5I_GROUP else {
-            H5Oclose(object)
+        guard H5Iget_type(object.id) == H5I_GROUP else {
             throw check.invalid(join(base, relative), "expected a group, found another kind of object")
         }
         return object
     }
 
     /// Opens a dataset at a slash-separated path relative to `root`, checking that it is a dataset.
-    func openDataset(_ root: hid_t, _ relative: String, base: String) throws -> hid_t {
+    package func openDataset(_ root: HDF5Handle, _ relative: String, base: String) throws -> HDF5Handle {
         let object = try open(root, split(relative), base: base)
-        guard H5Iget_type(object) == H5I_DATASET else {
-            H5Oclose(object)
+        guard H5Iget_type(object.id) == H5I_DATASET else {
             throw check.invalid(join(base, relative), "expected a dataset, found another kind of object")
         }
         return object
     }
 
-    func split(_ path: String) -> [String] { path.split(separator: "/", omittingEmptySubsequences: true).map(String.init) }
+    package func split(_ path: String) -> [String] { path.split(separator: "/", omittingEmptySubsequences: true).map(String.init) }
 
-    func join(_ base: String, _ relative: String) -> String {
+    package func join(_ base: String, _ relative: String) -> String {
         base == "/" ? "/" + relative : base + "/" + relative
     }
 
     // MARK: Datasets
 
     /// What a dataset holds, checked against the bytes stored for it.
-    struct DatasetInfo {
-        var shape: [Int]
-        var count: Int
-        var typeClass: H5T_class_t
-        var typeSize: Int
+    package struct DatasetInfo {
+        /// The extent, `[]` for a scalar.
+        package var shape: [Int]
+        /// The number of elements.
+        package var count: Int
+        package var typeClass: H5T_class_t
+        /// The size of one element in the file, in bytes.
+        package var typeSize: Int
     }
 
     /// Checks a dataset before reading: no external file, no virtual layout, a simple or scalar dataspace whose
     /// logical size is backed by stored bytes (`H5Dget_storage_size`) within the file.
-    func inspect(_ dataset: hid_t, path: String) throws -> DatasetInfo {
-        let dcpl = try check.id("H5Dget_create_plist", path, H5Dget_create_plist(dataset))
-        defer { H5Pclose(dcpl) }
-        let externals = try check.count("H5Pget_external_count", path, H5Pget_external_count(dcpl))
+    package func inspect(_ dataset: HDF5Handle, path: String) throws -> DatasetInfo {
+        let dcpl = try check.open(.propertyList, "H5Dget_create_plist", path, H5Dget_create_plist(dataset.id))
+        let externals = try check.count("H5Pget_external_count", path, H5Pget_external_count(dcpl.id))
         guard externals == 0 else { throw check.refused(path, "external dataset (its data lives in \(externals) other file(s))") }
-        let layout = H5Pget_layout(dcpl)
+        let layout = H5Pget_layout(dcpl.id)
         guard layout != H5D_LAYOUT_ERROR else { throw check.failure("H5Pget_layout", path) }
         guard layout != H5D_VIRTUAL else { throw check.refused(path, "virtual dataset (its data is mapped from other datasets)") }
 
-        let space = try check.id("H5Dget_space", path, H5Dget_space(dataset))
-        defer { H5Sclose(space) }
+        let space = try check.open(.dataspace, "H5Dget_space", path, H5Dget_space(dataset.id))
         let shape = try dataspaceShape(space, path: path)
-        let type = try check.id("H5Dget_type", path, H5Dget_type(dataset))
-        defer { H5Tclose(type) }
-        let typeClass = H5Tget_class(type)
+        let type = try check.open(.datatype, "H5Dget_type", path, H5Dget_type(dataset.id), in: dataset)
+        let typeClass = H5Tget_class(type.id)
         guard typeClass != H5T_NO_CLASS else { throw check.failure("H5Tget_class", path) }
-        let typeSize = try check.size("H5Tget_size", path, H5Tget_size(type))
+        let typeSize = try check.size("H5Tget_size", path, H5Tget_size(type.id))
 
         guard let count = Tensor.elementCount(shape), count <= Architecture.maximumElementCount else {
             throw check.refused(path, "dataspace \(shape) holds more than \(Architecture.maximumElementCount) elements")
         }
         let (logical, overflow) = count.multipliedReportingOverflow(by: typeSize)
         guard !overflow else { throw check.refused(path, "dataspace \(shape) of \(typeSize)-byte elements overflows") }
-        let stored = Int(clamping: H5Dget_storage_size(dataset))
+        let stored = Int(clamping: H5Dget_storage_size(dataset.id))
         guard stored <= fileSize else {
             throw check.refused(path, "dataset claims \(stored) stored bytes, but the file has \(fileSize)")
         }
@@ -133,16 +162,16 @@ struct HDF5Source {
     }
 
     /// The extent of a dataspace: `[]` for a scalar, the dimensions for a simple one.
-    func dataspaceShape(_ space: hid_t, path: String) throws -> [Int] {
-        let kind = H5Sget_simple_extent_type(space)
+    package func dataspaceShape(_ space: HDF5Handle, path: String) throws -> [Int] {
+        let kind = H5Sget_simple_extent_type(space.id)
         switch kind {
         case H5S_SCALAR:
             return []
         case H5S_SIMPLE:
-            let rank = try check.count("H5Sget_simple_extent_ndims", path, H5Sget_simple_extent_ndims(space))
+            let rank = try check.count("H5Sget_simple_extent_ndims", path, H5Sget_simple_extent_ndims(space.id))
             guard rank <= 32 else { throw check.invalid(path, "rank \(rank) is above HDF5's limit of 32") }
             var dims = [hsize_t](repeating: 0, count: max(rank, 1))
-            _ = try check.count("H5Sget_simple_extent_dims", path, H5Sget_simple_extent_dims(space, &dims, nil))
+            _ = try check.count("H5Sget_simple_extent_dims", path, H5Sget_simple_extent_dims(space.id, &dims, nil))
             return try dims.prefix(rank).map { d in
                 guard let extent = Int(exactly: d) else { throw check.refused(path, "dimension \(d) is too large") }
                 return extent
@@ -157,10 +186,9 @@ struct HDF5Source {
     /// Reads a floating-point dataset of any width and byte order as float32 (`H5Dread` converts).
     ///
     /// - Parameter expected: the shape required, checked before reading; nil accepts any shape.
-    func readFloats(_ root: hid_t, _ relative: String, base: String, expected: [Int]? = nil) throws -> Tensor {
+    package func readFloats(_ root: HDF5Handle, _ relative: String, base: String, expected: [Int]? = nil) throws -> Tensor {
         let path = join(base, relative)
         let dataset = try openDataset(root, relative, base: base)
-        defer { H5Oclose(dataset) }
         let info = try inspect(dataset, path: path)
         guard info.typeClass == H5T_FLOAT else { throw check.invalid(path, "expected a floating-point dataset, found \(describe(info.typeClass))") }
         if let expected, expected != info.shape {
@@ -169,17 +197,16 @@ struct HDF5Source {
         var scalars = [Float](repeating: 0, count: info.count)
         if info.count > 0 {
             try scalars.withUnsafeMutableBytes { raw in
-                try check.status("H5Dread", path, H5Dread(dataset, cnnkit_H5T_NATIVE_FLOAT(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, raw.baseAddress))
+                try check.status("H5Dread", path, H5Dread(dataset.id, cnnkit_H5T_NATIVE_FLOAT(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, raw.baseAddress))
             }
         }
         return Tensor(shape: info.shape, scalars: scalars)
     }
 
     /// Reads a one-dimensional floating-point dataset as float64.
-    func readDoubles(_ root: hid_t, _ relative: String, base: String) throws -> [Double] {
+    package func readDoubles(_ root: HDF5Handle, _ relative: String, base: String) throws -> [Double] {
         let path = join(base, relative)
         let dataset = try openDataset(root, relative, base: base)
-        defer { H5Oclose(dataset) }
         let info = try inspect(dataset, path: path)
         guard info.typeClass == H5T_FLOAT, info.shape.count == 1 else {
             throw check.invalid(path, "expected a one-dimensional float dataset, found \(describe(info.typeClass)) \(info.shape)")
@@ -187,28 +214,27 @@ struct HDF5Source {
         var values = [Double](repeating: 0, count: info.count)
         if info.count > 0 {
             try values.withUnsafeMutableBytes { raw in
-                try check.status("H5Dread", path, H5Dread(dataset, cnnkit_H5T_NATIVE_DOUBLE(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, raw.baseAddress))
+                try check.status("H5Dread", path, H5Dread(dataset.id, cnnkit_H5T_NATIVE_DOUBLE(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, raw.baseAddress))
             }
         }
         return values
     }
 
     /// Reads a scalar (or one-element) integer dataset as Int64.
-    func readInteger(_ root: hid_t, _ relative: String, base: String) throws -> Int64 {
+    package func readInteger(_ root: HDF5Handle, _ relative: String, base: String) throws -> Int64 {
         let path = join(base, relative)
         let dataset = try openDataset(root, relative, base: base)
-        defer { H5Oclose(dataset) }
         let info = try inspect(dataset, path: path)
         guard info.typeClass == H5T_INTEGER, info.count == 1 else {
             throw check.invalid(path, "expected one integer, found \(describe(info.typeClass)) \(info.shape)")
         }
         var value: Int64 = 0
-        try check.status("H5Dread", path, H5Dread(dataset, cnnkit_H5T_NATIVE_INT64(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, &value))
+        try check.status("H5Dread", path, H5Dread(dataset.id, cnnkit_H5T_NATIVE_INT64(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, &value))
         return value
     }
 
     /// Reads a scalar (or one-element) floating-point dataset as float32.
-    func readScalarFloat(_ root: hid_t, _ relative: String, base: String) throws -> Float {
+    package func readScalarFloat(_ root: HDF5Handle, _ relative: String, base: String) throws -> Float {
         let tensor = try readFloats(root, relative, base: base)
         guard tensor.scalars.count == 1, let value = tensor.scalars.first else {
             throw check.invalid(join(base, relative), "expected one float, found shape \(tensor.shape)")
@@ -219,7 +245,7 @@ struct HDF5Source {
     // MARK: Attributes
 
     /// Reads a string attribute (fixed or variable length, scalar or one element), or nil when it is absent.
-    func string(_ object: hid_t, _ name: String, path: String) throws -> String? {
+    package func string(_ object: HDF5Handle, _ name: String, path: String) throws -> String? {
         guard let list = try strings(object, name, path: path, allowEmptyNumeric: false) else { return nil }
         guard list.count == 1, let value = list.first else {
             throw check.invalid("\(path)@\(name)", "expected one string, found \(list.count)")
@@ -228,47 +254,43 @@ struct HDF5Source {
     }
 
     /// Reads a list of strings (fixed or variable length), or nil when the attribute is absent. An empty
-    /// numeric array (Keras' `weight_names` of a layer without weights) reads as an empty list.
-    func strings(_ object: hid_t, _ name: String, path: String, allowEmptyNumeric: Bool = true) throws -> [String]? {
+    /// numeric array (such as an empty list of names written as `float64 (0,)`) reads as an empty list.
+    package func strings(_ object: HDF5Handle, _ name: String, path: String, allowEmptyNumeric: Bool = true) throws -> [String]? {
         let location = "\(path)@\(name)"
-        guard try check.bool("H5Aexists", location, H5Aexists(object, name)) else { return nil }
-        let attribute = try check.id("H5Aopen", location, H5Aopen(object, name, h5Default))
-        defer { H5Aclose(attribute) }
-        let space = try check.id("H5Aget_space", location, H5Aget_space(attribute))
-        defer { H5Sclose(space) }
-        let count = try check.count("H5Sget_simple_extent_npoints", location, H5Sget_simple_extent_npoints(space))
+        guard try check.bool("H5Aexists", location, H5Aexists(object.id, name)) else { return nil }
+        let attribute = try check.open(.attribute, "H5Aopen", location, H5Aopen(object.id, name, h5Default), in: object)
+        let space = try check.open(.dataspace, "H5Aget_space", location, H5Aget_space(attribute.id))
+        let count = try check.count("H5Sget_simple_extent_npoints", location, H5Sget_simple_extent_npoints(space.id))
         guard count <= HDF5Source.maximumListCount else { throw check.refused(location, "\(count) strings is more than \(HDF5Source.maximumListCount)") }
-        let type = try check.id("H5Aget_type", location, H5Aget_type(attribute))
-        defer { H5Tclose(type) }
-        let typeClass = H5Tget_class(type)
+        let type = try check.open(.datatype, "H5Aget_type", location, H5Aget_type(attribute.id), in: attribute)
+        let typeClass = H5Tget_class(type.id)
         guard typeClass == H5T_STRING else {
             if allowEmptyNumeric && count == 0 { return [] }
             throw check.invalid(location, "expected a string attribute, found \(describe(typeClass))")
         }
         guard count > 0 else { return [] }
-        let memory = try check.id("H5Tcopy", location, H5Tcopy(cnnkit_H5T_C_S1()))
-        defer { H5Tclose(memory) }
-        let cset = H5Tget_cset(type)
-        try check.status("H5Tset_cset", location, H5Tset_cset(memory, cset == H5T_CSET_UTF8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII))
-        if try check.bool("H5Tis_variable_str", location, H5Tis_variable_str(type)) {
-            try check.status("H5Tset_size", location, H5Tset_size(memory, cnnkit_H5T_VARIABLE()))
+        let memory = try check.open(.datatype, "H5Tcopy", location, H5Tcopy(cnnkit_H5T_C_S1()))
+        let cset = H5Tget_cset(type.id)
+        try check.status("H5Tset_cset", location, H5Tset_cset(memory.id, cset == H5T_CSET_UTF8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII))
+        if try check.bool("H5Tis_variable_str", location, H5Tis_variable_str(type.id)) {
+            try check.status("H5Tset_size", location, H5Tset_size(memory.id, cnnkit_H5T_VARIABLE()))
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            try check.status("H5Aread", location, H5Aread(attribute, memory, &pointers))
-            defer { _ = H5Dvlen_reclaim(memory, space, h5Default, &pointers) }
+            try check.status("H5Aread", location, H5Aread(attribute.id, memory.id, &pointers))
+            defer { _ = H5Dvlen_reclaim(memory.id, space.id, h5Default, &pointers) }
             return pointers.map { $0.map { String(cString: $0) } ?? "" }
         }
-        let size = try check.size("H5Tget_size", location, H5Tget_size(type))
+        let size = try check.size("H5Tget_size", location, H5Tget_size(type.id))
         let (total, overflow) = size.multipliedReportingOverflow(by: count)
         guard !overflow, total <= fileSize else {
             throw check.refused(location, "\(count) fixed strings of \(size) bytes exceed the file's \(fileSize) bytes")
         }
-        try check.status("H5Tset_size", location, H5Tset_size(memory, size))
-        try check.status("H5Tset_strpad", location, H5Tset_strpad(memory, H5T_STR_NULLPAD))
+        try check.status("H5Tset_size", location, H5Tset_size(memory.id, size))
+        try check.status("H5Tset_strpad", location, H5Tset_strpad(memory.id, H5T_STR_NULLPAD))
         var bytes = [UInt8](repeating: 0, count: total)
         try bytes.withUnsafeMutableBytes { raw in
-            try check.status("H5Aread", location, H5Aread(attribute, memory, raw.baseAddress))
+            try check.status("H5Aread", location, H5Aread(attribute.id, memory.id, raw.baseAddress))
         }
-        let spacePadded = H5Tget_strpad(type) == H5T_STR_SPACEPAD
+        let spacePadded = H5Tget_strpad(type.id) == H5T_STR_SPACEPAD
         return (0..<count).map { index in
             var item = bytes[(index * size)..<((index + 1) * size)].prefix { $0 != 0 }
             if spacePadded { while item.last == 0x20 { item = item.dropLast() } }
@@ -277,26 +299,23 @@ struct HDF5Source {
     }
 
     /// Reads a scalar integer attribute, or nil when it is absent.
-    func integer(_ object: hid_t, _ name: String, path: String) throws -> Int64? {
+    package func integer(_ object: HDF5Handle, _ name: String, path: String) throws -> Int64? {
         let location = "\(path)@\(name)"
-        guard try check.bool("H5Aexists", location, H5Aexists(object, name)) else { return nil }
-        let attribute = try check.id("H5Aopen", location, H5Aopen(object, name, h5Default))
-        defer { H5Aclose(attribute) }
-        let space = try check.id("H5Aget_space", location, H5Aget_space(attribute))
-        defer { H5Sclose(space) }
-        let type = try check.id("H5Aget_type", location, H5Aget_type(attribute))
-        defer { H5Tclose(type) }
-        let count = try check.count("H5Sget_simple_extent_npoints", location, H5Sget_simple_extent_npoints(space))
-        guard H5Tget_class(type) == H5T_INTEGER, count == 1 else {
-            throw check.invalid(location, "expected one integer, found \(describe(H5Tget_class(type))) with \(count) elements")
+        guard try check.bool("H5Aexists", location, H5Aexists(object.id, name)) else { return nil }
+        let attribute = try check.open(.attribute, "H5Aopen", location, H5Aopen(object.id, name, h5Default), in: object)
+        let space = try check.open(.dataspace, "H5Aget_space", location, H5Aget_space(attribute.id))
+        let type = try check.open(.datatype, "H5Aget_type", location, H5Aget_type(attribute.id), in: attribute)
+        let count = try check.count("H5Sget_simple_extent_npoints", location, H5Sget_simple_extent_npoints(space.id))
+        guard H5Tget_class(type.id) == H5T_INTEGER, count == 1 else {
+            throw check.invalid(location, "expected one integer, found \(describe(H5Tget_class(type.id))) with \(count) elements")
         }
         var value: Int64 = 0
-        try check.status("H5Aread", location, H5Aread(attribute, cnnkit_H5T_NATIVE_INT64(), &value))
+        try check.status("H5Aread", location, H5Aread(attribute.id, cnnkit_H5T_NATIVE_INT64(), &value))
         return value
     }
 
     /// A readable name for a datatype class.
-    func describe(_ typeClass: H5T_class_t) -> String {
+    package func describe(_ typeClass: H5T_class_t) -> String {
         switch typeClass {
         case H5T_INTEGER: "integer"
         case H5T_FLOAT: "float"

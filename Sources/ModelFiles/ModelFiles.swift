@@ -2,7 +2,7 @@ import CNNZFormat
 import ConvNet
 import Foundation
 import HDF5Format
-import InteropKeras
+import KerasFormat
 import InteropNumPy
 import InteropONNX
 import InteropSafetensors

@@ -1,6 +1,6 @@
 import CNNZFormat
 import HDF5Format
-import InteropKeras
+import KerasFormat
 import InteropNumPy
 import InteropONNX
 import InteropSafetensors

@@ -6,6 +6,9 @@ import ModelArchive
 public enum TestFiles {
     /// The package root, found from this file's path.
     public static let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// `Fixtures/keras`: files written by Keras, the scripts that wrote them, and Keras' predictions for each
+    /// (``KerasExpectation``).
+    public static let kerasFixtures = packageRoot.appendingPathComponent("Fixtures/keras")
 
     /// A fresh, empty temporary folder for one test, named `cnnkit-<prefix>-<uuid>`.
     public static func temporaryDirectory(prefix: String) throws -> URL {

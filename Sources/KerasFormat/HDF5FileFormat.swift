@@ -1,0 +1,74 @@
+import ConvNet
+import HDF5Format
+import ModelArchive
+
+extension ModelFormat {
+    /// HDF5 in Keras' layouts: the legacy full-model `.h5` (with our `/cnnkit` group) and Keras 3 `.weights.h5`
+    /// (`Schemas/hdf5-layout.md`, `Schemas/keras-mapping.md`).
+    public static let hdf5 = ModelFormat(rawValue: "hdf5")
+}
+
+/// The HDF5 format: recognised by the superblock signature; full-model files are read and written one dataset
+/// at a time, Keras 3 `.weights.h5` files (chosen by that name, as Keras' `save_weights` requires) whole.
+public struct HDF5FileFormat: ModelFileFormat {
+    /// The HDF5 superblock signature `\x89HDF\r\n\x1a\n`.
+    public static let magic: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    public init() {}
+
+    public var format: ModelFormat { .hdf5 }
+    public var displayName: String { "HDF5" }
+    public var extensions: [String] { ["h5", "hdf5"] }
+    public var capabilities: FormatCapabilities {
+        FormatCapabilities(reads: true, writes: true, compression: true, trainingState: true, streamsReads: true, streamsWrites: true)
+    }
+    public var integrity: String { "hdf5 file read; Fletcher-32 checksums verified by libhdf5 on datasets that carry them" }
+
+    /// True for a Keras 3 weights file name (`*.weights.h5`): HDF5 in the Keras 3 weights layout rather than a
+    /// full-model file. Writers choose the layout by this name.
+    public static func isKerasWeightsPath(_ path: String) -> Bool {
+        path.lowercased().hasSuffix(".weights.h5")
+    }
+
+    public func recognizes(prefix: [UInt8]) -> Bool {
+        prefix.starts(with: Self.magic)
+    }
+
+    /// Opens a full-model file for streaming; a file the streaming reader cannot take (a Keras 3 `.weights.h5`,
+    /// which needs `architecture`) is read whole, and that reader has the last word on what is wrong with it.
+    public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
+        if let reader = try? HDF5TensorReader(path: path) {
+            return reader
+        }
+        let document = try HDF5Model.read(path: path, architecture: architecture)
+        return DocumentReader(document, formatVersion: Self.variant(path: path, metadata: document.metadata))
+    }
+
+    public func check(_ options: SaveOptions, path: String) throws {
+        guard options.dtype == .float32 else {
+            throw ArchiveError.unsupported(format: "hdf5", reason: "HDF5 files hold float32 weights (Keras reads them); use CNNZ for \(options.dtype.rawValue)")
+        }
+    }
+
+    public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {
+        try check(options, path: path)
+        let hdf5 = HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none)
+        if Self.isKerasWeightsPath(path) {
+            try HDF5Model.writeKerasWeights(try model.document(), to: path, options: hdf5)
+        } else {
+            try HDF5Model.write(model, to: path, options: hdf5)
+        }
+    }
+}
+
+extension HDF5FileFormat {
+    /// Which of Keras' HDF5 layouts a file is, and the Keras version that wrote it when recorded.
+    static func variant(path: String, metadata: [String: String]) -> String {
+        let kind = isKerasWeightsPath(path) ? "Keras 3 weights (.weights.h5)" : "Keras legacy full model (.h5)"
+        return metadata["keras_version"].map { "\(kind), Keras \($0)" } ?? kind
+    }
+}
+
+extension HDF5TensorReader {
+    public var formatVersion: String { HDF5FileFormat.variant(path: file, metadata: metadata) }
+}

@@ -1,0 +1,49 @@
+import ConvNet
+import HDF5Format
+import ModelArchive
+
+/// An HDF5 model file opened for streaming (``TensorStreamReader``): opening reads the small parts (attributes,
+/// architecture, training-state scalars, history, probes, metadata, `weight_names`) and locates every
+/// parameter and optimizer slot; ``readTensor(named:)`` then reads one dataset, checked as
+/// ``HDF5Model/read(path:)`` checks it. The file stays open until the reader is released.
+public final class HDF5TensorReader: TensorStreamReader {
+    /// The file as the user named it.
+    public let file: String
+    /// The open file; closed when the reader is released.
+    private let source: HDF5Source
+    private let layout: HDF5ModelLayout
+    private let locations: [String: HDF5ModelLayout.Located]
+
+    /// Opens a file and reads everything but the tensor values.
+    ///
+    /// - Throws: ``HDF5Error`` naming the file, the HDF5 path and what was expected and found.
+    public init(path: String) throws {
+        file = path
+        let source = try HDF5Source.open(path: path, name: path)
+        self.source = source
+        layout = try HDF5Library.serialized { try HDF5ModelReader(source: source).readLayout() }
+        var locations: [String: HDF5ModelLayout.Located] = [:]
+        for located in layout.parameters + layout.slots where locations[located.descriptor.name] == nil {
+            locations[located.descriptor.name] = located
+        }
+        self.locations = locations
+    }
+
+    public var architecture: Architecture { layout.architecture }
+    public var trainingState: TrainingState? { layout.trainingState }
+    public var probes: Probes? { layout.probes }
+    public var metadata: [String: String] { layout.metadata }
+    public var parameterTensors: [TensorDescriptor] { layout.parameters.map(\.descriptor) }
+    public var slotTensors: [TensorDescriptor] { layout.slots.map(\.descriptor) }
+
+    /// Reads one parameter or optimizer slot.
+    ///
+    /// - Throws: ``HDF5Error/invalid(file:location:reason:)`` for a name the file does not hold, or the
+    ///   dataset's read error.
+    public func readTensor(named name: String) throws -> Tensor {
+        guard let located = locations[name] else {
+            throw HDF5Error.invalid(file: file, location: "/", reason: "no parameter or optimizer slot named \(name)")
+        }
+        return try HDF5Library.serialized { try HDF5ModelReader(source: source).readTensor(located) }
+    }
+}
