@@ -1,8 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CNNZFormat
 import ConvNet
 import Datasets
 import Foundation
-import Glibc
 import HDF5Format
 import InteropNumPy
 import KerasFormat

@@ -1,5 +1,9 @@
-import CHDF5
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CHDF5
 
 /// Writes groups, datasets and attributes into an HDF5 file, every call through one ``HDF5Checker``.
 ///

@@ -1,6 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import CHDF5
 import ConvNet
-import Glibc
 import ModelArchive
 
 /// Reads groups, datasets and attributes from an HDF5 file opened read-only, every call through one
@@ -16,9 +20,8 @@ package struct HDF5Source {
     /// The root group; it keeps the file open.
     package let root: HDF5Handle
 
-    /// The largest ratio of logical to stored bytes accepted for a chunked (compressed) dataset; deflate cannot
-    /// do better than about 1032:1.
-    package static let maximumCompressionRatio = 1100
+    /// The largest ratio of logical to stored bytes accepted for a chunked (compressed) dataset.
+    package static let maximumCompressionRatio = Int(SafetyLimits.maxDeflateRatio)
     /// The most elements an attribute or a dataset of strings may have.
     package static let maximumListCount = 1 << 20
 

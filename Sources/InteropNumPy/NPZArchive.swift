@@ -1,4 +1,5 @@
 import Foundation
+import ModelArchive
 import ZIPFoundation
 
 /// The members of an npz file (a zip of `.npy` files), read and written through ZIPFoundation.
@@ -10,12 +11,9 @@ struct NPZArchive {
     /// Member name (`conv2d.kernel.npy`) and bytes, in archive order.
     var members: [(name: String, bytes: [UInt8])]
 
-    /// The most members an archive may hold.
-    static let maxMembers = 100_000
-    /// The largest member accepted (8 GiB: 2^30 float64 values).
-    static let maxMemberBytes: UInt64 = 1 << 33
-    /// Deflate cannot expand data by more than about 1032:1; a larger declared ratio is a zip bomb.
-    static let maxDeflateRatio: UInt64 = 1100
+    static let maxMembers = SafetyLimits.maxZipMembers
+    static let maxMemberBytes = SafetyLimits.maxZipMemberBytes
+    static let maxDeflateRatio = SafetyLimits.maxDeflateRatio
 
     /// Reads every member of an archive held in memory, through a temporary file.
     ///

@@ -1,4 +1,5 @@
 import Foundation
+import ModelArchive
 
 /// Member names, fixed values and limits of the `.keras` zip (`Schemas/keras-mapping.md` §1).
 enum KerasArchiveLayout {
@@ -19,10 +20,10 @@ enum KerasArchiveLayout {
 
     /// The largest `config.json` and `metadata.json` read.
     static let maximumJSONBytes: UInt64 = 64 << 20
-    /// The most members an archive may list.
+    /// The most members an archive may list (a `.keras` holds three).
     static let maximumMembers = 10_000
     /// The largest ratio of uncompressed to compressed size accepted for a deflated member.
-    static let maximumCompressionRatio: UInt64 = 1100
+    static let maximumCompressionRatio: UInt64 = SafetyLimits.maxDeflateRatio
 
     /// `metadata.json`, as Keras writes it (`json.dumps` of `keras_version` and `date_saved`).
     static var metadataJSON: String {
