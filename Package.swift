@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C shims: the macros Swift cannot import become static inline functions.
@@ -30,7 +31,7 @@ let package = Package(
         // IDX and gzip reading: Fashion-MNIST as Debian installs it.
         .target(name: "Datasets", dependencies: ["ConvNet", "ZlibCoding"]),
         // The format-neutral model document, the tensor source and reader, the format protocol, shared errors.
-        .target(name: "ModelArchive", dependencies: ["ConvNet"]),
+        .target(name: "ModelArchive", dependencies: ["ConvNet", .product(name: "Crypto", package: "swift-crypto")]),
         // libhdf5 behind one lock and one call checker: owning handles, a reader with safety refusals, a writer.
         .target(name: "HDF5Format", dependencies: ["ConvNet", "ModelArchive", "CHDF5"]),
         // Everything Keras, on HDF5Format: legacy full-model .h5 with our /cnnkit group (whole and streamed),

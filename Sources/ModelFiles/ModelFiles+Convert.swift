@@ -56,6 +56,10 @@ extension ModelFiles {
         let opened = try open(input, architecture: options.architecture)
         let outFormat = outputFormat(path: output, options: options.save)
         var model = opened.model
+        // A file that records digests is checked as it is read: a damaged input is not converted.
+        if let digests = try TensorDigests.recorded(in: model.metadata, path: input) {
+            model = try model.checkingDigests(digests, path: input)
+        }
         if !options.allowStreaming { model = StreamedModel(document: try model.document()) }
         try model.checkParameters()
         try checkProbes(model, path: input)

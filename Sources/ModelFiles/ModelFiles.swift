@@ -101,7 +101,9 @@ public enum ModelFiles {
     }
 
     /// Writes a model from any tensor source atomically in the requested format: the one write path. A lossy
-    /// ``SaveOptions/dtype`` first records in the metadata the tolerance the file guarantees on the probes.
+    /// ``SaveOptions/dtype`` first records in the metadata the tolerance the file guarantees on the probes;
+    /// then the SHA-256 of every tensor, the training state and the architecture are recorded
+    /// (``TensorDigests``), one more pass over the tensors.
     ///
     /// - Throws: ``ArchiveError/unsupported(format:reason:)`` for an option the format cannot hold, or the
     ///   format module's error.
@@ -111,6 +113,7 @@ public enum ModelFiles {
         var model = model
         if options.weightsOnly { model.dropTrainingState() }
         if options.dtype != .float32 { try recordLossyBound(&model, dtype: options.dtype) }
+        model.metadata[TensorDigests.metadataKey] = try TensorDigests.compute(model, dtype: options.dtype).jsonString()
         try format.write(model, to: path, options: options)
     }
 }

@@ -68,6 +68,10 @@ public enum Verifier {
                                   checks: [CheckResult(name: "parse", status: .pass, detail: parseDetail)])
         func add(_ name: String, _ status: CheckStatus, _ detail: String) { report.add(name, status, detail) }
 
+        // The digests recorded at save time (one pass over the tensors).
+        let digests = try checkDigests(model, path: path)
+        add("digests", digests.status, digests.detail)
+
         // Architecture and shapes.
         let outputCount: Int, inputShape: ActivationShape
         do {
@@ -132,6 +136,33 @@ public enum Verifier {
             }
         }
         return report
+    }
+
+    /// The digests check: every tensor, the probes, the training state and the architecture against the
+    /// SHA-256 digests the file recorded when it was saved; skipped (and said so) for a file without them.
+    static func checkDigests(_ model: StreamedModel, path: String) throws -> (status: CheckStatus, detail: String) {
+        let recorded: TensorDigests?
+        do {
+            recorded = try TensorDigests.recorded(in: model.metadata, path: path)
+        } catch {
+            return (.fail, "\(error)")
+        }
+        guard let digests = recorded else {
+            return (.skip, "no digest: stored values unchecked (the file records no SHA-256 digests: written by another tool or an older CNNKit)")
+        }
+        if let failure = try digests.mismatchOfSmallParts(model) { return (.fail, "\(failure.part): \(failure.reason)") }
+        var present: Set<String> = []
+        if model.probes != nil { present = [TensorDigests.probeInputs, TensorDigests.probeOutputs] }
+        for d in model.parameters + model.slots {
+            let t = try model.fetch(d)
+            if let reason = digests.mismatch(name: d.name, values: t.scalars) { return (.fail, "tensor \(d.name): \(reason)") }
+            present.insert(d.name)
+        }
+        if let extra = digests.tensors.keys.sorted().first(where: { !present.contains($0) }) {
+            return (.fail, "tensor \(extra): the file records a digest for it but does not hold it")
+        }
+        let state = model.trainingState == nil ? "" : ", the training state"
+        return (.pass, "SHA-256 of \(present.count) tensors\(state) and the architecture match the digests recorded at save time")
     }
 
     static func compare(_ model: StreamedModel, other: StreamedModel, otherPath: String, inputShape: ActivationShape, outputCount: Int,

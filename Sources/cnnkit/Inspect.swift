@@ -168,12 +168,14 @@ struct InspectReport: Encodable {
         } else {
             lines.append("training state: none (weights only)")
         }
+        lines.append(metadata[TensorDigests.metadataKey] == nil ? "digests: none recorded (stored values cannot be checked)"
+                     : "digests: SHA-256 of every tensor, the training state and the architecture recorded (checked by cnnkit verify)")
         if let p = probes {
             lines.append("probes: \(p.count) inputs \(p.inputShape) from \(p.source), outputs \(p.outputShape)")
         } else {
             lines.append("probes: none")
         }
-        for (k, v) in metadata.sorted(by: { $0.key < $1.key }) where k != "cnnkit.probe_trace" {
+        for (k, v) in metadata.sorted(by: { $0.key < $1.key }) where k != "cnnkit.probe_trace" && k != TensorDigests.metadataKey {
             lines.append("metadata \(k): \(v)")
         }
         return lines.joined(separator: "\n")

@@ -81,6 +81,8 @@ struct Verify: ParsableCommand {
                 throw unreadable(error)
             }
             emit(report)
+            // A digest mismatch is a checksum mismatch: the file's values are not the ones it was saved with.
+            if report.checks.contains(where: { $0.name == "digests" && $0.status == .fail }) { throw ExitCode(Exit.dataError) }
             if !report.passed { throw ExitCode(Exit.checksFailed) }
         }
     }

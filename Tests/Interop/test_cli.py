@@ -211,7 +211,9 @@ def test_inspect_json_and_text(cnnkit, cnnkit_json, model):
 def test_untouched_file_passes_verify_exactly(cnnkit_json, model):
     report = cnnkit_json("verify", model)
     schema("verify-report.schema.json").validate(report)
-    assert report["passed"] and [c["name"] for c in report["checks"]] == ["parse", "architecture", "finite", "probes"]
+    # Files CNNKit writes record SHA-256 digests, checked right after parsing (a deliberate addition: issue 14).
+    assert report["passed"] and [c["name"] for c in report["checks"]] == ["parse", "digests", "architecture", "finite", "probes"]
+    assert all(c["status"] == "PASS" for c in report["checks"])
     assert report["comparison"]["max_abs_error"] == 0 and report["comparison"]["tolerance"] == {"atol": 0, "rtol": 0}
 
 
@@ -224,9 +226,13 @@ def test_a_weight_nudged_by_h5py_fails_verify_naming_the_layer(cnnkit_bin, model
         values.flat[7] += np.float32(0.05)
         f[dataset][...] = values
     result = run(cnnkit_bin, "verify", tampered, "--json")
-    assert result.returncode == 1, result.stderr
+    # The recorded digest no longer matches: a checksum mismatch (exit 65, a deliberate change: issue 14), and
+    # the probes still name the first diverging layer.
+    assert result.returncode == 65, result.stderr
     report = json.loads(result.stdout)
     schema("verify-report.schema.json").validate(report)
+    digests = next(c for c in report["checks"] if c["name"] == "digests")
+    assert digests["status"] == "FAIL" and digests["detail"].startswith(f"tensor {layer}.kernel: SHA-256")
     assert not report["passed"] and report["first_diverging_layer"] == layer
     text = run(cnnkit_bin, "verify", tampered)
     assert f"first diverging layer: {layer}" in text.stdout

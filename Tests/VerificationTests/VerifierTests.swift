@@ -30,8 +30,9 @@ struct VerifierTests {
     func untouched() throws {
         let report = Verifier.verify(document: try recorded(), path: "m", format: "test", parseDetail: "in memory")
         #expect(report.passed)
-        #expect(report.checks.map(\.name) == ["parse", "architecture", "finite", "probes"])
-        #expect(report.checks.allSatisfy { $0.status == .pass })
+        #expect(report.checks.map(\.name) == ["parse", "digests", "architecture", "finite", "probes"])
+        #expect(report.checks.allSatisfy { $0.status == ($0.name == "digests" ? .skip : .pass) })
+        #expect(report.checks[1].detail.hasPrefix("no digest: stored values unchecked"))
         #expect(report.comparison?.maxAbsError == 0)
     }
 
@@ -59,8 +60,8 @@ struct VerifierTests {
         var document = try recorded()
         document.tensors.removeLast()
         let report = Verifier.verify(document: document, path: "m", format: "test", parseDetail: "in memory")
-        #expect(report.checks.map(\.name) == ["parse", "architecture"])
-        #expect(report.checks[1].detail.contains("dense.bias"))
+        #expect(report.checks.map(\.name) == ["parse", "digests", "architecture"])
+        #expect(report.checks[2].detail.contains("dense.bias"))
     }
 
     @Test("--against: equal models agree exactly; a changed one fails beyond tolerance and is located")
@@ -107,5 +108,62 @@ struct VerifierTests {
         #expect(t.accepts(1.0, 0.5) == false && t.accepts(0.75, 0.5))
         #expect(Tolerance.exact.accepts(.nan, .nan) && !Tolerance.exact.accepts(.nan, 1))
         #expect(!Tolerance(atol: 1e9).accepts(.infinity, 1))
+    }
+
+    /// A recorded model with its digests in the metadata, as every writer records them.
+    func digested(_ document: ModelDocument) throws -> ModelDocument {
+        var copy = document
+        copy.metadata[TensorDigests.metadataKey] = try TensorDigests.compute(StreamedModel(document: document)).jsonString()
+        return copy
+    }
+
+    @Test("recorded digests are checked first and pass on an untouched model")
+    func digestsPass() throws {
+        let report = Verifier.verify(document: try digested(try recorded()), path: "m", format: "test", parseDetail: "")
+        let digests = try #require(report.checks.first { $0.name == "digests" })
+        #expect(report.passed && digests.status == .pass && report.checks[1].name == "digests")
+        #expect(digests.detail == "SHA-256 of 5 tensors and the architecture match the digests recorded at save time")
+    }
+
+    @Test("one changed value in any tensor fails the digests check naming the tensor, even when the probes still pass",
+          arguments: ["conv2d.kernel", "dense.kernel", "dense.bias"])
+    func digestsCatchAnyChange(tensor: String) throws {
+        var document = try digested(try recorded())
+        let i = try #require(document.tensors.firstIndex { $0.name == tensor })
+        // The smallest change there is: one ulp of one value.
+        document.tensors[i].tensor.scalars[0] = document.tensors[i].tensor.scalars[0].nextUp
+        let report = Verifier.verify(document: document, path: "m", format: "test", parseDetail: "")
+        let digests = try #require(report.checks.first { $0.name == "digests" })
+        #expect(!report.passed && digests.status == .fail && digests.detail.hasPrefix("tensor \(tensor): SHA-256 of its values is"))
+    }
+
+    @Test("a changed optimizer slot, training-state scalar, probe or architecture fails the digests check")
+    func digestsCatchTheRest() throws {
+        var network = try Network(architecture: .seed)
+        var rng = RandomGenerator(seed: 3)
+        network.initialize(using: &rng)
+        var trainer = try Trainer(network: network, state: TrainingState(batchSize: 1, optimizer: OptimizerConfig(kind: .adam, learningRate: 0.001),
+                                                                        rngState: RandomGenerator(seed: 0).state, seed: 0))
+        let data = Dataset(images: (0..<(8 * 784)).map { UInt8($0 % 251) }, labels: (0..<8).map { UInt8($0 % 10) }, height: 28, width: 28)
+        try trainer.train(on: data, epochs: 1)
+        let inputs = Probes.randomInputs(shape: trainer.network.shapes[0], count: 2, seed: 1)
+        let base = try digested(try ModelDocument.recording(network: trainer.network, probeInputs: inputs, source: "random",
+                                                            trainingState: trainer.state))
+        func failure(_ change: (inout ModelDocument) -> Void) -> String? {
+            var copy = base
+            change(&copy)
+            let report = Verifier.verify(document: copy, path: "m", format: "test", parseDetail: "")
+            return report.checks.first { $0.name == "digests" && $0.status == .fail }?.detail
+        }
+        #expect(failure { _ in } == nil)
+        #expect(failure { document in
+            guard var state = document.trainingState else { return }
+            state.slots[1].tensor.scalars[0] = state.slots[1].tensor.scalars[0].nextUp
+            document.trainingState = state
+        }?.hasPrefix("tensor optimizer.conv2d.kernel.") == true)
+        #expect(failure { $0.trainingState?.step += 1 }?.hasPrefix("training state: SHA-256 of its scalars") == true)
+        #expect(failure { $0.probes?.inputs.scalars[5] += 1 }?.hasPrefix("tensor probes.inputs") == true)
+        #expect(failure { $0.architecture.preprocessing.offset = 0 }?.hasPrefix("architecture: SHA-256") == true)
+        #expect(failure { $0.metadata[TensorDigests.metadataKey] = "{\"algorithm\": \"md5\"}" }?.contains("not a digest record") == true)
     }
 }
