@@ -120,8 +120,13 @@ extension Architecture: Codable {
 
     /// Decodes and validates an architecture from JSON.
     ///
-    /// - Throws: ``ConvNetError/invalidArchitecture(layer:reason:)`` for malformed JSON or a layer that does not fit.
-    public static func decode(json: some DataProtocol) throws -> Architecture {
+    /// - Parameter strict: also check every rule of `Schemas/architecture.schema.json` first (``checkSchema(json:)``):
+    ///   unknown keys, empty names, values of the wrong kind. The command line reads people's files so; readers
+    ///   of model files decide for themselves.
+    /// - Throws: ``ConvNetError/invalidArchitecture(layer:reason:)`` for malformed JSON, a schema rule broken
+    ///   (with `strict`) or a layer that does not fit.
+    public static func decode(json: some DataProtocol, strict: Bool = false) throws -> Architecture {
+        if strict { try checkSchema(json: json) }
         let architecture: Architecture
         do {
             architecture = try JSONDecoder().decode(Architecture.self, from: Data(json))
