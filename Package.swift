@@ -43,6 +43,7 @@ let package = Package(
         // The list of formats, and the one load/save/convert path over them (the only module that knows them all).
         .target(name: "ModelFiles", dependencies: [
             "ConvNet", "ModelArchive", "HDF5Format", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropKeras", "Verification",
+            "CHDF5",
         ]),
         // The verifier: structure, finiteness, probe reruns, comparisons between models.
         .target(name: "Verification", dependencies: ["ConvNet", "ModelArchive"]),
