@@ -21,8 +21,8 @@ enum Fixtures {
         ("minimal.cnnz", minimalDocument(), CNNZWriteOptions(codec: .raw)),
         ("tiny.cnnz", tinyDocument(), CNNZWriteOptions()),
         ("tiny-raw.cnnz", tinyDocument(), CNNZWriteOptions(codec: .raw)),
-        ("tiny-deflate-float16.cnnz", tinyDocument(), CNNZWriteOptions(codec: .deflate, dtype: .float16)),
-        ("tiny-bfloat16-chunks16.cnnz", tinyDocument(), CNNZWriteOptions(dtype: .bfloat16, chunkSize: 16)),
+        ("tiny-deflate-float16.cnnz", tinyDocument(lossy: .float16), CNNZWriteOptions(codec: .deflate, dtype: .float16)),
+        ("tiny-bfloat16-chunks16.cnnz", tinyDocument(lossy: .bfloat16), CNNZWriteOptions(dtype: .bfloat16, chunkSize: 16)),
     ]
 
     /// Broken seeds for the fuzz corpus, each derived from tiny.cnnz.
