@@ -193,11 +193,16 @@ def test_hdf5_without_filters_does_not_claim_checksums(cnnkit, model, tmp_path):
     for command in ("inspect", "verify"):
         text = cnnkit(command, model).stdout
         assert "Fletcher-32 checksums verified" not in text
-        assert "no dataset carries a Fletcher-32 checksum" in text, text
+        assert "datasets carries a Fletcher-32 checksum, so libhdf5 verified no checksum" in text, text
     compressed = tmp_path / "deflate.h5"
     cnnkit("convert", model, compressed, "--compression", "deflate")
     text = cnnkit("verify", compressed).stdout
-    assert "Fletcher-32 checksums of 3 of 3 tensor datasets verified" in text, text
+    with h5py.File(compressed) as f:
+        datasets = []
+        f.visititems(lambda name, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset) else None)
+        with_checksum = sum(d.fletcher32 for d in datasets)
+    assert 0 < with_checksum <= len(datasets)
+    assert f"Fletcher-32 checksums of {with_checksum} of {len(datasets)} datasets verified" in text, text
 
 
 def test_demo_into_a_file_exits_73(cnnkit_bin, tmp_path):
