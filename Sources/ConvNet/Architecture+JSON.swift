@@ -120,6 +120,19 @@ extension Architecture: Codable {
 
     /// Decodes and validates an architecture from JSON.
     ///
+    /// - Parameter strict: also check every rule of `Schemas/architecture.schema.json` first (``checkSchema(json:)``):
+    ///   unknown keys, empty names, values of the wrong kind. The command line reads people's files so; readers
+    ///   of model files decide for themselves.
+    /// - Throws: ``ConvNetError/invalidArchitecture(layer:reason:)`` for malformed JSON, a schema rule broken
+    ///   (with `strict`) or a layer that does not fit.
+    public static func decode(json: some DataProtocol, strict: Bool) throws -> Architecture {
+        if strict { try checkSchema(json: json) }
+        return try decode(json: json)
+    }
+
+    /// Decodes and validates an architecture from JSON, leniently: keys the schema does not know are ignored,
+    /// an empty name is taken as no name (``decode(json:strict:)`` refuses both).
+    ///
     /// - Throws: ``ConvNetError/invalidArchitecture(layer:reason:)`` for malformed JSON or a layer that does not fit.
     public static func decode(json: some DataProtocol) throws -> Architecture {
         let architecture: Architecture

@@ -12,6 +12,10 @@ public enum ConvNetError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidTrainingConfiguration(reason: String)
     /// A training state that does not fit the network or data it is resumed with.
     case incompatibleTrainingState(reason: String)
+    /// Training produced a loss or weights that are not finite (NaN or infinite): the optimizer step `step`
+    /// (1-based, counted over the whole training), in epoch `epoch` (1-based), on examples `examples` of an
+    /// epoch of `epochSize`. The step was not applied.
+    case diverged(step: Int, epoch: Int, examples: ClosedRange<Int>, epochSize: Int, what: String)
 
     public var description: String {
         switch self {
@@ -28,6 +32,9 @@ public enum ConvNetError: Error, Sendable, Equatable, CustomStringConvertible {
             return "invalid training configuration: \(reason)"
         case let .incompatibleTrainingState(reason):
             return "training state cannot be resumed: \(reason)"
+        case let .diverged(step, epoch, examples, epochSize, what):
+            let which = examples.count == 1 ? "example \(examples.lowerBound)" : "examples \(examples.lowerBound)-\(examples.upperBound)"
+            return "training diverged: \(what) at step \(step) (epoch \(epoch), \(which) of \(epochSize)); lower --lr (or use a larger --batch-size)"
         }
     }
 }

@@ -109,6 +109,9 @@ public struct Trainer: Sendable {
     ///   - epochEnd: called after each finished epoch with its record and a snapshot.
     /// - Returns: true when all epochs finished, false when stopped early. Either way ``network`` and ``state``
     ///   hold the last finished step.
+    /// - Throws: ``ConvNetError/diverged(step:epoch:examples:epochSize:what:)`` when a step's loss is NaN or
+    ///   infinite (that step is not applied; ``network`` and ``state`` hold the step before it), or what
+    ///   `control` and `epochEnd` throw.
     @discardableResult
     public mutating func train(on data: Dataset, test: Dataset? = nil, epochs: Int,
                                control: (TrainingProgress, () -> Snapshot) throws -> TrainingControl = { _, _ in .proceed },
@@ -188,6 +191,12 @@ public struct Trainer: Sendable {
                             }
                             g += active
                         }
+                    }
+                    // A non-finite loss means the weights are already unusable: stop before the step is applied, so
+                    // that ``network`` and ``state`` keep the last finished step (what a checkpoint would hold).
+                    for k in 0..<count where !losses[k].isFinite {
+                        throw ConvNetError.diverged(step: state.step + 1, epoch: state.epoch + 1, examples: (start + 1)...(start + count),
+                                                    epochSize: n, what: "the loss is not finite (\(losses[k].isNaN ? "NaN" : losses[k] > 0 ? "infinity" : "-infinity"))")
                     }
                     let total = groupGradients[0]
                     for g in 1..<groups {

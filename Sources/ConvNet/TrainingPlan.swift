@@ -17,6 +17,18 @@ public struct TrainingOverrides: Sendable, Hashable {
         self.seed = seed
     }
 
+    /// Refuses settings the optimizer `kind` would ignore: momentum and Nesterov are SGD's.
+    ///
+    /// - Throws: ``ConvNetError/invalidTrainingConfiguration(reason:)``.
+    public func check(for kind: OptimizerKind) throws {
+        guard kind == .adam else { return }
+        let given = [momentum.map { "--momentum \($0)" }, nesterov ? "--nesterov" : nil].compactMap { $0 }
+        guard given.isEmpty else {
+            throw ConvNetError.invalidTrainingConfiguration(
+                reason: "\(given.joined(separator: " and ")) \(given.count == 1 ? "is an SGD setting" : "are SGD settings"); the adam optimizer has none (it adapts its steps itself)")
+        }
+    }
+
     /// The optimizer for a fresh run: SGD unless told, learning rate 0.005 for SGD and 0.001 for Adam unless told.
     public var freshOptimizer: OptimizerConfig {
         let kind = optimizer ?? .sgd
@@ -30,6 +42,7 @@ extension Trainer {
     /// - Throws: ``ConvNetError/invalidArchitecture(layer:reason:)`` or
     ///   ``ConvNetError/invalidTrainingConfiguration(reason:)``.
     public init(architecture: Architecture, overrides: TrainingOverrides, dataset: DatasetIdentity?, threads: Int = 1) throws {
+        try overrides.check(for: overrides.freshOptimizer.kind)
         try self.init(architecture: architecture, optimizer: overrides.freshOptimizer, batchSize: overrides.batchSize ?? 1,
                       seed: overrides.seed, threads: threads)
         state.dataset = dataset
@@ -47,11 +60,13 @@ extension Trainer {
     /// Resumed with the same data and no overrides, training gives bitwise the weights of a run that was never
     /// interrupted.
     ///
-    /// - Throws: ``ConvNetError/invalidTrainingConfiguration(reason:)`` for a different optimizer kind,
+    /// - Throws: ``ConvNetError/invalidTrainingConfiguration(reason:)`` for a different optimizer kind or
+    ///   momentum given for Adam,
     ///   ``ConvNetError/incompatibleTrainingState(reason:)`` for a batch size or data change mid-epoch.
     public init(resuming network: Network, state saved: TrainingState?, overrides: TrainingOverrides, dataset: DatasetIdentity,
                 threads: Int = 1, warning: (String) -> Void = { _ in }) throws {
         guard let saved else {
+            try overrides.check(for: overrides.freshOptimizer.kind)
             let state = TrainingState(batchSize: overrides.batchSize ?? 1, optimizer: overrides.freshOptimizer,
                                       rngState: RandomGenerator(seed: overrides.seed).state, seed: overrides.seed, dataset: dataset)
             try self.init(network: network, state: state, threads: threads)
@@ -62,6 +77,7 @@ extension Trainer {
             throw ConvNetError.invalidTrainingConfiguration(
                 reason: "--optimizer \(kind.rawValue) differs from the saved \(saved.optimizer.kind.rawValue) optimizer, whose slots cannot be reused")
         }
+        try overrides.check(for: saved.optimizer.kind)
         if let lr = overrides.learningRate { state.optimizer.learningRate = lr }
         if let momentum = overrides.momentum { state.optimizer.momentum = momentum }
         if overrides.nesterov { state.optimizer.nesterov = true }

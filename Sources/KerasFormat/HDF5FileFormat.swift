@@ -24,6 +24,18 @@ public struct HDF5FileFormat: ModelFileFormat {
     }
     public var integrity: String { "hdf5 file read; Fletcher-32 checksums verified by libhdf5 on datasets that carry them" }
 
+    /// Which of the file's datasets carry Fletcher-32 checksums (optional per dataset: CNNKit writes them with
+    /// `--compression deflate`, contiguous datasets carry none), so that "verified" is said only of those.
+    public func integrity(of path: String) -> String {
+        guard let census = try? HDF5Source.open(path: path, name: path).checksumCensus() else { return integrity }
+        let (datasets, fletcher) = census
+        if fletcher == 0 {
+            return "hdf5 file read; none of its \(datasets) datasets carries a Fletcher-32 checksum, so libhdf5 verified no checksum (CNNKit adds them with --compression deflate)"
+        }
+        return "hdf5 file read; Fletcher-32 checksums of \(fletcher) of \(datasets) datasets verified by libhdf5 as they were read"
+            + (fletcher < datasets ? " (the other \(datasets - fletcher) carry none)" : "")
+    }
+
     /// True for a Keras 3 weights file name (`*.weights.h5`): HDF5 in the Keras 3 weights layout rather than a
     /// full-model file. Writers choose the layout by this name.
     public static func isKerasWeightsPath(_ path: String) -> Bool {

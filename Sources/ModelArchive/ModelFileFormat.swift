@@ -50,6 +50,10 @@ public protocol ModelFileFormat: Sendable {
     /// What reading a file of this format proves about its integrity (shown by `inspect` and `verify`).
     var integrity: String { get }
 
+    /// What reading this particular file proves (for formats whose checksums are optional per object, such as
+    /// HDF5's Fletcher-32); ``integrity`` by default.
+    func integrity(of path: String) -> String
+
     /// True when the first bytes of a file (up to 4096 of them; fewer for a small file) are this format's.
     func recognizes(prefix: [UInt8]) -> Bool
 
@@ -74,6 +78,8 @@ public protocol ModelFileFormat: Sendable {
 }
 
 extension ModelFileFormat {
+    public func integrity(of path: String) -> String { integrity }
+
     /// Refuses a storage precision the format does not list in ``FormatCapabilities/dtypes``.
     public func check(_ options: SaveOptions, path: String) throws {
         guard capabilities.dtypes.contains(options.dtype) else {

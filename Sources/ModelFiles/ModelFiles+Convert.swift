@@ -72,7 +72,7 @@ extension ModelFiles {
                                       streamed: options.allowStreaming && opened.format.capabilities.streamsReads && outFormat.capabilities.streamsWrites)
         guard options.verify, outFormat.capabilities.reads else { return result }
         let reopened = try ModelFiles.open(output, architecture: options.architecture)
-        result.report = try Verifier.verify(reopened.model, path: output, format: outFormat.format.rawValue, parseDetail: outFormat.integrity,
+        result.report = try Verifier.verify(reopened.model, path: output, format: outFormat.format.rawValue, parseDetail: reopened.integrity,
                                             options: VerifyOptions(against: (model, input)))
         return result
     }

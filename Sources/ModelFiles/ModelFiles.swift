@@ -125,4 +125,6 @@ public struct OpenedModel {
     public var reader: any TensorStreamReader
     /// The model, fetching each tensor from the file when asked.
     public var model: StreamedModel { StreamedModel(reader: reader) }
+    /// What reading this file proves about its integrity, as `inspect` and `verify` say it.
+    public var integrity: String { format.integrity(of: path) }
 }

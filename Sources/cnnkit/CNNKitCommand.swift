@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct CNNKitCommand: ParsableCommand {
@@ -11,4 +12,18 @@ struct CNNKitCommand: ParsableCommand {
         version: version,
         subcommands: [Train.self, Evaluate.self, Predict.self, Convert.self, Inspect.self, Verify.self, Diff.self, Demo.self]
     )
+
+    /// `cnnkit help NAME` for a NAME that is no subcommand is a usage error (exit 64); the argument parser
+    /// would print the overview and exit 0. Everything else is the parser's.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "help", let name = arguments.dropFirst().first(where: { !$0.hasPrefix("-") }) {
+            let names = configuration.subcommands.map { $0._commandName }
+            if !names.contains(name) {
+                printError("help: no subcommand '\(name)'; the subcommands are \(names.joined(separator: ", "))")
+                Foundation.exit(Exit.usage)
+            }
+        }
+        main(nil)
+    }
 }

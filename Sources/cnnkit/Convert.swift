@@ -25,7 +25,10 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a model file to another format, then reopen the output and verify it on the probes.",
         discussion: """
-        The input format is detected from its bytes; the output's comes from --to or its extension. Probes are \
+        The input format is detected from its bytes; the output's comes from --to or its extension (a name whose \
+        extension names no format needs --to; --to that contradicts the extension warns). Options the output \
+        format would ignore are refused: --compression deflate where it has no compression, --level where \
+        nothing is deflated. Probes are \
         carried over (or recorded on deterministic pseudo-random images when the input has none). A lossy \
         --dtype records the tolerance the output guarantees on the probes.
         """)
@@ -45,8 +48,8 @@ struct Convert: ParsableCommand {
     @Option(help: "none or deflate (HDF5: shuffle + deflate + Fletcher-32 chunks; CNNZ: shuffle-deflate).")
     var compression: CompressionChoice?
 
-    @Option(help: "zlib level 0-9 for --compression deflate.")
-    var level: Int = 6
+    @Option(parsing: .unconditional, help: "zlib level 0-9 where the output is deflated (default 6).")
+    var level: Int?
 
     @Flag(help: "Drop the training state (optimizer slots, counters, history).")
     var weightsOnly = false
@@ -57,7 +60,7 @@ struct Convert: ParsableCommand {
     var noVerify = false
 
     func validate() throws {
-        guard (0...9).contains(level) else { throw ValidationError("--level must be 0 to 9, found \(level)") }
+        try OptionCheck.within(0...9, level, "--level")
     }
 
     func run() throws {
@@ -78,7 +81,8 @@ struct ConversionRequest {
     var format: ModelFormat?
     var dtype: StorageDType = .float32
     var compression: CompressionChoice?
-    var level: Int = 6
+    /// nil: zlib's level 6 where the output is deflated.
+    var level: Int?
     var weightsOnly = false
     var architecture: Architecture?
     var verify = true
@@ -91,9 +95,10 @@ func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: Ve
     let inFormat = try ModelFiles.format(of: r.input)
     if let warning = ModelFiles.extensionWarning(path: r.input, format: inFormat) { printError("warning: " + warning) }
     var options = SaveOptions(format: r.format, dtype: r.dtype, weightsOnly: r.weightsOnly)
-    let out = ModelFiles.outputFormat(path: r.output, options: options), outFormat = out.format
+    let out = try checkOutputFormat(r)
+    let outFormat = out.format
     options.compress = (r.compression ?? (out.capabilities.compressesByDefault ? .deflate : .none)) == .deflate
-    options.level = r.level
+    options.level = r.level ?? 6
     // A write-only format (ONNX) cannot be reopened here (onnxruntime checks it in Tests/Interop).
     let reverify = r.verify && out.capabilities.reads
     let result = try ModelFiles.convert(r.input, to: r.output, options: ConversionOptions(
@@ -113,6 +118,30 @@ func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: Ve
         if let layer = report.firstDivergingLayer { lines.append("first diverging layer: \(layer)") }
     }
     return (lines, report)
+}
+
+/// The output format of a conversion, refusing what it cannot tell or would ignore (exit 64): a name whose
+/// extension names no format without --to, --compression deflate for a format without compression, --level where
+/// nothing is deflated. Warns when --to contradicts the extension.
+func checkOutputFormat(_ r: ConversionRequest) throws -> any ModelFileFormat {
+    let byName = ModelFiles.formatFromExtension(of: r.output)
+    let choices = ModelFiles.formats.filter(\.capabilities.writes).map(\.format.rawValue).joined(separator: ", ")
+    guard let out = r.format.flatMap({ ModelFiles.format(named: $0.rawValue) }) ?? byName else {
+        throw CLIError.usage("\(r.output): \(extensionText(r.output)) does not tell the output format; give --to (\(choices)) or name the file with one of \(knownExtensions)")
+    }
+    if let byName, byName.format != out.format {
+        printError("warning: \(r.output): the extension says \(byName.format.rawValue) but --to writes \(out.format.rawValue); tools that go by the name will misread it")
+    }
+    if r.compression == .deflate && !out.capabilities.compression {
+        throw CLIError.usage("--compression deflate: CNNKit writes \(out.displayName) without compression (\(r.output)); leave the option out")
+    }
+    let deflated = (r.compression ?? (out.capabilities.compressesByDefault ? .deflate : .none)) == .deflate
+    if let level = r.level, !deflated {
+        throw CLIError.usage(r.compression == CompressionChoice.none
+            ? "--level \(level) has no effect with --compression none"
+            : "--level \(level) has no effect: \(r.output) (\(out.displayName)) is written uncompressed unless --compression deflate is given")
+    }
+    return out
 }
 
 func fileSize(_ path: String) -> Int {

@@ -20,7 +20,7 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+            try makeFolder(outDir)
             func step(_ title: String) { say("\n== \(title)") }
             let h5 = "\(outDir)/seed.h5", cnnz = "\(outDir)/seed.cnnz", back = "\(outDir)/seed-from-cnnz.h5", half = "\(outDir)/seed-float16.cnnz"
 
@@ -66,7 +66,7 @@ struct Demo: ParsableCommand {
                 if let against { options.against = (try ModelFiles.open(against).model, against) }
                 let opened = try ModelFiles.open(file)
                 let report = try Verifier.verify(opened.model, path: file, format: opened.format.format.rawValue,
-                                                 parseDetail: opened.format.integrity, options: options)
+                                                 parseDetail: opened.integrity, options: options)
                 for check in report.checks { say("\(check.status.rawValue)  \(check.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(check.detail)") }
                 if !report.passed { throw ExitCode(Exit.checksFailed) }
             }
@@ -80,4 +80,33 @@ struct Demo: ParsableCommand {
 /// Writes a line to stdout at once (unbuffered), so the tour and the progress on stderr stay in order.
 func say(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// Creates `path` (and missing parents) as a folder for outputs, or fails with exit 73 saying why.
+func makeFolder(_ path: String) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+        guard isDirectory.boolValue else {
+            throw CLIError(code: Exit.cannotCreate, message: "\(path): not a folder (a file of that name is in the way); give --out-dir a folder, new or existing")
+        }
+        guard FileManager.default.isWritableFile(atPath: path) else {
+            throw CLIError(code: Exit.cannotCreate, message: "\(path): the folder is not writable")
+        }
+        return
+    }
+    // The nearest existing ancestor says why a folder cannot be made: a file in the way, or no write permission.
+    var ancestor = (path as NSString).deletingLastPathComponent
+    while !ancestor.isEmpty && ancestor != "/" && !FileManager.default.fileExists(atPath: ancestor) {
+        ancestor = (ancestor as NSString).deletingLastPathComponent
+    }
+    let parent = ancestor.isEmpty ? "." : ancestor
+    if FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), !isDirectory.boolValue {
+        throw CLIError(code: Exit.cannotCreate, message: "\(path): cannot create the folder: \(parent) is a file, not a folder")
+    }
+    do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+        let writable = FileManager.default.isWritableFile(atPath: parent)
+        throw CLIError(code: Exit.cannotCreate, message: "\(path): cannot create the folder" + (writable ? "" : ": \(parent) is not writable"))
+    }
 }

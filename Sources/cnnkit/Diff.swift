@@ -6,8 +6,11 @@ import ModelFiles
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare two model files: architecture, tensors only in one, and per-tensor differences.",
-        discussion: "Exit 0 when architectures and tensors are bitwise equal, 1 when they differ.")
+        abstract: "Compare two model files: architecture, tensors, and the training state (optimizer, slots, counters).",
+        discussion: """
+        Exit 0 when architectures, tensors and training states are bitwise equal, 1 when anything differs \
+        (a file and its --weights-only copy differ: one has no training state). Probes and metadata are not compared.
+        """)
 
     @Argument(help: "The first model file.")
     var a: String
@@ -33,7 +36,8 @@ struct Diff: ParsableCommand {
                     if let shapes = t.shapeDifference { print("\(t.name): shapes differ: \(shapes)"); continue }
                     print(String(format: "%@: %d of %d values differ, max abs %.3g, max rel %.3g", t.name, t.differing, t.count, t.maxAbsDifference, t.maxRelDifference))
                 }
-                print(report.passed ? "identical: architecture and \(report.tensors.count) tensors are bitwise equal" : "models differ")
+                for line in report.trainingStateDifferences { print("training state: \(line)") }
+                print(report.passed ? "identical: architecture, \(report.tensors.count) tensors and \(report.trainingStateSummary) are bitwise equal" : "models differ")
             }
             if !report.passed { throw ExitCode(Exit.checksFailed) }
         }
@@ -61,9 +65,25 @@ struct DiffReport: Encodable {
     var onlyInA: [String]
     var onlyInB: [String]
     var tensors: [TensorDifference]
+    /// What differs in the training states: presence, optimizer settings, counters, RNG, history, data, slot
+    /// tensors. Left out of the JSON when empty (the states are equal, or neither file has one).
+    var trainingStateDifferences: [String]
+    /// The training state as the final line names it when nothing differs.
+    var trainingStateSummary: String
 
     enum CodingKeys: String, CodingKey {
-        case passed, architectureDifferences = "architecture_differences", onlyInA = "only_in_a", onlyInB = "only_in_b", tensors
+        case passed, architectureDifferences = "architecture_differences", onlyInA = "only_in_a", onlyInB = "only_in_b", tensors,
+             trainingStateDifferences = "training_state_differences"
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(passed, forKey: .passed)
+        try c.encode(architectureDifferences, forKey: .architectureDifferences)
+        try c.encode(onlyInA, forKey: .onlyInA)
+        try c.encode(onlyInB, forKey: .onlyInB)
+        try c.encode(tensors, forKey: .tensors)
+        if !trainingStateDifferences.isEmpty { try c.encode(trainingStateDifferences, forKey: .trainingStateDifferences) }
     }
 
     init(a: ModelDocument, b: ModelDocument, pathA: String, pathB: String) {
@@ -78,11 +98,18 @@ struct DiffReport: Encodable {
             if x != y { arch.append("layer \(i): \(x) vs \(y)") }
         }
         architectureDifferences = arch
-        let namesB = Set(b.tensors.map(\.name)), namesA = Set(a.tensors.map(\.name))
-        onlyInA = a.tensors.map(\.name).filter { !namesB.contains($0) }
-        onlyInB = b.tensors.map(\.name).filter { !namesA.contains($0) }
-        let byName = Dictionary(b.tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { x, _ in x })
-        tensors = a.tensors.compactMap { named in
+        (onlyInA, onlyInB, tensors) = DiffReport.compare(a.tensors, b.tensors)
+        (trainingStateDifferences, trainingStateSummary) = DiffReport.compare(a.trainingState, b.trainingState, pathA: pathA, pathB: pathB)
+        passed = arch.isEmpty && onlyInA.isEmpty && onlyInB.isEmpty && tensors.allSatisfy(\.equal) && trainingStateDifferences.isEmpty
+    }
+
+    /// Names only in `a`, only in `b`, and the comparison of each common tensor, bit for bit.
+    static func compare(_ a: [NamedTensor], _ b: [NamedTensor]) -> ([String], [String], [TensorDifference]) {
+        let namesB = Set(b.map(\.name)), namesA = Set(a.map(\.name))
+        let onlyInA = a.map(\.name).filter { !namesB.contains($0) }
+        let onlyInB = b.map(\.name).filter { !namesA.contains($0) }
+        let byName = Dictionary(b.map { ($0.name, $0.tensor) }, uniquingKeysWith: { x, _ in x })
+        let tensors: [TensorDifference] = a.compactMap { named in
             guard let other = byName[named.name] else { return nil }
             let x = named.tensor, y = other
             guard x.shape == y.shape else {
@@ -100,7 +127,62 @@ struct DiffReport: Encodable {
             return TensorDifference(name: named.name, equal: differing == 0, count: x.count, differing: differing,
                                     maxAbsDifference: maxAbs, maxRelDifference: maxRel, shapeDifference: nil)
         }
-        passed = arch.isEmpty && onlyInA.isEmpty && onlyInB.isEmpty && tensors.allSatisfy(\.equal)
+        return (onlyInA, onlyInB, tensors)
+    }
+
+    /// The differences between two training states, one line each, and how an equal state is named.
+    static func compare(_ a: TrainingState?, _ b: TrainingState?, pathA: String, pathB: String) -> ([String], String) {
+        switch (a, b) {
+        case (nil, nil):
+            return ([], "no training state (neither file has one)")
+        case let (a?, nil):
+            return (["only \(pathA) has one (\(describe(a))); \(pathB) holds weights only"], "")
+        case let (nil, b?):
+            return (["only \(pathB) has one (\(describe(b))); \(pathA) holds weights only"], "")
+        case let (a?, b?):
+            var lines: [String] = []
+            func field<T: Equatable>(_ name: String, _ x: T, _ y: T) {
+                if x != y { lines.append("\(name) \(x) vs \(y)") }
+            }
+            let p = a.optimizer, q = b.optimizer
+            field("optimizer", p.kind.rawValue, q.kind.rawValue)
+            field("learning rate", "\(p.learningRate)", "\(q.learningRate)")
+            if p.kind == .sgd || q.kind == .sgd {
+                field("momentum", "\(p.momentum)", "\(q.momentum)")
+                field("nesterov", p.nesterov, q.nesterov)
+            }
+            if p.kind == .adam || q.kind == .adam {
+                field("beta1", "\(p.beta1)", "\(q.beta1)")
+                field("beta2", "\(p.beta2)", "\(q.beta2)")
+                field("epsilon", "\(p.epsilon)", "\(q.epsilon)")
+            }
+            field("epoch", a.epoch, b.epoch)
+            field("step", a.step, b.step)
+            field("position", a.position, b.position)
+            field("batch size", a.batchSize, b.batchSize)
+            field("seed", a.seed, b.seed)
+            if a.rngState != b.rngState { lines.append("RNG state differs") }
+            if a.epochLossSum.bitPattern != b.epochLossSum.bitPattern || a.epochCorrect != b.epochCorrect {
+                lines.append("running epoch totals differ (loss sum \(a.epochLossSum) vs \(b.epochLossSum), correct \(a.epochCorrect) vs \(b.epochCorrect))")
+            }
+            if a.history != b.history { lines.append("history differs (\(a.history.count) vs \(b.history.count) epochs recorded)") }
+            if a.dataset != b.dataset {
+                func data(_ d: DatasetIdentity?) -> String { d.map { "\($0.trainCount) examples, \($0.fingerprint)" } ?? "none recorded" }
+                lines.append("data \(data(a.dataset)) vs \(data(b.dataset))")
+            }
+            let (onlyA, onlyB, slots) = compare(a.slots, b.slots)
+            for name in onlyA { lines.append("slot only in \(pathA): \(name)") }
+            for name in onlyB { lines.append("slot only in \(pathB): \(name)") }
+            for t in slots where !t.equal {
+                lines.append(t.shapeDifference.map { "\(t.name): shapes differ: \($0)" }
+                    ?? String(format: "%@: %d of %d values differ, max abs %.3g, max rel %.3g", t.name, t.differing, t.count, t.maxAbsDifference, t.maxRelDifference))
+            }
+            return (lines, "the training state (\(describe(a)))")
+        }
+    }
+
+    static func describe(_ s: TrainingState) -> String {
+        "\(s.optimizer.kind.rawValue), epoch \(s.epoch), step \(s.step), \(s.slots.count) slot tensors"
     }
 }
 

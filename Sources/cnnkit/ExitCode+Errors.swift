@@ -14,6 +14,18 @@ enum Exit {
     static let cannotCreate: Int32 = 73
     static let ioError: Int32 = 74
     static let interrupted: Int32 = 130
+    /// SIGTERM (a scheduler's notice before preemption) during `train`, after the checkpoint: 128 + 15.
+    static let terminated: Int32 = 143
+}
+
+/// An error the command line itself finds after parsing, with its exit code and one-line message.
+struct CLIError: Error, CustomStringConvertible {
+    var code: Int32
+    var message: String
+    var description: String { message }
+
+    /// A request that cannot work (exit 64).
+    static func usage(_ message: String) -> CLIError { CLIError(code: Exit.usage, message: message) }
 }
 
 /// Prints one line on stderr.
@@ -51,6 +63,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
 
 func classify(_ error: Error) -> (Int32, String) {
     switch error {
+    case let e as CLIError:
+        return (e.code, e.message)
     case let e as DatasetError:
         switch e {
         case .datasetMissing, .datasetUnreadable: return (Exit.noInput, e.description)

@@ -100,7 +100,7 @@ struct InspectReport: Encodable {
         format = opened.format.format.rawValue
         version = opened.reader.formatVersion
         fileBytes = fileSize(opened.path)
-        checksums = opened.format.integrity
+        checksums = opened.integrity
         architecture = model.architecture
         let shapes = try model.architecture.activationShapes()
         let specs = try model.architecture.parameterSpecs()

@@ -26,7 +26,7 @@ struct Predict: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let network = try loadNetwork(model, architecture: architectureOption.architecture)
-            let images = try loadImages(input, shape: network.shapes[0])
+            let images = try loadImages(input, shape: network.shapes[0], preprocessing: network.architecture.preprocessing)
             let outputs = try network.predict(.floats(images.values), threads: threadsOption.threads)
             let labels = network.labels(from: outputs)
             let k = network.outputCount
@@ -56,7 +56,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Folder holding the IDX files.")
     var data: String = FashionMNIST.defaultDirectory
 
-    @Option(help: "Use only the first N test examples.")
+    @Option(parsing: .unconditional, help: "Use only the first N test examples.")
     var limit: Int?
 
     @OptionGroup var architectureOption: ArchitectureOption
@@ -66,7 +66,7 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func validate() throws {
-        if let limit, limit <= 0 { throw ValidationError("--limit must be positive, found \(limit)") }
+        try OptionCheck.atLeast(1, limit, "--limit")
     }
 
     func run() throws {
@@ -122,8 +122,10 @@ func openModel(_ path: String, architecture: String?) throws -> OpenedModel {
     return try ModelFiles.open(path, architecture: try architecture.map(loadArchitecture))
 }
 
-/// Images as raw float pixels from an IDX or .npy file, checked against the model's input shape.
-func loadImages(_ path: String, shape: ActivationShape) throws -> (count: Int, values: [Float]) {
+/// Images as raw float pixels from an IDX or .npy file, checked against the model's input shape. Float images
+/// whose values all lie in [0, 1] get a warning when the model expects raw pixels 0-255 (its preprocessing
+/// scales by 1/255 or less): they were most likely scaled already, and the model would scale them again.
+func loadImages(_ path: String, shape: ActivationShape, preprocessing: Preprocessing? = nil) throws -> (count: Int, values: [Float]) {
     guard let data = FileManager.default.contents(atPath: path) else {
         throw ArchiveError.missingFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
     }
@@ -133,6 +135,12 @@ func loadImages(_ path: String, shape: ActivationShape) throws -> (count: Int, v
         let array = try NumPyArray.parse(bytes, path: path)
         dims = array.shape
         values = array.values
+        if array.descriptor.dropFirst().hasPrefix("f"), let preprocessing, preprocessing.scale > 0, preprocessing.scale <= 1.0 / 128,
+           let low = values.min(), let high = values.max(), high <= 1.0 {
+            let top = Double(preprocessing.scale) > 0 ? (1 / Double(preprocessing.scale)).rounded() : 255
+            printError(String(format: "warning: %@: float pixels in [%g, %g], but the model expects raw pixels 0-%g (it applies x * %g + %g itself); scale them back to 0-%g, or the predictions are meaningless",
+                              path, Double(low), Double(high), top, Double(preprocessing.scale), Double(preprocessing.offset), top))
+        }
     } else {
         let idx: IDXFile
         do {

@@ -35,6 +35,11 @@ final class ProgressReporter {
         }
     }
 
+    /// Ends a bar drawn in place, so that an error starts on its own line.
+    func abandonLine() {
+        if !quiet && isTerminal { printProgress("\n") }
+    }
+
     func epochDone(epoch: Int, total: Int, record: EpochRecord) {
         guard !quiet else { return }
         let elapsed = (clock.now - epochStart).seconds

@@ -21,13 +21,39 @@ struct JSONOption: ParsableArguments {
 
 /// `--threads N`, validated the same way in every command.
 struct ThreadsOption: ParsableArguments {
-    @Option(name: .customLong("threads"), help: "Worker threads (default: the number of processors; results do not depend on it).")
+    @Option(name: .customLong("threads"), parsing: .unconditional,
+            help: "Worker threads (default: the number of processors; results do not depend on it).")
     var given: Int?
 
     /// The threads to use.
     var threads: Int { given ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
-        if let given, given <= 0 { throw ValidationError("--threads must be positive, found \(given)") }
+        try OptionCheck.atLeast(1, given, "--threads")
+    }
+}
+
+/// Checks of option values, worded the same way in every command (`--NAME must be 1 or more, found -1`).
+///
+/// Numeric options are declared with `parsing: .unconditional`, so that `--epochs -1` reaches these checks
+/// instead of reading `-1` as an option name.
+enum OptionCheck {
+    static func atLeast(_ minimum: Int, _ value: Int?, _ name: String) throws {
+        if let value, value < minimum { throw ValidationError("\(name) must be \(minimum) or more, found \(value)") }
+    }
+
+    static func atLeast(_ minimum: Double, _ value: Double?, _ name: String) throws {
+        if let value, !(value >= minimum) { throw ValidationError("\(name) must be \(show(minimum)) or more, found \(show(value))") }
+    }
+
+    /// A number as typed: `-1` rather than `-1.0`.
+    static func show(_ x: Double) -> String {
+        x.isFinite && x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
+    }
+
+    static func within(_ range: ClosedRange<Int>, _ value: Int?, _ name: String) throws {
+        if let value, !range.contains(value) {
+            throw ValidationError("\(name) must be \(range.lowerBound) to \(range.upperBound), found \(value)")
+        }
     }
 }

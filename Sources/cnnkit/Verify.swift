@@ -27,13 +27,13 @@ struct Verify: ParsableCommand {
     @Option(help: "Folder of IDX data: adds accuracy (and agreement with --against) on its test set.")
     var data: String?
 
-    @Option(help: "Use the first N examples of --data.")
+    @Option(parsing: .unconditional, help: "Use the first N examples of --data.")
     var limit: Int?
 
-    @Option(help: "Absolute tolerance.")
+    @Option(parsing: .unconditional, help: "Absolute tolerance.")
     var atol: Double?
 
-    @Option(help: "Relative tolerance.")
+    @Option(parsing: .unconditional, help: "Relative tolerance.")
     var rtol: Double?
 
     @OptionGroup var architectureOption: ArchitectureOption
@@ -41,10 +41,10 @@ struct Verify: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func validate() throws {
-        if let atol, !(atol >= 0) { throw ValidationError("--atol must be 0 or more, found \(atol)") }
-        if let rtol, !(rtol >= 0) { throw ValidationError("--rtol must be 0 or more, found \(rtol)") }
+        try OptionCheck.atLeast(0.0, atol, "--atol")
+        try OptionCheck.atLeast(0.0, rtol, "--rtol")
+        try OptionCheck.atLeast(1, limit, "--limit")
         if limit != nil && data == nil { throw ValidationError("--limit needs --data DIR") }
-        if let limit, limit <= 0 { throw ValidationError("--limit must be positive, found \(limit)") }
     }
 
     func run() throws {
@@ -70,13 +70,13 @@ struct Verify: ParsableCommand {
             }
             if let inputs {
                 let shape = try opened.model.architecture.activationShapes()[0]
-                let images = try loadImages(inputs, shape: shape)
+                let images = try loadImages(inputs, shape: shape, preprocessing: opened.model.architecture.preprocessing)
                 options.inputs = Tensor(shape: [images.count, shape.height, shape.width, shape.channels], scalars: images.values)
             }
             if let data { options.data = try FashionMNIST.load(directory: data, split: .test, limit: limit) }
             let report: VerifyReport
             do {
-                report = try Verifier.verify(opened.model, path: model, format: format.rawValue, parseDetail: opened.format.integrity, options: options)
+                report = try Verifier.verify(opened.model, path: model, format: format.rawValue, parseDetail: opened.integrity, options: options)
             } catch let error as ModelFileError where error.category == .invalidInput {
                 throw unreadable(error)
             }

@@ -97,7 +97,13 @@ struct DocumentGenerator {
 }
 
 /// A tiny fixed document (a 4x4x1 input, conv 2 filters 2x2, flatten, dense 3) with a training state and probes.
-func tinyDocument() -> ModelDocument {
+/// A small model with every kind of part (biases, a training state with slots, probes, metadata).
+///
+/// Its probe outputs are what the network computes on the probe inputs, so that `cnnkit verify` passes on the
+/// fixtures made from it. With a lossy `dtype`, the metadata records the tolerance the file guarantees on the
+/// probes as `ModelFiles.save` does (`cnnkit.tolerance.atol` = twice the largest output error the rounding
+/// causes, `cnnkit.tolerance.rtol` = 0, `cnnkit.lossy_dtype`).
+func tinyDocument(lossy dtype: CNNZDType? = nil) -> ModelDocument {
     let arch = Architecture(input: ActivationShape(height: 4, width: 4, channels: 1),
                             kinds: [.conv2d(Conv2DSpec(filters: 2, kernel: [2, 2], bias: true)), .maxPool2d(MaxPool2DSpec()), .flatten, .dense(DenseSpec(units: 3)), .softmax])
     let specs = (try? arch.parameterSpecs()) ?? []
@@ -112,8 +118,25 @@ func tinyDocument() -> ModelDocument {
     let state = TrainingState(epoch: 1, step: 10, position: 0, batchSize: 2, optimizer: optimizer, slots: slots,
                               rngState: [1, 2, 3, 4], seed: 7, history: [EpochRecord(loss: 0.5, trainAccuracy: 0.75, testAccuracy: 0.5)])
     let inputs = Tensor(shape: [1, 4, 4, 1], scalars: (0..<16).map { Float($0 * 16) })
-    let probes = Probes(inputs: inputs, outputs: Tensor(shape: [1, 3], scalars: [0.25, 0.5, 0.25]), source: "fixture")
-    return ModelDocument(architecture: arch, tensors: tensors, trainingState: state, probes: probes, metadata: ["made_by": "CNNZFormatTests"])
+    func outputs(_ parameters: [NamedTensor]) -> [Float] {
+        // The architecture and shapes are fixed above: building and running the network cannot fail.
+        (try? Network(architecture: arch, parameters: parameters).predict(.floats(inputs.scalars))) ?? []
+    }
+    let exact = outputs(tensors)
+    let probes = Probes(inputs: inputs, outputs: Tensor(shape: [1, 3], scalars: exact), source: "fixture")
+    var metadata = ["made_by": "CNNZFormatTests"]
+    if let dtype {
+        let rounded = tensors.map { named -> NamedTensor in
+            var tensor = named.tensor
+            try? dtype.roundTrip(&tensor, name: named.name)
+            return NamedTensor(name: named.name, tensor: tensor)
+        }
+        let error = zip(outputs(rounded), exact).map { abs(Double($0) - Double($1)) }.max() ?? 0
+        metadata["cnnkit.tolerance.atol"] = String(max(2 * error, Double(Float.leastNormalMagnitude)))
+        metadata["cnnkit.tolerance.rtol"] = "0"
+        metadata["cnnkit.lossy_dtype"] = dtype.rawValue
+    }
+    return ModelDocument(architecture: arch, tensors: tensors, trainingState: state, probes: probes, metadata: metadata)
 }
 
 /// The parts of a file, to build broken files by hand: the data between preamble and header, and the header

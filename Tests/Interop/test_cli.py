@@ -106,7 +106,7 @@ def test_missing_input_exits_66_naming_the_file(cnnkit_bin, images, tmp_path):
 
 
 def test_missing_data_exits_66_naming_the_package(cnnkit_bin, tmp_path):
-    result = run(cnnkit_bin, "train", "--data", tmp_path, "--epochs", "0")
+    result = run(cnnkit_bin, "train", "--data", tmp_path, "--epochs", "0", "--no-save")
     assert result.returncode == 66
     assert "apt-get install -y dataset-fashion-mnist" in result.stderr
 
