@@ -16,14 +16,19 @@ public struct ConversionOptions {
     /// Runs after the input was read and checked, before the output is created (for example a check that the
     /// output's folder is writable).
     public var beforeWriting: (() throws -> Void)?
+    /// Real images for an input without probes, for the model's input shape (nil when no data set of that shape
+    /// is at hand): probes from real data exercise the units that random images leave inactive. Pseudo-random
+    /// images are used when this gives none.
+    public var probeImages: ((ActivationShape) -> (inputs: Tensor, source: String)?)?
 
     public init(save: SaveOptions = .init(), architecture: Architecture? = nil, verify: Bool = true, allowStreaming: Bool = true,
-                beforeWriting: (() throws -> Void)? = nil) {
+                beforeWriting: (() throws -> Void)? = nil, probeImages: ((ActivationShape) -> (inputs: Tensor, source: String)?)? = nil) {
         self.save = save
         self.architecture = architecture
         self.verify = verify
         self.allowStreaming = allowStreaming
         self.beforeWriting = beforeWriting
+        self.probeImages = probeImages
     }
 }
 
@@ -63,7 +68,7 @@ extension ModelFiles {
         if !options.allowStreaming { model = StreamedModel(document: try model.document()) }
         try model.checkParameters()
         try checkProbes(model, path: input)
-        try addProbes(&model)
+        try addProbes(&model, images: options.probeImages)
         try outFormat.check(options.save, path: output)
         try options.beforeWriting?()
         try save(model, to: output, options: options.save)
@@ -90,10 +95,11 @@ extension ModelFiles {
         }
     }
 
-    /// Records probes on deterministic pseudo-random images when the model has none (parameters then in the
-    /// architecture's order, as ``ModelDocument/recording(network:probeInputs:source:trainingState:metadata:)``
-    /// lists them), or the probe trace when only that is missing: one streamed forward pass.
-    static func addProbes(_ model: inout StreamedModel) throws {
+    /// Records probes when the model has none: on the real images `images` gives for its input shape, else on
+    /// deterministic pseudo-random images (parameters then in the architecture's order, as
+    /// ``ModelDocument/recording(network:probeInputs:source:trainingState:metadata:)`` lists them); or the probe
+    /// trace when only that is missing: one streamed forward pass.
+    static func addProbes(_ model: inout StreamedModel, images: ((ActivationShape) -> (inputs: Tensor, source: String)?)? = nil) throws {
         if let probes = model.probes {
             guard model.metadata[ProbeTrace.metadataKey] == nil else { return }
             model.metadata[ProbeTrace.metadataKey] = try Verifier.run(model, inputs: probes.inputs).trace.jsonString()
@@ -101,10 +107,10 @@ extension ModelFiles {
         }
         let shapes = try model.architecture.activationShapes()
         guard let inputShape = shapes.first, let outputShape = shapes.last else { return }
-        let inputs = Probes.randomInputs(shape: inputShape, count: 4, seed: 0)
+        let (inputs, source) = images?(inputShape) ?? (Probes.randomInputs(shape: inputShape, count: 4, seed: 0), "random:seed=0")
         let run = try Verifier.run(model, inputs: inputs)
         model.probes = Probes(inputs: inputs, outputs: Tensor(shape: [inputs.shape.first ?? 0, outputShape.count], scalars: run.outputs),
-                              source: "random:seed=0")
+                              source: source)
         model.metadata[ProbeTrace.metadataKey] = run.trace.jsonString()
         let byName = Dictionary(model.parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         model.parameters = try model.architecture.parameterSpecs().compactMap { byName[$0.name] }

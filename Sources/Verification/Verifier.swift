@@ -12,12 +12,21 @@ public struct VerifyOptions {
     public var inputs: Tensor?
     /// Labelled data for accuracy and agreement.
     public var data: Dataset?
+    /// With ``data``: the accuracy the model must reach; nil compares with the accuracy the file records (its
+    /// training history's last test accuracy) or, with ``against``, the other model's.
+    public var minAccuracy: Double?
+    /// With ``data`` and no ``minAccuracy``: how far below the reference accuracy the model may fall; nil
+    /// allows three standard errors of the measured accuracy on `data.count` examples, at least 0.01.
+    public var accuracyDrop: Double?
 
-    public init(tolerance: Tolerance? = nil, against: (model: StreamedModel, path: String)? = nil, inputs: Tensor? = nil, data: Dataset? = nil) {
+    public init(tolerance: Tolerance? = nil, against: (model: StreamedModel, path: String)? = nil, inputs: Tensor? = nil, data: Dataset? = nil,
+                minAccuracy: Double? = nil, accuracyDrop: Double? = nil) {
         self.tolerance = tolerance
         self.against = against
         self.inputs = inputs
         self.data = data
+        self.minAccuracy = minAccuracy
+        self.accuracyDrop = accuracyDrop
     }
 
     /// Options comparing with a model held in memory.
@@ -129,13 +138,37 @@ public enum Verifier {
         if let data = options.data, options.against == nil {
             do {
                 let accuracy = try model.network().accuracy(on: data)
-                report.accuracy = AccuracyReport(count: data.count, accuracy: accuracy, otherAccuracy: nil, agreement: nil)
-                add("data", .pass, String(format: "accuracy %.2f%% on %d examples", accuracy * 100, data.count))
+                let recorded = model.trainingState?.history.last?.testAccuracy
+                let (status, detail, required, source) = judge(accuracy: accuracy, count: data.count, options: options,
+                                                               reference: recorded.map { ($0, "the test accuracy the file's training history records") })
+                report.accuracy = AccuracyReport(count: data.count, accuracy: accuracy, otherAccuracy: nil, agreement: nil,
+                                                 required: required, requiredSource: source)
+                add("data", status, String(format: "accuracy %.2f%% on %d examples", accuracy * 100, data.count) + detail)
             } catch {
                 add("data", .fail, "\(error)")
             }
         }
         return report
+    }
+
+    /// Whether a measured accuracy is high enough: at least `--min-accuracy`, else no more than the allowed
+    /// drop below the reference; a pass with a note when there is nothing to compare with.
+    static func judge(accuracy: Double, count: Int, options: VerifyOptions, reference: (value: Double, what: String)?)
+        -> (CheckStatus, String, Double?, String?) {
+        let required: Double, source: String
+        if let minimum = options.minAccuracy {
+            required = minimum
+            source = "--min-accuracy"
+        } else if let reference {
+            let drop = options.accuracyDrop ?? max(0.01, 3 * (reference.value * (1 - reference.value) / Double(max(count, 1))).squareRoot())
+            required = reference.value - drop
+            source = String(format: "%@ (%.2f%%) less %.2f points", reference.what, reference.value * 100, drop * 100)
+        } else {
+            return (.pass, "; nothing to compare with (the file records no test accuracy): give --min-accuracy to require one", nil, nil)
+        }
+        let passed = accuracy >= required
+        let detail = String(format: "; %@ %.2f%% required (%@)", passed ? "at least" : "below the", required * 100, source)
+        return (passed ? .pass : .fail, detail, required, source)
     }
 
     /// The digests check: every tensor, the probes, the training state and the architecture against the
@@ -210,9 +243,12 @@ public enum Verifier {
                 let accuracy = Double(zip(pa, truth).filter { $0 == $1 }.count) / n
                 let otherAccuracy = Double(zip(pb, truth).filter { $0 == $1 }.count) / n
                 let agreement = Double(zip(pa, pb).filter { $0 == $1 }.count) / n
-                report.accuracy = AccuracyReport(count: data.count, accuracy: accuracy, otherAccuracy: otherAccuracy, agreement: agreement)
-                add("data", .pass, String(format: "accuracy %.2f%% vs %.2f%%, predictions agree on %.2f%% of %d examples",
-                                          accuracy * 100, otherAccuracy * 100, agreement * 100, data.count))
+                let (status, detail, required, requiredSource) = judge(accuracy: accuracy, count: data.count, options: options,
+                                                                       reference: (otherAccuracy, "the accuracy of \(otherPath)"))
+                report.accuracy = AccuracyReport(count: data.count, accuracy: accuracy, otherAccuracy: otherAccuracy, agreement: agreement,
+                                                 required: required, requiredSource: requiredSource)
+                add("data", status, String(format: "accuracy %.2f%% vs %.2f%%, predictions agree on %.2f%% of %d examples",
+                                           accuracy * 100, otherAccuracy * 100, agreement * 100, data.count) + detail)
             }
         } catch {
             add("against", .fail, "\(error)")

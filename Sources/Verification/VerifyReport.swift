@@ -28,8 +28,14 @@ public struct AccuracyReport: Codable, Sendable, Hashable {
     public var accuracy: Double
     public var otherAccuracy: Double?
     public var agreement: Double?
+    /// The accuracy the model must reach: `--min-accuracy`, or the reference less the allowed drop.
+    public var required: Double?
+    /// Where ``required`` comes from (`--min-accuracy`, the file's training history, the other model).
+    public var requiredSource: String?
 
-    enum CodingKeys: String, CodingKey { case count, accuracy, otherAccuracy = "other_accuracy", agreement }
+    enum CodingKeys: String, CodingKey {
+        case count, accuracy, otherAccuracy = "other_accuracy", agreement, required, requiredSource = "required_source"
+    }
 }
 
 /// What `cnnkit verify` found (`Schemas/verify-report.schema.json`).

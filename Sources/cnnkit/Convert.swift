@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConvNet
+import Datasets
 import Foundation
 import ModelArchive
 import ModelFiles
@@ -102,7 +103,8 @@ func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: Ve
     // A write-only format (ONNX) cannot be reopened here (onnxruntime checks it in Tests/Interop).
     let reverify = r.verify && out.capabilities.reads
     let result = try ModelFiles.convert(r.input, to: r.output, options: ConversionOptions(
-        save: options, architecture: r.architecture, verify: reverify, beforeWriting: { try checkWritable(r.output) }))
+        save: options, architecture: r.architecture, verify: reverify, beforeWriting: { try checkWritable(r.output) },
+        probeImages: fashionMNISTProbes))
     var lines = ["converted \(r.input) (\(inFormat.rawValue), \(fileSize(r.input)) bytes) -> \(r.output) (\(outFormat.rawValue)"
         + (r.dtype == .float32 ? "" : " " + r.dtype.rawValue) + ", \(fileSize(r.output)) bytes), \(result.tensorCount) tensors"
         + (r.weightsOnly || (!out.capabilities.trainingState && result.hadTrainingState) ? ", training state dropped"
@@ -146,4 +148,14 @@ func checkOutputFormat(_ r: ConversionRequest) throws -> any ModelFileFormat {
 
 func fileSize(_ path: String) -> Int {
     ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.intValue ?? 0
+}
+
+/// Probe images from Fashion-MNIST's test set (the first 8, raw pixels) for a model whose input is 28 x 28 x 1,
+/// when the data set is installed where Debian puts it: real images drive the units a model uses, where random
+/// noise can leave some inactive and let an edit to them pass unnoticed.
+func fashionMNISTProbes(_ shape: ActivationShape) -> (inputs: Tensor, source: String)? {
+    guard shape == ActivationShape(height: 28, width: 28, channels: 1),
+          let test = try? FashionMNIST.load(directory: FashionMNIST.defaultDirectory, split: .test, limit: 8) else { return nil }
+    let inputs = Probes.inputs(from: test, count: 8)
+    return (inputs, "fashion-mnist:t10k[0..<\(inputs.shape[0])]")
 }

@@ -30,6 +30,12 @@ struct Verify: ParsableCommand {
     @Option(parsing: .unconditional, help: "Use the first N examples of --data.")
     var limit: Int?
 
+    @Option(parsing: .unconditional, help: "With --data: the accuracy (0-1) the model must reach.")
+    var minAccuracy: Double?
+
+    @Option(parsing: .unconditional, help: "With --data: how far (0-1) the accuracy may fall below the file's recorded test accuracy (default: 3 standard errors, at least 0.01).")
+    var accuracyDrop: Double?
+
     @Option(parsing: .unconditional, help: "Absolute tolerance.")
     var atol: Double?
 
@@ -45,6 +51,10 @@ struct Verify: ParsableCommand {
         try OptionCheck.atLeast(0.0, rtol, "--rtol")
         try OptionCheck.atLeast(1, limit, "--limit")
         if limit != nil && data == nil { throw ValidationError("--limit needs --data DIR") }
+        try OptionCheck.atLeast(0.0, minAccuracy, "--min-accuracy")
+        try OptionCheck.atLeast(0.0, accuracyDrop, "--accuracy-drop")
+        if let minAccuracy, minAccuracy > 1 { throw ValidationError("--min-accuracy is a fraction from 0 to 1, found \(minAccuracy)") }
+        if (minAccuracy != nil || accuracyDrop != nil) && data == nil { throw ValidationError("--min-accuracy and --accuracy-drop need --data DIR") }
     }
 
     func run() throws {
@@ -74,6 +84,8 @@ struct Verify: ParsableCommand {
                 options.inputs = Tensor(shape: [images.count, shape.height, shape.width, shape.channels], scalars: images.values)
             }
             if let data { options.data = try FashionMNIST.load(directory: data, split: .test, limit: limit) }
+            options.minAccuracy = minAccuracy
+            options.accuracyDrop = accuracyDrop
             let report: VerifyReport
             do {
                 report = try Verifier.verify(opened.model, path: model, format: format.rawValue, parseDetail: opened.integrity, options: options)
