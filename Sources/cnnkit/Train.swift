@@ -132,15 +132,14 @@ struct Train: ParsableCommand {
     }
 }
 
-/// Fails early (exit 73) when the folder of `path` cannot take a new file.
+/// Fails early (exit 73), before any work, when `path` cannot be written: anything but a regular file there (a
+/// FIFO, device, socket or folder, also at the end of symbolic links) or a folder that does not exist or is not
+/// writable (``AtomicFile/checkDestination(_:)`` holds the rules).
 func checkWritable(_ path: String) throws {
-    let folder = (path as NSString).deletingLastPathComponent
+    let destination = try AtomicFile.checkDestination(path)
+    let folder = (destination.target as NSString).deletingLastPathComponent
     let dir = folder.isEmpty ? "." : folder
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
-        throw ArchiveError.cannotCreate(path: path, reason: "folder \(dir) does not exist")
-    }
-    guard FileManager.default.isWritableFile(atPath: dir) else {
+    guard access(dir, W_OK) == 0 else {
         throw ArchiveError.cannotCreate(path: path, reason: "folder \(dir) is not writable")
     }
 }
