@@ -24,8 +24,8 @@ let package = Package(
 
         // Tensors, layers, network, losses, optimizers, training loop, RNG (knows no files).
         .target(name: "ConvNet"),
-        // IDX and gzip reading: Fashion-MNIST as Debian installs it.
-        .target(name: "Datasets", dependencies: ["ConvNet", "CNNKitZlib"]),
+        // IDX and gzip reading: Fashion-MNIST as Debian installs it (inputs checked by ModelArchive's InputFile).
+        .target(name: "Datasets", dependencies: ["ConvNet", "ModelArchive", "CNNKitZlib"]),
         // The format-neutral model document, the tensor source and reader, the format protocol, shared errors.
         .target(name: "ModelArchive", dependencies: ["ConvNet"]),
         // HDF5 reader/writer in the Keras-compatible layout.

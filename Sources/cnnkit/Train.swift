@@ -74,6 +74,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try checkInputs(resume, arch == "seed" ? nil : arch)
             let train = try FashionMNIST.load(directory: data, split: .train, limit: limit)
             let test = try FashionMNIST.load(directory: data, split: .test, limit: limit)
             let identity = DatasetIdentity(name: "fashion-mnist", trainCount: train.count, fingerprint: train.fingerprint())
@@ -144,12 +145,11 @@ func checkWritable(_ path: String) throws {
     }
 }
 
-/// Reads `seed` or an architecture JSON file.
+/// Reads `seed` or an architecture JSON file (a regular file only, ``InputFile``: a FIFO, device or socket is
+/// refused with exit 66).
 func loadArchitecture(_ argument: String) throws -> Architecture {
     if argument == "seed" { return .seed }
-    guard let data = FileManager.default.contents(atPath: argument) else {
-        throw ArchiveError.missingFile(path: argument, reason: "no such file or not readable")
-    }
+    let data = Data(try InputFile.read(argument))
     do {
         return try Architecture.decode(json: data)
     } catch let error as ConvNetError {
