@@ -43,7 +43,11 @@ enum FileSupport {
 
     /// A listening Unix socket bound at `path` (closed when the process ends).
     static func makeSocket(_ path: String) -> Bool {
+        #if os(Linux)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_UNIX, SOCK_STREAM, 0)
+        #endif
         guard fd >= 0 else { return false }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
