@@ -158,10 +158,13 @@ def campaign(cnnkit, cnnkit_bin, data_dir, tmp_path_factory, units, kills):
     source = make_model(cnnkit, data_dir, models, units)
     old_model = models / "old.h5"
     cnnkit("train", "--data", data_dir, "--limit", "100", "--batch-size", "8", "--epochs", "1", "--out", old_model)
-    rows = []
+    rows, folders = [], [models]
     print(f"\nsource model {source.stat().st_size} bytes")
     for extension in FORMATS:
-        rows.append(kill_campaign(cnnkit, cnnkit_bin, source, old_model, tmp_path_factory.mktemp("kill"), extension, kills, rng))
+        folders.append(tmp_path_factory.mktemp("kill"))
+        rows.append(kill_campaign(cnnkit, cnnkit_bin, source, old_model, folders[-1], extension, kills, rng))
+    for folder in folders:  # the models are large; kept only when the campaign itself failed
+        shutil.rmtree(folder, ignore_errors=True)
     return seed, rows
 
 
