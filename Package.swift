@@ -28,8 +28,8 @@ let package = Package(
         .target(name: "ConvNet"),
         // The one zlib wrapper: deflate, inflate, gunzip, CRC-32.
         .target(name: "ZlibCoding", dependencies: ["CNNKitZlib"]),
-        // IDX and gzip reading: Fashion-MNIST as Debian installs it.
-        .target(name: "Datasets", dependencies: ["ConvNet", "ZlibCoding"]),
+        // IDX and gzip reading: Fashion-MNIST as Debian installs it (inputs checked by ModelArchive's InputFile).
+        .target(name: "Datasets", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding"]),
         // The format-neutral model document, the tensor source and reader, the format protocol, shared errors.
         .target(name: "ModelArchive", dependencies: ["ConvNet", .product(name: "Crypto", package: "swift-crypto")]),
         // libhdf5 behind one lock and one call checker: owning handles, a reader with safety refusals, a writer.

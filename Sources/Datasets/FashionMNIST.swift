@@ -1,5 +1,6 @@
 import ConvNet
 import Foundation
+import ModelArchive
 
 /// The Fashion-MNIST files as Debian's `dataset-fashion-mnist` installs them.
 public enum FashionMNIST {
@@ -39,10 +40,14 @@ public enum FashionMNIST {
         return set.prefix(limit)
     }
 
+    /// The first of `BASE.gz` and `BASE` in `directory` that exists. One that exists but is not a regular file
+    /// (a FIFO, device, socket, folder, symbolic link loop) is refused with
+    /// ``DatasetError/datasetUnreadable(path:reason:)``, not skipped (``InputFile``).
     static func locate(directory: String, base: String) throws -> String {
-        let fm = FileManager.default
-        for candidate in ["\(directory)/\(base).gz", "\(directory)/\(base)"] where fm.fileExists(atPath: candidate) {
-            return candidate
+        for candidate in ["\(directory)/\(base).gz", "\(directory)/\(base)"] {
+            guard let refusal = InputFile.refusal(candidate) else { return candidate }
+            if refusal.missing { continue }
+            throw DatasetError.datasetUnreadable(path: candidate, reason: refusal.reason)
         }
         throw DatasetError.datasetMissing(path: "\(directory)/\(base).gz", package: debianPackage)
     }

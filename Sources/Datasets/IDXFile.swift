@@ -1,5 +1,6 @@
 import ConvNet
 import Foundation
+import ModelArchive
 
 /// An IDX file (LeCun's MNIST format) of unsigned bytes, gzip-compressed or not.
 ///
@@ -14,12 +15,16 @@ public struct IDXFile: Sendable {
     /// The most bytes an IDX file may decompress to (2 GiB).
     public static let maximumSize = 1 << 31
 
+    /// Reads an IDX file (gzip or not). Only a regular file is read (``InputFile``): a FIFO, device, socket,
+    /// folder or symbolic link loop is refused with ``DatasetError/datasetUnreadable(path:reason:)`` saying what
+    /// it is, before anything opens it.
     public static func read(path: String) throws -> IDXFile {
         let raw: [UInt8]
         do {
-            raw = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            raw = try InputFile.read(path)
         } catch {
-            throw DatasetError.datasetUnreadable(path: path, reason: (error as NSError).localizedDescription)
+            if case let .missingFile(_, reason) = error { throw DatasetError.datasetUnreadable(path: path, reason: reason) }
+            throw DatasetError.datasetUnreadable(path: path, reason: error.description)
         }
         let bytes = Gzip.isGzip(raw) ? try Gzip.decompress(raw, limit: maximumSize, path: path) : raw
         return try parse(bytes, path: path)

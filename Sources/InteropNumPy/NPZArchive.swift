@@ -19,16 +19,20 @@ struct NPZArchive {
     ///
     /// ZIPFoundation 0.9.20's in-memory archives trap when a damaged archive makes it seek past the end
     /// (`Archive.MemoryFile.readData` forms a negative range), so reading always goes through a real file,
-    /// where such a read returns no bytes and ZIPFoundation throws.
+    /// where such a read returns no bytes and ZIPFoundation throws. The file is a ``TemporaryFile`` in the
+    /// system's temporary folder (unnamed on Linux, so nothing is left behind even if the process is killed).
     ///
     /// - Throws: a ``NumPyError`` naming the member.
     static func read(bytes: [UInt8], name: String) throws -> NPZArchive {
-        let temp = FileManager.default.temporaryDirectory.appendingPathComponent("cnnkit-npz-\(UUID().uuidString).npz")
-        guard FileManager.default.createFile(atPath: temp.path, contents: Data(bytes)) else {
-            throw NumPyError.notAZip(file: name, reason: "cannot stage the bytes in \(temp.path)")
+        let temp: TemporaryFile
+        do {
+            temp = try TemporaryFile(in: TemporaryFile.systemFolder, base: "cnnkit-npz")
+            try bytes.withUnsafeBytes { raw in try FileIO.writeAll(temp.descriptor, raw) }
+        } catch {
+            throw NumPyError.notAZip(file: name, reason: "cannot stage the bytes in a temporary file: \(error)")
         }
-        defer { try? FileManager.default.removeItem(at: temp) }
-        return try read(url: temp, name: name)
+        defer { temp.remove() }
+        return try read(url: URL(fileURLWithPath: temp.path), name: name)
     }
 
     /// Reads every member of an archive file.
@@ -43,7 +47,9 @@ struct NPZArchive {
         }
         var members: [(name: String, bytes: [UInt8])] = []
         var seen = Set<String>()
-        let fileSize = ((try? FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber)?.uint64Value ?? 0
+        // stat, not FileManager's attributes (lstat): the path may be /proc/self/fd/N of a TemporaryFile.
+        var info = stat()
+        let fileSize = stat(url.path, &info) == 0 ? UInt64(clamping: info.st_size) : 0
         for entry in archive {
             let member = entry.path
             guard members.count < maxMembers else {

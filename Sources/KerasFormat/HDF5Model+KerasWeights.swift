@@ -63,7 +63,8 @@ extension HDF5Model {
     public static func writeKerasWeights(_ document: ModelDocument, to path: String, options: HDF5WriteOptions = .init()) throws {
         let writer = KerasWeightsWriter(document: document, file: path, options: options)
         try writer.validate()
-        try AtomicFile.write(to: path) { temp in
+        // Named: libhdf5 cannot create a file through /proc/self/fd/N (it calls realpath on it).
+        try AtomicFile.write(to: path, naming: .named) { temp in
             try HDF5Library.serialized { try writer.write(temp: temp) }
         }
     }

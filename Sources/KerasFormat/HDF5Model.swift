@@ -50,7 +50,8 @@ public enum HDF5Model {
     public static func write(_ model: StreamedModel, to path: String, options: HDF5WriteOptions = .init()) throws {
         let writer = HDF5ModelWriter(model: model, file: path, options: options)
         try writer.validate()
-        try AtomicFile.write(to: path) { temp in
+        // Named: libhdf5 cannot create a file through /proc/self/fd/N (it calls realpath on it).
+        try AtomicFile.write(to: path, naming: .named) { temp in
             try HDF5Library.serialized { try writer.write(temp: temp) }
         }
     }

@@ -45,8 +45,8 @@ struct KerasArchiveReader {
         let (architecture, optimizer) = try KerasConfigFile.read(json: String(decoding: configData, as: UTF8.self), file: path,
                                                                  location: KerasArchiveLayout.config)
         let temp = try extractToTemporaryFile(archive, weightsEntry)
-        defer { unlink(temp) }
-        return try HDF5Model.readKerasWeights(path: temp, name: "\(path):\(KerasArchiveLayout.weights)", architecture: architecture,
+        defer { temp.remove() }
+        return try HDF5Model.readKerasWeights(path: temp.path, name: "\(path):\(KerasArchiveLayout.weights)", architecture: architecture,
                                               optimizer: optimizer)
     }
 
@@ -104,21 +104,25 @@ struct KerasArchiveReader {
         return data
     }
 
-    /// Extracts `model.weights.h5` into a fresh temporary file and returns its path; the caller removes it.
-    private func extractToTemporaryFile(_ archive: Archive, _ entry: Entry) throws -> String {
-        var template = Array("\(NSTemporaryDirectory())/cnnkit-keras-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
-        guard fd >= 0 else {
-            throw KerasArchiveError.cannotCreate(file: "\(NSTemporaryDirectory())", reason: "temporary file for \(KerasArchiveLayout.weights): \(errnoText())")
-        }
-        let temp = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    /// Extracts `model.weights.h5` into a fresh ``TemporaryFile`` (named, in the system's temporary folder:
+    /// libhdf5 opens it by its path); the caller removes it.
+    private func extractToTemporaryFile(_ archive: Archive, _ entry: Entry) throws -> TemporaryFile {
+        let temp: TemporaryFile
         do {
-            try extract(archive, entry, name: KerasArchiveLayout.weights) { chunk in try handle.write(contentsOf: chunk) }
-            try handle.close()
+            temp = try TemporaryFile(in: TemporaryFile.systemFolder, base: "cnnkit-keras", naming: .named)
         } catch {
-            try? handle.close()
-            unlink(temp)
+            throw KerasArchiveError.cannotCreate(file: TemporaryFile.systemFolder, reason: "temporary file for \(KerasArchiveLayout.weights): \(error)")
+        }
+        do {
+            try extract(archive, entry, name: KerasArchiveLayout.weights) { chunk in
+                do {
+                    try chunk.withUnsafeBytes { raw in try FileIO.writeAll(temp.descriptor, raw) }
+                } catch let error as SystemCallError {
+                    throw KerasArchiveError.cannotCreate(file: temp.path, reason: "temporary file for \(KerasArchiveLayout.weights): \(error)")
+                }
+            }
+        } catch {
+            temp.remove()
             throw error
         }
         return temp

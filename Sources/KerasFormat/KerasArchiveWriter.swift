@@ -9,7 +9,8 @@ import Glibc
 
 /// Writes a `.keras` zip (`Schemas/keras-mapping.md` §1): `metadata.json`, `config.json` and
 /// `model.weights.h5`, in that order, all stored (no compression) with a fixed date, so that the same document
-/// gives the same bytes. The weights member is written to a temporary file beside the output first.
+/// gives the same bytes. The weights member is written to a named ``TemporaryFile`` beside the output first
+/// (libhdf5 opens it by its path); the zip goes to the output through ``AtomicFile``.
 struct KerasArchiveWriter {
     let document: ModelDocument
     /// The destination the user named.
@@ -20,20 +21,22 @@ struct KerasArchiveWriter {
         let config = Data(KerasConfigFile.json(for: document).utf8)
         let metadata = Data(KerasArchiveLayout.metadataJSON.utf8)
         try AtomicFile.write(to: path) { temp in
-            let weights = temp + ".weights.h5"
-            defer { unlink(weights) }
-            try HDF5Model.writeKerasWeights(document, toPart: weights, name: "\(path):\(KerasArchiveLayout.weights)", options: options)
-            // ZIPFoundation creates the archive file itself.
-            unlink(temp)
-            try writeZip(at: temp, metadata: metadata, config: config, weights: weights)
+            let weights = try AtomicFile.scratchFile(beside: path, naming: .named)
+            defer { weights.remove() }
+            try HDF5Model.writeKerasWeights(document, toPart: weights.path, name: "\(path):\(KerasArchiveLayout.weights)", options: options)
+            try writeZip(at: temp, metadata: metadata, config: config, weights: weights.path)
         }
     }
 
-    /// Creates the zip at `temp` and closes it before returning.
+    /// Writes the zip into the empty file at `temp` (which may be `/proc/self/fd/N` of an unnamed file) and
+    /// closes it before returning. ZIPFoundation's `.create` mode writes an empty end-of-central-directory
+    /// record to a new file and continues as `.update`; the record is written here into the existing file, then
+    /// the archive is opened in `.update` mode: the same bytes.
     private func writeZip(at temp: String, metadata: Data, config: Data, weights: String) throws {
+        try AtomicFile.fill(temp, with: Self.emptyArchive, for: path)
         let archive: Archive
         do {
-            archive = try Archive(url: URL(fileURLWithPath: temp), accessMode: .create)
+            archive = try Archive(url: URL(fileURLWithPath: temp), accessMode: .update)
         } catch {
             throw KerasArchiveError.cannotCreate(file: path, reason: "\(error)")
         }
@@ -55,6 +58,9 @@ struct KerasArchiveWriter {
             return try handle.read(upToCount: count) ?? Data()
         }
     }
+
+    /// An empty zip: the end-of-central-directory record alone, as ZIPFoundation's `.create` mode writes it.
+    static let emptyArchive: [UInt8] = [0x50, 0x4B, 0x05, 0x06] + [UInt8](repeating: 0, count: 18)
 
     private func add(_ archive: Archive, _ name: String, _ data: Data) throws {
         try add(archive, name, size: UInt64(data.count)) { position, count in

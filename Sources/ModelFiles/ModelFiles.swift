@@ -38,18 +38,15 @@ public enum ModelFiles {
         formats.filter { $0.matchesExtension(of: path) }.first
     }
 
-    /// Detects a file's format from its first bytes.
+    /// Detects a file's format from its first bytes, after the input check every read starts with
+    /// (``InputFile/open(_:)``): only a regular file is opened (following symbolic links), never in a way that
+    /// could block.
     ///
-    /// - Throws: ``ArchiveError/missingFile(path:reason:)`` when it cannot be opened,
+    /// - Throws: ``ArchiveError/missingFile(path:reason:)`` when it is missing, cannot be opened, or is not a
+    ///   regular file (a FIFO, device, socket or folder: the message says which) or a symbolic link loop;
     ///   ``ArchiveError/unknownFormat(path:readable:)`` when the bytes match no format.
     public static func fileFormat(of path: String) throws -> any ModelFileFormat {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            throw ArchiveError.missingFile(path: path, reason: !exists ? "no such file" : isDirectory.boolValue ? "is a folder" : "permission denied")
-        }
-        defer { try? handle.close() }
-        let prefix = [UInt8]((try? handle.read(upToCount: 4096)) ?? Data())
+        let prefix = try InputFile.read(path, limit: 4096, whole: false)
         guard let format = detect(prefix: prefix) else {
             throw ArchiveError.unknownFormat(path: path, readable: formats.filter(\.capabilities.reads).map(\.displayName))
         }

@@ -66,6 +66,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try checkInputs(input, architectureOption.architecture)
             let request = ConversionRequest(input: input, output: output, format: to, dtype: dtype, compression: compression, level: level,
                                             weightsOnly: weightsOnly, architecture: try architectureOption.load(), verify: !noVerify)
             let result = try convertModel(request)

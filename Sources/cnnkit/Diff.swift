@@ -24,6 +24,7 @@ struct Diff: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try checkInputs(a, b, architectureOption.architecture)
             let left = try loadDocument(a, architecture: architectureOption.architecture), right = try loadDocument(b, architecture: architectureOption.architecture)
             let report = DiffReport(a: left, b: right, pathA: a, pathB: b)
             if output.json {

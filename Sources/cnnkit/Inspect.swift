@@ -17,6 +17,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try checkInputs(model, architectureOption.architecture)
             let report = try InspectReport(try openModel(model, architecture: architectureOption.architecture))
             if output.json { print(jsonLine(report)) } else { print(report.text()) }
         }

@@ -25,6 +25,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try checkInputs(model, input, architectureOption.architecture)
             let network = try loadNetwork(model, architecture: architectureOption.architecture)
             let images = try loadImages(input, shape: network.shapes[0], preprocessing: network.architecture.preprocessing)
             let outputs = try network.predict(.floats(images.values), threads: threadsOption.threads)
@@ -71,6 +72,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try checkInputs(model, architectureOption.architecture)
             let network = try loadNetwork(model, architecture: architectureOption.architecture)
             let test = try FashionMNIST.load(directory: data, split: .test, limit: limit)
             guard test.imageSize == network.inputCount else {
@@ -122,14 +124,12 @@ func openModel(_ path: String, architecture: String?) throws -> OpenedModel {
     return try ModelFiles.open(path, architecture: try architecture.map(loadArchitecture))
 }
 
-/// Images as raw float pixels from an IDX or .npy file, checked against the model's input shape. Float images
+/// Images as raw float pixels from an IDX or .npy file, checked against the model's input shape. The file is
+/// read only if it is a regular file (``InputFile``): a FIFO, device or socket is refused (exit 66). Float images
 /// whose values all lie in [0, 1] get a warning when the model expects raw pixels 0-255 (its preprocessing
 /// scales by 1/255 or less): they were most likely scaled already, and the model would scale them again.
 func loadImages(_ path: String, shape: ActivationShape, preprocessing: Preprocessing? = nil) throws -> (count: Int, values: [Float]) {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ArchiveError.missingFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
-    }
-    let bytes = [UInt8](data)
+    let bytes = try InputFile.read(path)
     let dims: [Int], values: [Float]
     if bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) {
         let array = try NumPyArray.parse(bytes, path: path)

@@ -95,6 +95,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try checkInputs(resume, arch == "seed" ? nil : arch)
             let train = try FashionMNIST.load(directory: data, split: .train, limit: limit)
             let test = try FashionMNIST.load(directory: data, split: .test, limit: limit)
             let identity = DatasetIdentity(name: "fashion-mnist", trainCount: train.count, fingerprint: train.fingerprint())
@@ -240,25 +241,23 @@ func dryRun(_ document: ModelDocument, to path: String) throws {
     }
 }
 
-/// Fails early (exit 73) when the folder of `path` cannot take a new file.
+/// Fails early (exit 73), before any work, when `path` cannot be written: anything but a regular file there (a
+/// FIFO, device, socket or folder, also at the end of symbolic links) or a folder that does not exist or is not
+/// writable (``AtomicFile/checkDestination(_:)`` holds the rules).
 func checkWritable(_ path: String) throws {
-    let folder = (path as NSString).deletingLastPathComponent
+    let destination = try AtomicFile.checkDestination(path)
+    let folder = (destination.target as NSString).deletingLastPathComponent
     let dir = folder.isEmpty ? "." : folder
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
-        throw ArchiveError.cannotCreate(path: path, reason: "folder \(dir) does not exist")
-    }
-    guard FileManager.default.isWritableFile(atPath: dir) else {
+    guard access(dir, W_OK) == 0 else {
         throw ArchiveError.cannotCreate(path: path, reason: "folder \(dir) is not writable")
     }
 }
 
-/// Reads `seed` or an architecture JSON file.
+/// Reads `seed` or an architecture JSON file (a regular file only, ``InputFile``: a FIFO, device or socket is
+/// refused with exit 66).
 func loadArchitecture(_ argument: String) throws -> Architecture {
     if argument == "seed" { return .seed }
-    guard let data = FileManager.default.contents(atPath: argument) else {
-        throw ArchiveError.missingFile(path: argument, reason: "no such file or not readable")
-    }
+    let data = Data(try InputFile.read(argument))
     do {
         return try Architecture.decode(json: data, strict: true)
     } catch let error as ConvNetError {

@@ -59,6 +59,7 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try checkInputs(model, against, inputs, architectureOption.architecture)
             let format = try ModelFiles.format(of: model)
             /// A file that cannot be read whole: a failed parse check, exit 65.
             func unreadable(_ error: ModelFileError) -> ExitCode {

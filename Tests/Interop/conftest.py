@@ -78,3 +78,7 @@ class LogRecorder(logging.Handler):
 
     def emit(self, record):
         self.messages.append(record.getMessage())
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long-running (minutes); skipped unless its environment variable is set (test_kill.py: CNNKIT_SLOW=1)")
