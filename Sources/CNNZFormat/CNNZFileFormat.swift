@@ -1,23 +1,15 @@
 import ConvNet
 import ModelArchive
 
-extension ModelFormat {
-    /// CNNZ, CNNKit's own checksummed, compressed format (`Schemas/cnnz.md`).
-    public static let cnnz = ModelFormat(rawValue: "cnnz")
-}
-
 /// The CNNZ format: recognised by its magic, read and written one tensor at a time.
 public struct CNNZFileFormat: ModelFileFormat {
     public init() {}
 
-    public var format: ModelFormat { .cnnz }
-    public var displayName: String { "CNNZ" }
-    public var extensions: [String] { ["cnnz"] }
-    public var capabilities: FormatCapabilities {
-        FormatCapabilities(reads: true, writes: true, dtypes: StorageDType.allCases, compression: true, compressesByDefault: true, trainingState: true,
-                           streamsReads: true, streamsWrites: true)
-    }
-    public var integrity: String { "cnnz file read whole; CRC-32 of header, every chunk and footer verified" }
+    public let info = FormatInfo(
+        format: "cnnz", displayName: "CNNZ", extensions: ["cnnz"],
+        capabilities: .init(reads: true, writes: true, dtypes: StorageDType.allCases, compression: true, compressesByDefault: true, trainingState: true,
+                           streamsReads: true, streamsWrites: true),
+        integrity: "cnnz file read whole; CRC-32 of header, every chunk and footer verified")
 
     public func recognizes(prefix: [UInt8]) -> Bool {
         prefix.starts(with: CNNZLayout.magic)

@@ -60,23 +60,9 @@ struct CNNZHeader: Codable, Sendable {
         do {
             return try ArchiveJSON.decoder().decode(CNNZHeader.self, from: Data(bytes))
         } catch let error as DecodingError {
-            throw CNNZError.malformedHeader(location, reason: describe(error))
+            throw CNNZError.malformedHeader(location, reason: error.summary { "invalid JSON\($0): \($1)" })
         } catch {
             throw CNNZError.malformedHeader(location, reason: "\(error)")
-        }
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let p = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return p.isEmpty ? "" : " at \(p)"
-        }
-        switch error {
-        case let .dataCorrupted(context): return "invalid JSON\(path(context)): \(context.debugDescription)"
-        case let .keyNotFound(key, context): return "missing key '\(key.stringValue)'\(path(context))"
-        case let .typeMismatch(type, context): return "expected \(type)\(path(context))"
-        case let .valueNotFound(type, context): return "expected \(type)\(path(context))"
-        @unknown default: return "\(error)"
         }
     }
 }

@@ -139,25 +139,11 @@ extension Architecture: Codable {
         do {
             architecture = try JSONDecoder().decode(Architecture.self, from: Data(json))
         } catch let error as DecodingError {
-            throw ConvNetError.invalidArchitecture(layer: nil, reason: describe(error))
+            throw ConvNetError.invalidArchitecture(layer: nil, reason: error.summary { "malformed JSON\($0): \($1)" })
         } catch {
             throw ConvNetError.invalidArchitecture(layer: nil, reason: "\(error)")
         }
         try architecture.validate()
         return architecture
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let p = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return p.isEmpty ? "" : " at \(p)"
-        }
-        switch error {
-        case let .dataCorrupted(context): return "malformed JSON\(path(context)): \(context.debugDescription)"
-        case let .keyNotFound(key, context): return "missing key '\(key.stringValue)'\(path(context))"
-        case let .typeMismatch(type, context): return "expected \(type)\(path(context))"
-        case let .valueNotFound(type, context): return "expected \(type)\(path(context))"
-        @unknown default: return "\(error)"
-        }
     }
 }

@@ -15,13 +15,9 @@ extension HDF5Source {
         var names: [String] = []
         names.reserveCapacity(count)
         for index in 0..<count {
-            let length = try check.count("H5Lget_name_by_idx", path,
-                                         H5Lget_name_by_idx(group.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, h5Default))
-            guard length < 65536 else { throw check.refused(path, "link name of \(length) bytes") }
-            var buffer = [CChar](repeating: 0, count: length + 1)
-            _ = try check.count("H5Lget_name_by_idx", path,
-                                H5Lget_name_by_idx(group.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count, h5Default))
-            names.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            names.append(try name("H5Lget_name_by_idx", "link", path: path) { buffer, size in
+                H5Lget_name_by_idx(group.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), buffer, size, h5Default)
+            })
         }
         return names
     }
@@ -36,13 +32,19 @@ extension HDF5Source {
         let count = try check.count("H5Aget_num_attrs", path, H5Aget_num_attrs(object.id))
         guard count <= HDF5Source.maximumListCount else { throw check.refused(path, "\(count) attributes") }
         for index in 0..<count {
-            let length = try check.count("H5Aget_name_by_idx", path,
-                                         H5Aget_name_by_idx(object.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, h5Default))
-            guard length < 65536 else { throw check.refused(path, "attribute name of \(length) bytes") }
-            var buffer = [CChar](repeating: 0, count: length + 1)
-            _ = try check.count("H5Aget_name_by_idx", path,
-                                H5Aget_name_by_idx(object.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count, h5Default))
-            try body(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            try body(try name("H5Aget_name_by_idx", "attribute", path: path) { buffer, size in
+                H5Aget_name_by_idx(object.id, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), buffer, size, h5Default)
+            })
         }
+    }
+
+    /// A name read with one of libhdf5's two-call getters: `get(nil, 0)` gives its length, then `get(buffer, size)`
+    /// fills it. Names of 64 KiB or more are refused.
+    private func name(_ call: String, _ what: String, path: String, _ get: (UnsafeMutablePointer<CChar>?, Int) -> Int) throws -> String {
+        let length = try check.count(call, path, get(nil, 0))
+        guard length < 65536 else { throw check.refused(path, "\(what) name of \(length) bytes") }
+        var buffer = [CChar](repeating: 0, count: length + 1)
+        _ = try buffer.withUnsafeMutableBufferPointer { b in try check.count(call, path, get(b.baseAddress, b.count)) }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

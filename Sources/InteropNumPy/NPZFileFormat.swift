@@ -1,22 +1,14 @@
 import ConvNet
 import ModelArchive
 
-extension ModelFormat {
-    /// NumPy `.npz` archives (`Schemas/npz-mapping.md`).
-    public static let npz = ModelFormat(rawValue: "npz")
-}
-
 /// The npz format: a zip of `.npy` members (any zip that no other format claims first).
 public struct NPZFileFormat: ModelFileFormat {
     public init() {}
 
-    public var format: ModelFormat { .npz }
-    public var displayName: String { "npz" }
-    public var extensions: [String] { ["npz"] }
-    public var capabilities: FormatCapabilities {
-        FormatCapabilities(reads: true, writes: true, compression: true, trainingState: true, streamsReads: false, streamsWrites: false)
-    }
-    public var integrity: String { "npz zip read; member CRC-32 verified" }
+    public let info = FormatInfo(
+        format: "npz", displayName: "npz", extensions: ["npz"],
+        capabilities: .init(reads: true, writes: true, compression: true, trainingState: true, streamsReads: false, streamsWrites: false),
+        integrity: "npz zip read; member CRC-32 verified")
 
     /// A zip local file header `PK\3\4`.
     public func recognizes(prefix: [UInt8]) -> Bool {

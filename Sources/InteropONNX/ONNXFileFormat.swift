@@ -1,22 +1,14 @@
 import ConvNet
 import ModelArchive
 
-extension ModelFormat {
-    /// ONNX exports (`Schemas/onnx-export.md`).
-    public static let onnx = ModelFormat(rawValue: "onnx")
-}
-
 /// The ONNX format: written (opset 13), not read.
 public struct ONNXFileFormat: ModelFileFormat {
     public init() {}
 
-    public var format: ModelFormat { .onnx }
-    public var displayName: String { "ONNX" }
-    public var extensions: [String] { ["onnx"] }
-    public var capabilities: FormatCapabilities {
-        FormatCapabilities(reads: false, writes: true, compression: false, trainingState: false, streamsReads: false, streamsWrites: false)
-    }
-    public var integrity: String { "onnx" }
+    public let info = FormatInfo(
+        format: "onnx", displayName: "ONNX", extensions: ["onnx"],
+        capabilities: .init(reads: false, writes: true, compression: false, trainingState: false, streamsReads: false, streamsWrites: false),
+        integrity: "onnx")
 
     /// The start of a serialized `ModelProto`: `0x08` (field 1 `ir_version`, varint), a one-byte version 1-127,
     /// then the key of `producer_name` (2), `producer_version` (3), `domain` (4), `model_version` (5),

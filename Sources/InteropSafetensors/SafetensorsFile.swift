@@ -1,4 +1,5 @@
 import Foundation
+import ConvNet
 import ModelArchive
 
 /// One tensor of a safetensors file, widened to float32.
@@ -85,7 +86,7 @@ public struct SafetensorsFile: Sendable, Hashable {
     ///   or a value count that does not match the shape.
     public func encoded() throws -> [UInt8] {
         for t in tensors {
-            guard let count = Self.elementCount(t.shape), count == t.values.count else {
+            guard let count = Tensor.elementCount(t.shape), count == t.values.count else {
                 throw SafetensorsError.invalidWrite(reason: "tensor \(t.name) has shape \(t.shape) but \(t.values.count) values")
             }
         }
@@ -109,7 +110,7 @@ public struct SafetensorsFile: Sendable, Hashable {
         for t in tensors {
             guard !t.name.isEmpty, t.name != "__metadata__" else { throw SafetensorsError.invalidWrite(reason: "tensor name '\(t.name)' is reserved or empty") }
             guard seen.insert(t.name).inserted else { throw SafetensorsError.invalidWrite(reason: "tensor name '\(t.name)' is used twice") }
-            guard elementCount(t.shape) != nil else { throw SafetensorsError.invalidWrite(reason: "tensor \(t.name) has an invalid shape \(t.shape)") }
+            guard Tensor.elementCount(t.shape) != nil else { throw SafetensorsError.invalidWrite(reason: "tensor \(t.name) has an invalid shape \(t.shape)") }
         }
         // All tensors are written as F32, so the Python package's (dtype, name) order is name order.
         let ordered = tensors.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
@@ -124,7 +125,7 @@ public struct SafetensorsFile: Sendable, Hashable {
         }
         var offset = 0
         for t in ordered {
-            let end = offset + (elementCount(t.shape) ?? 0) * 4
+            let end = offset + (Tensor.elementCount(t.shape) ?? 0) * 4
             if !first { json += "," }
             first = false
             json += SafetensorsJSON.quoted(t.name) + ":{\"dtype\":\"F32\",\"shape\":["
@@ -151,17 +152,6 @@ public struct SafetensorsFile: Sendable, Hashable {
         #else
         for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
         #endif
-    }
-
-    static func elementCount(_ shape: [Int]) -> Int? {
-        var n = 1
-        for d in shape {
-            guard d >= 0 else { return nil }
-            let (p, o) = n.multipliedReportingOverflow(by: d)
-            if o { return nil }
-            n = p
-        }
-        return n
     }
 
     static func readBytes(path: String) throws -> [UInt8] {

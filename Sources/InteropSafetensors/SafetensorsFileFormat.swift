@@ -1,22 +1,14 @@
 import ConvNet
 import ModelArchive
 
-extension ModelFormat {
-    /// safetensors (`Schemas/safetensors-mapping.md`).
-    public static let safetensors = ModelFormat(rawValue: "safetensors")
-}
-
 /// The safetensors format: a little-endian header length, a JSON header, then the tensors' bytes.
 public struct SafetensorsFileFormat: ModelFileFormat {
     public init() {}
 
-    public var format: ModelFormat { .safetensors }
-    public var displayName: String { "safetensors" }
-    public var extensions: [String] { ["safetensors"] }
-    public var capabilities: FormatCapabilities {
-        FormatCapabilities(reads: true, writes: true, compression: false, trainingState: true, streamsReads: true, streamsWrites: true)
-    }
-    public var integrity: String { "safetensors file read; header and offsets validated (the format has no checksums)" }
+    public let info = FormatInfo(
+        format: "safetensors", displayName: "safetensors", extensions: ["safetensors"],
+        capabilities: .init(reads: true, writes: true, compression: false, trainingState: true, streamsReads: true, streamsWrites: true),
+        integrity: "safetensors file read; header and offsets validated (the format has no checksums)")
 
     /// A little-endian UInt64 header length (2 to 10^8) followed by `{`.
     public func recognizes(prefix: [UInt8]) -> Bool {

@@ -32,7 +32,7 @@ struct SafetensorsHeader {
         do {
             raw = try JSONDecoder().decode(RawHeader.self, from: Data(bytes))
         } catch let error as DecodingError {
-            throw fail(describe(error))
+            throw fail(error.summary { "\($1)\($0)" })
         } catch let error as SafetensorsError {
             throw error
         } catch {
@@ -89,20 +89,6 @@ struct SafetensorsHeader {
             throw SafetensorsError.dataNotCovered(file: file, offset: dataStart + Int(position), coveredBytes: position, dataBytes: dataBytes)
         }
         return result
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let p = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return p.isEmpty ? "" : " at \(p)"
-        }
-        switch error {
-        case let .dataCorrupted(context): return "\(context.debugDescription)\(path(context))"
-        case let .keyNotFound(key, context): return "missing key '\(key.stringValue)'\(path(context))"
-        case let .typeMismatch(type, context): return "expected \(type)\(path(context))"
-        case let .valueNotFound(type, context): return "expected \(type)\(path(context))"
-        @unknown default: return "\(error)"
-        }
     }
 }
 

@@ -2,12 +2,6 @@ import ConvNet
 import HDF5Format
 import ModelArchive
 
-extension ModelFormat {
-    /// HDF5 in Keras' layouts: the legacy full-model `.h5` (with our `/cnnkit` group) and Keras 3 `.weights.h5`
-    /// (`Schemas/hdf5-layout.md`, `Schemas/keras-mapping.md`).
-    public static let hdf5 = ModelFormat(rawValue: "hdf5")
-}
-
 /// The HDF5 format: recognised by the superblock signature; full-model files are read and written one dataset
 /// at a time, Keras 3 `.weights.h5` files (chosen by that name, as Keras' `save_weights` requires) whole.
 public struct HDF5FileFormat: ModelFileFormat {
@@ -16,13 +10,10 @@ public struct HDF5FileFormat: ModelFileFormat {
 
     public init() {}
 
-    public var format: ModelFormat { .hdf5 }
-    public var displayName: String { "HDF5" }
-    public var extensions: [String] { ["h5", "hdf5"] }
-    public var capabilities: FormatCapabilities {
-        FormatCapabilities(reads: true, writes: true, compression: true, trainingState: true, streamsReads: true, streamsWrites: true)
-    }
-    public var integrity: String { "hdf5 file read; Fletcher-32 checksums verified by libhdf5 on datasets that carry them" }
+    public let info = FormatInfo(
+        format: "hdf5", displayName: "HDF5", extensions: ["h5", "hdf5"],
+        capabilities: .init(reads: true, writes: true, compression: true, trainingState: true, streamsReads: true, streamsWrites: true),
+        integrity: "hdf5 file read; Fletcher-32 checksums verified by libhdf5 on datasets that carry them")
 
     /// Which of the file's datasets carry Fletcher-32 checksums (optional per dataset: CNNKit writes them with
     /// `--compression deflate`, contiguous datasets carry none), so that "verified" is said only of those.

@@ -2,23 +2,15 @@ import ConvNet
 import HDF5Format
 import ModelArchive
 
-extension ModelFormat {
-    /// Keras 3 `.keras` zip archives (`Schemas/keras-mapping.md`).
-    public static let keras = ModelFormat(rawValue: "keras")
-}
-
 /// The `.keras` format: a zip whose first members name Keras' files; read and written whole (the weights are an
 /// HDF5 file inside the zip).
 public struct KerasFileFormat: ModelFileFormat {
     public init() {}
 
-    public var format: ModelFormat { .keras }
-    public var displayName: String { "Keras" }
-    public var extensions: [String] { ["keras"] }
-    public var capabilities: FormatCapabilities {
-        FormatCapabilities(reads: true, writes: true, compression: true, trainingState: true, streamsReads: false, streamsWrites: false)
-    }
-    public var integrity: String { "keras zip read; member CRC-32 verified" }
+    public let info = FormatInfo(
+        format: "keras", displayName: "Keras", extensions: ["keras"],
+        capabilities: .init(reads: true, writes: true, compression: true, trainingState: true, streamsReads: false, streamsWrites: false),
+        integrity: "keras zip read; member CRC-32 verified")
 
     /// A zip (local file header `PK\3\4`) naming `config.json`, `metadata.json` or `model.weights.h5` near its start.
     public func recognizes(prefix: [UInt8]) -> Bool {

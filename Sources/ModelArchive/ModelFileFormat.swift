@@ -34,21 +34,35 @@ public struct FormatCapabilities: Sendable, Hashable {
     }
 }
 
+/// What a format is called and can do: the data part of a ``ModelFileFormat``.
+public struct FormatInfo: Sendable {
+    /// The format's name (`--to` spells it so).
+    public var format: ModelFormat
+    /// The name people call it by in sentences ("HDF5", "safetensors").
+    public var displayName: String
+    /// File name extensions, lower case and without the dot, the usual one first.
+    public var extensions: [String]
+    public var capabilities: FormatCapabilities
+    /// What reading a file of this format proves about its integrity (shown by `inspect` and `verify`).
+    public var integrity: String
+
+    public init(format: ModelFormat, displayName: String, extensions: [String], capabilities: FormatCapabilities, integrity: String) {
+        self.format = format
+        self.displayName = displayName
+        self.extensions = extensions
+        self.capabilities = capabilities
+        self.integrity = integrity
+    }
+}
+
 /// One file format: how to recognise its bytes, what it can hold, how to open a file for reading and how to
 /// write one from a tensor source.
 ///
 /// Every format module defines one value of this protocol; `ModelFiles` holds the list, so adding a format is
 /// one module and one line there.
 public protocol ModelFileFormat: Sendable {
-    /// The format's name (`--to` spells it so).
-    var format: ModelFormat { get }
-    /// The name people call it by in sentences ("HDF5", "safetensors").
-    var displayName: String { get }
-    /// File name extensions, lower case and without the dot, the usual one first.
-    var extensions: [String] { get }
-    var capabilities: FormatCapabilities { get }
-    /// What reading a file of this format proves about its integrity (shown by `inspect` and `verify`).
-    var integrity: String { get }
+    /// Its name, extensions, capabilities and integrity statement.
+    var info: FormatInfo { get }
 
     /// What reading this particular file proves (for formats whose checksums are optional per object, such as
     /// HDF5's Fletcher-32); ``integrity`` by default.
@@ -78,6 +92,12 @@ public protocol ModelFileFormat: Sendable {
 }
 
 extension ModelFileFormat {
+    public var format: ModelFormat { info.format }
+    public var displayName: String { info.displayName }
+    public var extensions: [String] { info.extensions }
+    public var capabilities: FormatCapabilities { info.capabilities }
+    public var integrity: String { info.integrity }
+
     public func integrity(of path: String) -> String { integrity }
 
     /// Refuses a storage precision the format does not list in ``FormatCapabilities/dtypes``.

@@ -1,12 +1,16 @@
 /// A file format's name, as `--to`, reports and errors spell it (`hdf5`, `cnnz`, ...).
 ///
-/// This module knows no concrete format: each format module defines its own name as a static member
-/// (`ModelFormat.cnnz` in CNNZFormat) beside its ``ModelFileFormat``, and `ModelFiles` lists the formats.
-public struct ModelFormat: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+/// This module knows no concrete format: each format module names its own in its ``ModelFileFormat``'s
+/// ``FormatInfo`` (`"cnnz"` in CNNZFormat), and `ModelFiles` lists the formats.
+public struct ModelFormat: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
     public let rawValue: String
 
     public init(rawValue: String) {
         self.rawValue = rawValue
+    }
+
+    public init(stringLiteral value: String) {
+        self.rawValue = value
     }
 
     public var description: String { rawValue }

@@ -159,20 +159,24 @@ def test_internal_error_exits_70_with_one_line(cnnkit_bin, model):
 
 
 def test_sigint_saves_a_checkpoint_exits_130_and_resumes_bitwise(cnnkit_bin, cnnkit, data_dir, tmp_path):
-    args = ["--data", data_dir, "--limit", "400", "--batch-size", "4", "--seed", "11", "--epochs", "2"]
+    args = ["--data", data_dir, "--limit", "400", "--batch-size", "4", "--seed", "11", "--epochs", "3"]
     straight = tmp_path / "straight.h5"
     cnnkit("train", *args, "--out", straight)
     checkpoint = tmp_path / "checkpoint.h5"
     process = subprocess.Popen([str(cnnkit_bin), "train", *map(str, args), "--out", str(checkpoint)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    # Interrupt once training runs (after the first epoch's progress line), whatever the machine's load: a
+    # signal that arrives while the data loads would test nothing.
+    first = process.stderr.readline()
+    assert first.startswith("epoch 1/3"), first
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    _, rest = process.communicate(timeout=120)
+    stderr = first + rest
     if process.returncode == 0:
         pytest.fail("training finished before the interrupt; the test needs a slower run")
     assert process.returncode == 130, stderr
     assert checkpoint.exists() and "checkpoint saved" in stderr
     resumed = tmp_path / "resumed.h5"
-    cnnkit("train", "--data", data_dir, "--limit", "400", "--resume", checkpoint, "--epochs", "2", "--out", resumed)
+    cnnkit("train", "--data", data_dir, "--limit", "400", "--resume", checkpoint, "--epochs", "3", "--out", resumed)
     diff = run(cnnkit_bin, "diff", straight, resumed)
     assert diff.returncode == 0, diff.stdout
 
