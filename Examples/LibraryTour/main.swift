@@ -41,7 +41,8 @@ let output = folder + "/seed.cnnz"
 let saved = try ModelDocument.recording(network: trainer.network, probeInputs: Probes.inputs(from: test, count: 4),
                                         source: "fashion-mnist:t10k[0..<4]", trainingState: trainer.state)
 try ModelFiles.save(saved, to: output, options: SaveOptions(compress: true))
-let report = Verifier.verify(document: try ModelFiles.load(output), path: output, format: "cnnz", parseDetail: "read",
-                             options: VerifyOptions(against: (saved, "in memory")))
+let opened = try ModelFiles.open(output)  // the small parts now, each tensor when the verifier asks for it
+let report = try Verifier.verify(opened.model, path: output, format: opened.format.format.rawValue, parseDetail: opened.integrity,
+                                 options: VerifyOptions(against: (saved, "in memory")))
 for check in report.checks { print(check.status.rawValue, check.name, check.detail) }
 guard report.passed else { exit(1) }

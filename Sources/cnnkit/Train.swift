@@ -283,9 +283,7 @@ struct TrainSummary: Encodable {
     }
 
     func jsonString() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        jsonLine(self)
     }
 
     func line() -> String {
