@@ -6,7 +6,9 @@ import Foundation
 /// libhdf5 keeps global state (open identifiers, the error stack); one lock keeps readers and writers on
 /// different threads from interleaving. Inside ``serialized(_:)`` the calling thread's automatic error printing
 /// is off, so failures reach the caller only as ``HDF5Error`` values.
-package enum HDF5Library {
+///
+/// Public for the settings a library user may change (``checksGlobalHeaps``).
+public enum HDF5Library {
     /// Recursive, so that a writer holding it can fetch tensors from an HDF5 reader on the same thread, and so that
     /// an ``HDF5Handle`` can take it to close its identifier whether or not its thread already holds it.
     private static let lock = NSRecursiveLock()
@@ -24,6 +26,17 @@ package enum HDF5Library {
         cnnkit_h5_silence()
         return try body()
     }
+
+    /// Whether files are read through CNNKit's checked driver (`CNNKitHDF5Driver`), which refuses damaged global
+    /// heap collections that libhdf5 1.10 would loop on forever (the default, true), rather than libhdf5's own
+    /// `sec2` driver. For diagnosis only: with false, such a file makes libhdf5 loop forever.
+    public static var checksGlobalHeaps: Bool {
+        get { serialized { checkedDriver } }
+        set { serialized { checkedDriver = newValue } }
+    }
+
+    /// Read and written under the library lock only.
+    nonisolated(unsafe) private static var checkedDriver = true
 
     /// The calling thread's HDF5 error stack as one line (innermost first); clears the stack.
     package static func takeErrorStack() -> String {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CHDF5
+import CNNKitHDF5Driver
 import ConvNet
 import ModelArchive
 
@@ -28,7 +29,9 @@ package struct HDF5Source {
     // MARK: Opening
 
     /// Opens `path` read-only: every object is closed with the file (`H5F_CLOSE_STRONG`), so that nothing of a
-    /// malformed file outlives it.
+    /// malformed file outlives it. The file is read through CNNKit's checked driver (`CNNKitHDF5Driver`): POSIX
+    /// reads as libhdf5's default driver does them, and every global heap collection (where variable-length
+    /// strings live) is checked before libhdf5 parses it, since libhdf5 1.10 loops forever on some damaged ones.
     ///
     /// - Parameters:
     ///   - path: the file to open.
@@ -44,6 +47,9 @@ package struct HDF5Source {
             let check = HDF5Checker(file: name, writing: false)
             let fapl = try check.open(.propertyList, "H5Pcreate", "/", H5Pcreate(cnnkit_H5P_FILE_ACCESS()))
             try check.status("H5Pset_fclose_degree", "/", H5Pset_fclose_degree(fapl.id, H5F_CLOSE_STRONG))
+            if HDF5Library.checksGlobalHeaps {
+                try check.status("H5Pset_driver", "/", cnnkit_h5_use_checked_driver(fapl.id))
+            }
             let file = try check.open(.file, "H5Fopen", "/", H5Fopen(path, cnnkit_H5F_ACC_RDONLY(), fapl.id))
             var size: hsize_t = 0
             try check.status("H5Fget_filesize", "/", H5Fget_filesize(file.id, &size))
