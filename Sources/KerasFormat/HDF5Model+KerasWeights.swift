@@ -64,7 +64,7 @@ extension HDF5Model {
         let writer = KerasWeightsWriter(document: document, file: path, options: options)
         try writer.validate()
         try AtomicFile.write(to: path) { temp in
-            try HDF5Library.serialized { try writer.write(temp: temp) }
+            try HDF5Library.removeOnStall([temp]) { try HDF5Library.serialized { try writer.write(temp: temp) } }
         }
     }
 
@@ -80,6 +80,6 @@ extension HDF5Model {
     public static func writeKerasWeights(_ document: ModelDocument, toPart path: String, name: String, options: HDF5WriteOptions = .init()) throws {
         let writer = KerasWeightsWriter(document: document, file: name, options: options)
         try writer.validate()
-        try HDF5Library.serialized { try writer.write(temp: path) }
+        try HDF5Library.removeOnStall([path]) { try HDF5Library.serialized { try writer.write(temp: path) } }
     }
 }

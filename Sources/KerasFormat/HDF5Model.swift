@@ -51,7 +51,7 @@ public enum HDF5Model {
         let writer = HDF5ModelWriter(model: model, file: path, options: options)
         try writer.validate()
         try AtomicFile.write(to: path) { temp in
-            try HDF5Library.serialized { try writer.write(temp: temp) }
+            try HDF5Library.removeOnStall([temp]) { try HDF5Library.serialized { try writer.write(temp: temp) } }
         }
     }
 }

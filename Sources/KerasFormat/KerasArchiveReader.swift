@@ -46,8 +46,11 @@ struct KerasArchiveReader {
                                                                  location: KerasArchiveLayout.config)
         let temp = try extractToTemporaryFile(archive, weightsEntry)
         defer { unlink(temp) }
-        return try HDF5Model.readKerasWeights(path: temp, name: "\(path):\(KerasArchiveLayout.weights)", architecture: architecture,
-                                              optimizer: optimizer)
+        // Removed by the watchdog too, should libhdf5 never return on it.
+        return try HDF5Library.removeOnStall([temp]) {
+            try HDF5Model.readKerasWeights(path: temp, name: "\(path):\(KerasArchiveLayout.weights)", architecture: architecture,
+                                           optimizer: optimizer)
+        }
     }
 
     // MARK: Members

@@ -22,7 +22,10 @@ struct KerasArchiveWriter {
         try AtomicFile.write(to: path) { temp in
             let weights = temp + ".weights.h5"
             defer { unlink(weights) }
-            try HDF5Model.writeKerasWeights(document, toPart: weights, name: "\(path):\(KerasArchiveLayout.weights)", options: options)
+            // The zip's temporary file is still empty: the watchdog removes it too if libhdf5 never returns.
+            try HDF5Library.removeOnStall([temp]) {
+                try HDF5Model.writeKerasWeights(document, toPart: weights, name: "\(path):\(KerasArchiveLayout.weights)", options: options)
+            }
             // ZIPFoundation creates the archive file itself.
             unlink(temp)
             try writeZip(at: temp, metadata: metadata, config: config, weights: weights)
