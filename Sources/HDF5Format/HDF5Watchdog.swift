@@ -136,6 +136,15 @@ extension HDF5Library {
         HDF5Watchdog.shared.noteDataSize(bytes)
     }
 
+    /// Runs work that is not libhdf5's inside a serialised section (a writer fetching the next tensor from
+    /// another reader, which may decompress or check it): the watchdog does not count it, except the serialised
+    /// sections it enters itself.
+    package static func outsideLibHDF5<T>(_ body: () throws -> T) rethrows -> T {
+        HDF5Watchdog.shared.pause()
+        defer { HDF5Watchdog.shared.resume() }
+        return try body()
+    }
+
     /// Runs one libhdf5 call, recorded (file, call, HDF5 path) so that the watchdog can name it.
     package static func timed<T>(_ check: HDF5Checker, _ call: String, _ location: String, _ body: () -> T) -> T {
         let watchdog = HDF5Watchdog.shared
@@ -213,8 +222,10 @@ package final class HDF5Watchdog: @unchecked Sendable {
         HDF5Watchdog.writeToStandardError("\(stall)\n")
     }
     private var threadStarted = false
-    /// Serialised sections entered and not yet left (by the one thread holding the library lock).
-    private var depth = 0
+    /// For each serialised section entered and not yet left (by the one thread holding the library lock), true,
+    /// and for each stretch of other work inside one (``HDF5Library/outsideLibHDF5(_:)``), false: libhdf5 is
+    /// busy when the innermost is true.
+    private var busy: [Bool] = []
     private var activity: UInt64 = 0
     private var activityStart: UInt64 = 0
     private var current: Call?
@@ -250,7 +261,7 @@ package final class HDF5Watchdog: @unchecked Sendable {
     package func enterSection() {
         let now = Self.now()
         locked {
-            depth += 1
+            busy.append(true)
             mark(now)
         }
     }
@@ -259,7 +270,25 @@ package final class HDF5Watchdog: @unchecked Sendable {
     package func leaveSection() {
         let now = Self.now()
         locked {
-            depth = max(depth - 1, 0)
+            _ = busy.popLast()
+            mark(now)
+        }
+    }
+
+    /// Work that is not libhdf5's starts inside a section.
+    func pause() {
+        let now = Self.now()
+        locked {
+            busy.append(false)
+            mark(now)
+        }
+    }
+
+    /// That work ends.
+    func resume() {
+        let now = Self.now()
+        locked {
+            _ = busy.popLast()
             mark(now)
         }
     }
@@ -316,7 +345,7 @@ package final class HDF5Watchdog: @unchecked Sendable {
                 return nil
             }
             let seconds = limit.seconds(forBytes: largestBytes)
-            guard clock.observe(busy: depth > 0, activity: activity, started: activityStart, now: now, limit: seconds) else { return nil }
+            guard clock.observe(busy: busy.last ?? false, activity: activity, started: activityStart, now: now, limit: seconds) else { return nil }
             let call = current ?? lastCall
             return HDF5Library.Stall(file: call?.file, call: call?.call, location: call?.location, inCall: current != nil,
                                      writing: call?.writing ?? false, limit: seconds)

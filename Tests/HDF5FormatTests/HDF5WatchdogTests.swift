@@ -94,6 +94,28 @@ struct HDF5WatchdogTests {
         #expect(watchdog.poll(now: HDF5Watchdog.now(), limit: limit) == nil)
     }
 
+    @Test("work inside a section that is not libhdf5's (fetching a tensor for a writer) is not counted")
+    func outside() {
+        let watchdog = HDF5Watchdog.shared
+        let limit = HDF5Library.TimeLimit(base: 2, perMegabyte: 0)
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        Thread {
+            HDF5Library.serialized {
+                HDF5Library.outsideLibHDF5 {
+                    entered.signal()
+                    release.wait()
+                }
+            }
+            done.signal()
+        }.start()
+        entered.wait()
+        let start = HDF5Watchdog.now()
+        let polls = (0..<10).map { watchdog.poll(now: start + UInt64($0) * Self.second, limit: limit) }
+        release.signal()
+        done.wait()
+        #expect(polls.allSatisfy { $0 == nil })
+    }
+
     @Test("temporary files are registered for removal only while their body runs")
     func temporaries() {
         let path = "/tmp/cnnkit-watchdog-test-\(UUID().uuidString)"
