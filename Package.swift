@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "cnnkit",
             dependencies: [
-                "ConvNet", "Datasets", "ModelArchive", "ModelFiles", "Verification", "InteropNumPy",
+                "ConvNet", "Datasets", "ModelArchive", "ModelFiles", "Verification", "InteropNumPy", "HDF5Format",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
