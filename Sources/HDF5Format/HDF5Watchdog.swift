@@ -104,8 +104,8 @@ extension HDF5Library {
         }
     }
 
-    /// The watchdog's limit; nil (the default) means no watchdog. Setting a limit starts the watchdog thread (once,
-    /// on first use); from then on, a libhdf5 call that runs longer than the limit ends the process: the
+    /// The watchdog's limit; nil (the default) means no watchdog. With a limit, the watchdog's thread starts with
+    /// the first use of libhdf5 (once); from then on, a libhdf5 call that runs longer than the limit ends the process: the
     /// temporary files registered with ``removeOnStall(_:)`` are removed, ``onStall`` is called with what was
     /// running, and the process exits with `_exit` (code ``Stall/exitCode``), since the thread inside libhdf5
     /// can be neither stopped nor resumed. Time during which the process was stopped (SIGSTOP) or starved of CPU
@@ -242,13 +242,7 @@ package final class HDF5Watchdog: @unchecked Sendable {
     var handler: @Sendable (HDF5Library.Stall) -> Void { locked { handlerValue } }
 
     func setLimit(_ limit: HDF5Library.TimeLimit?) {
-        let start: Bool = locked {
-            limitValue = limit
-            guard limit != nil, !threadStarted else { return false }
-            threadStarted = true
-            return true
-        }
-        if start { startThread() }
+        locked { limitValue = limit }
     }
 
     func setHandler(_ handler: @escaping @Sendable (HDF5Library.Stall) -> Void) {
@@ -257,13 +251,18 @@ package final class HDF5Watchdog: @unchecked Sendable {
 
     // MARK: Marks, from the thread that runs libhdf5
 
-    /// A serialised section starts (``HDF5Library/serialized(_:)``; nested sections count too).
+    /// A serialised section starts (``HDF5Library/serialized(_:)``; nested sections count too). The first one
+    /// after a limit is set starts the watchdog's thread, so a process that never uses libhdf5 has none.
     package func enterSection() {
         let now = Self.now()
-        locked {
+        let start: Bool = locked {
             busy.append(true)
             mark(now)
+            guard limitValue != nil, !threadStarted else { return false }
+            threadStarted = true
+            return true
         }
+        if start { startThread() }
     }
 
     /// A serialised section ends.
