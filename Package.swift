@@ -23,6 +23,8 @@ let package = Package(
         // C shims: the macros Swift cannot import become static inline functions.
         .systemLibrary(name: "CNNKitZlib", path: "Sources/CNNKitZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        // CNNKit's read-only libhdf5 file driver: sec2's reads plus a check of each global heap collection.
+        .target(name: "CNNKitHDF5Driver", dependencies: ["CHDF5"]),
 
         // Tensors, layers, network, losses, optimizers, training loop, RNG (knows no files).
         .target(name: "ConvNet"),
@@ -33,7 +35,7 @@ let package = Package(
         // The format-neutral model document, the tensor source and reader, the format protocol, shared errors.
         .target(name: "ModelArchive", dependencies: ["ConvNet", .product(name: "Crypto", package: "swift-crypto")]),
         // libhdf5 behind one lock and one call checker: owning handles, a reader with safety refusals, a writer.
-        .target(name: "HDF5Format", dependencies: ["ConvNet", "ModelArchive", "CHDF5"]),
+        .target(name: "HDF5Format", dependencies: ["ConvNet", "ModelArchive", "CHDF5", "CNNKitHDF5Driver"]),
         // Everything Keras, on HDF5Format: legacy full-model .h5 with our /cnnkit group (whole and streamed),
         // Keras 3 .weights.h5, .keras zips and their config JSON.
         .target(name: "KerasFormat", dependencies: [
@@ -57,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "cnnkit",
             dependencies: [
-                "ConvNet", "Datasets", "ModelArchive", "ModelFiles", "Verification", "InteropNumPy",
+                "ConvNet", "Datasets", "ModelArchive", "ModelFiles", "Verification", "InteropNumPy", "HDF5Format",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -74,7 +76,7 @@ let package = Package(
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive"]),
-        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport"]),
+        .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CHDF5", "CNNKitHDF5Driver", "ConvNet", "ModelArchive", "CNNKitTestSupport"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "ZlibCoding"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
         .testTarget(name: "KerasFormatTests", dependencies: [

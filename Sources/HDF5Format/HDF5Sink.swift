@@ -34,7 +34,7 @@ package struct HDF5Sink {
     /// - Throws: ``HDF5Error/cannotCreate(file:reason:)`` naming the checker's file when `H5Fcreate` fails,
     ///   ``HDF5Error/callFailed(file:location:call:stack:writing:)`` when opening the root group fails.
     package func createFile(_ path: String) throws -> HDF5Handle {
-        let result = H5Fcreate(path, cnnkit_H5F_ACC_TRUNC(), h5Default, h5Default)
+        let result = check.timed("H5Fcreate", "/") { H5Fcreate(path, cnnkit_H5F_ACC_TRUNC(), h5Default, h5Default) }
         guard result >= 0 else {
             throw HDF5Error.cannotCreate(file: check.file, reason: "H5Fcreate failed (\(HDF5Library.takeErrorStack()))")
         }
@@ -99,6 +99,7 @@ package struct HDF5Sink {
         let dcpl = try check.open(.propertyList, "H5Pcreate", path, H5Pcreate(cnnkit_H5P_DATASET_CREATE()))
         try check.status("H5Pset_obj_track_times", path, H5Pset_obj_track_times(dcpl.id, false))
         let count = shape.reduce(1, *)
+        HDF5Library.noteDataSize(count * elementSize)
         if case let .deflate(level) = compression, !shape.isEmpty, count > 0 {
             let chunk = HDF5Sink.chunkShape(shape, elementSize: elementSize).map { hsize_t($0) }
             try check.status("H5Pset_chunk", path, H5Pset_chunk(dcpl.id, Int32(chunk.count), chunk))

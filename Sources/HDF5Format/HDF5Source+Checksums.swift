@@ -14,7 +14,7 @@ extension HDF5Source {
                     visited += 1
                     guard visited <= HDF5Source.maximumListCount else { throw check.refused(path, "more than \(HDF5Source.maximumListCount) objects") }
                     let child = path == "/" ? "/\(name)" : "\(path)/\(name)"
-                    guard cnnkit_h5_link_type(group.id, name) == Int32(H5L_TYPE_HARD.rawValue) else { continue }
+                    guard check.timed("H5Lget_info", child, { cnnkit_h5_link_type(group.id, name) }) == Int32(H5L_TYPE_HARD.rawValue) else { continue }
                     let object = try check.open(.object, "H5Oopen", child, H5Oopen(group.id, name, h5Default), in: group)
                     switch H5Iget_type(object.id) {
                     case H5I_GROUP:

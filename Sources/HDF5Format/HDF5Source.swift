@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CHDF5
+import CNNKitHDF5Driver
 import ConvNet
 import ModelArchive
 
@@ -28,7 +29,9 @@ package struct HDF5Source {
     // MARK: Opening
 
     /// Opens `path` read-only: every object is closed with the file (`H5F_CLOSE_STRONG`), so that nothing of a
-    /// malformed file outlives it.
+    /// malformed file outlives it. The file is read through CNNKit's checked driver (`CNNKitHDF5Driver`): POSIX
+    /// reads as libhdf5's default driver does them, and every global heap collection (where variable-length
+    /// strings live) is checked before libhdf5 parses it, since libhdf5 1.10 loops forever on some damaged ones.
     ///
     /// - Parameters:
     ///   - path: the file to open.
@@ -40,10 +43,15 @@ package struct HDF5Source {
     ///   file that is not HDF5).
     package static func open(path: String, name: String) throws -> HDF5Source {
         guard access(path, R_OK) == 0 else { throw HDF5Error.missingFile(file: name, reason: errnoText()) }
+        var info = stat()
+        if stat(path, &info) == 0 { HDF5Library.noteDataSize(Int(clamping: info.st_size)) }
         return try HDF5Library.serialized {
             let check = HDF5Checker(file: name, writing: false)
             let fapl = try check.open(.propertyList, "H5Pcreate", "/", H5Pcreate(cnnkit_H5P_FILE_ACCESS()))
             try check.status("H5Pset_fclose_degree", "/", H5Pset_fclose_degree(fapl.id, H5F_CLOSE_STRONG))
+            if HDF5Library.checksGlobalHeaps {
+                try check.status("H5Pset_driver", "/", cnnkit_h5_use_checked_driver(fapl.id))
+            }
             let file = try check.open(.file, "H5Fopen", "/", H5Fopen(path, cnnkit_H5F_ACC_RDONLY(), fapl.id))
             var size: hsize_t = 0
             try check.status("H5Fget_filesize", "/", H5Fget_filesize(file.id, &size))
@@ -59,7 +67,7 @@ package struct HDF5Source {
     /// - Throws: ``HDF5Error/refused(file:location:reason:)`` for a soft, external or user-defined link.
     package func exists(_ parent: HDF5Handle, _ name: String, path: String) throws -> Bool {
         guard try check.bool("H5Lexists", path, H5Lexists(parent.id, name, h5Default)) else { return false }
-        let type = cnnkit_h5_link_type(parent.id, name)
+        let type = check.timed("H5Lget_info", path) { cnnkit_h5_link_type(parent.id, name) }
         guard type >= 0 else { throw check.failure("H5Lget_info", path) }
         switch H5L_type_t(rawValue: type) {
         case H5L_TYPE_HARD: return true
@@ -147,7 +155,7 @@ package struct HDF5Source {
         }
         let (logical, overflow) = count.multipliedReportingOverflow(by: typeSize)
         guard !overflow else { throw check.refused(path, "dataspace \(shape) of \(typeSize)-byte elements overflows") }
-        let stored = Int(clamping: H5Dget_storage_size(dataset.id))
+        let stored = Int(clamping: check.timed("H5Dget_storage_size", path) { H5Dget_storage_size(dataset.id) })
         guard stored <= fileSize else {
             throw check.refused(path, "dataset claims \(stored) stored bytes, but the file has \(fileSize)")
         }
@@ -279,7 +287,7 @@ package struct HDF5Source {
             try check.status("H5Tset_size", location, H5Tset_size(memory.id, cnnkit_H5T_VARIABLE()))
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             try check.status("H5Aread", location, H5Aread(attribute.id, memory.id, &pointers))
-            defer { _ = H5Dvlen_reclaim(memory.id, space.id, h5Default, &pointers) }
+            defer { _ = check.timed("H5Dvlen_reclaim", location) { H5Dvlen_reclaim(memory.id, space.id, h5Default, &pointers) } }
             return pointers.map { $0.map { String(cString: $0) } ?? "" }
         }
         let size = try check.size("H5Tget_size", location, H5Tget_size(type.id))

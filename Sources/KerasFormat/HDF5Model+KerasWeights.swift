@@ -65,7 +65,7 @@ extension HDF5Model {
         try writer.validate()
         // Named: libhdf5 cannot create a file through /proc/self/fd/N (it calls realpath on it).
         try AtomicFile.write(to: path, naming: .named) { temp in
-            try HDF5Library.serialized { try writer.write(temp: temp) }
+            try HDF5Library.removeOnStall([temp]) { try HDF5Library.serialized { try writer.write(temp: temp) } }
         }
     }
 
@@ -81,6 +81,6 @@ extension HDF5Model {
     public static func writeKerasWeights(_ document: ModelDocument, toPart path: String, name: String, options: HDF5WriteOptions = .init()) throws {
         let writer = KerasWeightsWriter(document: document, file: name, options: options)
         try writer.validate()
-        try HDF5Library.serialized { try writer.write(temp: path) }
+        try HDF5Library.removeOnStall([path]) { try HDF5Library.serialized { try writer.write(temp: path) } }
     }
 }

@@ -52,7 +52,7 @@ public enum HDF5Model {
         try writer.validate()
         // Named: libhdf5 cannot create a file through /proc/self/fd/N (it calls realpath on it).
         try AtomicFile.write(to: path, naming: .named) { temp in
-            try HDF5Library.serialized { try writer.write(temp: temp) }
+            try HDF5Library.removeOnStall([temp]) { try HDF5Library.serialized { try writer.write(temp: temp) } }
         }
     }
 }

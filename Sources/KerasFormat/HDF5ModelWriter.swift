@@ -98,10 +98,11 @@ struct HDF5ModelWriter {
         try sink.flush(root)
     }
 
-    /// Fetches a tensor from the model, turning a shape that differs from its descriptor into a write error.
+    /// Fetches a tensor from the model, turning a shape that differs from its descriptor into a write error. The
+    /// watchdog does not count the fetch as libhdf5's time (the source may decompress and check the tensor).
     private func fetch(_ descriptor: TensorDescriptor) throws -> Tensor {
         do {
-            return try model.fetch(descriptor)
+            return try HDF5Library.outsideLibHDF5 { try model.fetch(descriptor) }
         } catch let error as ConvNetError {
             throw HDF5Error.cannotWrite(file: file, reason: "\(error)")
         }

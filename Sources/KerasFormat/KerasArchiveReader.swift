@@ -46,8 +46,11 @@ struct KerasArchiveReader {
                                                                  location: KerasArchiveLayout.config)
         let temp = try extractToTemporaryFile(archive, weightsEntry)
         defer { temp.remove() }
-        return try HDF5Model.readKerasWeights(path: temp.path, name: "\(path):\(KerasArchiveLayout.weights)", architecture: architecture,
-                                              optimizer: optimizer)
+        // Removed by the watchdog too, should libhdf5 never return on it.
+        return try HDF5Library.removeOnStall([temp.path]) {
+            try HDF5Model.readKerasWeights(path: temp.path, name: "\(path):\(KerasArchiveLayout.weights)", architecture: architecture,
+                                           optimizer: optimizer)
+        }
     }
 
     // MARK: Members

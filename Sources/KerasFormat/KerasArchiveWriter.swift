@@ -23,7 +23,10 @@ struct KerasArchiveWriter {
         try AtomicFile.write(to: path) { temp in
             let weights = try AtomicFile.scratchFile(beside: path, naming: .named)
             defer { weights.remove() }
-            try HDF5Model.writeKerasWeights(document, toPart: weights.path, name: "\(path):\(KerasArchiveLayout.weights)", options: options)
+            // Removed by the watchdog too, should libhdf5 never return on it.
+            try HDF5Library.removeOnStall([weights.path]) {
+                try HDF5Model.writeKerasWeights(document, toPart: weights.path, name: "\(path):\(KerasArchiveLayout.weights)", options: options)
+            }
             try writeZip(at: temp, metadata: metadata, config: config, weights: weights.path)
         }
     }

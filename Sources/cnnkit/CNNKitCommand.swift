@@ -16,6 +16,7 @@ struct CNNKitCommand: ParsableCommand {
     /// `cnnkit help NAME` for a NAME that is no subcommand is a usage error (exit 64); the argument parser
     /// would print the overview and exit 0. Everything else is the parser's.
     static func main() {
+        containLibHDF5()
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "help", let name = arguments.dropFirst().first(where: { !$0.hasPrefix("-") }) {
             let names = configuration.subcommands.map { $0._commandName }

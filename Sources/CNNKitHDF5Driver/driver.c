@@ -1,0 +1,303 @@
+// CNNKit's read-only HDF5 file driver: POSIX reads as libhdf5's sec2 driver does them, and a check of every
+// global heap collection before libhdf5 parses it. See include/cnnkit_hdf5_driver.h.
+
+#include "cnnkit_hdf5_driver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/// One open file: libhdf5's public part first, as every driver's file struct begins.
+typedef struct {
+    H5FD_t pub;
+    int fd;
+    haddr_t eoa;
+    haddr_t eof;
+    dev_t device;
+    ino_t inode;
+    /// The file's size of lengths, from its superblock (8 until the superblock is read).
+    unsigned length_size;
+} cnnkit_file_t;
+
+/// The largest single `pread`, as sec2 limits it.
+static const size_t max_io_bytes = (size_t)1 << 30;
+
+static void push_error(hid_t minor, const char *function, const char *message) {
+    H5Epush2(H5E_DEFAULT, __FILE__, function, __LINE__, H5E_ERR_CLS_g, H5E_VFL_g, minor, "%s", message);
+}
+
+static void push_errno(hid_t minor, const char *function, const char *what) {
+    char message[256];
+    snprintf(message, sizeof message, "%s: %s", what, strerror(errno));
+    push_error(minor, function, message);
+}
+
+// MARK: The check of a global heap collection
+
+static unsigned long long decode_length(const unsigned char *p, unsigned length_size) {
+    unsigned long long value = 0;
+    for (unsigned i = length_size; i > 0; i--) value = (value << 8) | p[i - 1];
+    return value;
+}
+
+int cnnkit_h5_check_global_heap(const unsigned char *block, size_t size, unsigned long long address,
+                                unsigned length_size, char *reason, size_t capacity) {
+    if (length_size != 2 && length_size != 4 && length_size != 8) return 0;
+    // Signature, version 1, three reserved bytes, the collection size.
+    const size_t header = 8 + length_size;
+    if (size < header || memcmp(block, "GCOL", 4) != 0 || block[4] != 1) return 0;
+    const unsigned long long collection = decode_length(block + 8, length_size);
+    // libhdf5 reads a collection in two steps (a first guess of 4096 bytes, then its size): check the read that
+    // holds it whole. A collection smaller than its header has no objects to walk.
+    if (collection > size || collection <= header) return 0;
+    // Each object: index (2 bytes), reference count (2), reserved (4), size (a length), then its data padded to
+    // 8 bytes. Index 0 is the free space, whose size already counts its header and is not padded.
+    const size_t object_header = 8 + length_size;
+    size_t offset = header;
+    const size_t end = (size_t)collection;
+    while (offset < end) {
+        if (end - offset < object_header) break;  // too small for an object: free space, as libhdf5 takes it
+        const unsigned index = (unsigned)block[offset] | ((unsigned)block[offset + 1] << 8);
+        const unsigned long long object_size = decode_length(block + offset + 8, length_size);
+        unsigned long long need;
+        if (index > 0) {
+            need = object_size > (unsigned long long)SIZE_MAX - 16 - object_header
+                       ? (unsigned long long)SIZE_MAX
+                       : object_header + ((object_size + 7) & ~7ULL);
+        } else {
+            need = object_size;
+        }
+        if (need == 0) {
+            snprintf(reason, capacity,
+                     "global heap collection at byte %llu is damaged: its free-space object at byte %llu has size 0 "
+                     "(libhdf5 1.10 would read it forever)",
+                     address, address + offset);
+            return -1;
+        }
+        if (need > end - offset) {
+            snprintf(reason, capacity,
+                     "global heap collection at byte %llu is damaged: object %u at byte %llu claims %llu bytes, but "
+                     "the collection of %llu bytes has %llu left",
+                     address, index, address + offset, object_size, collection, (unsigned long long)(end - offset));
+            return -1;
+        }
+        offset += (size_t)need;
+    }
+    return 0;
+}
+
+// MARK: Driver callbacks
+
+static H5FD_t *cnnkit_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxaddr) {
+    (void)fapl;
+    if (flags & (H5F_ACC_RDWR | H5F_ACC_TRUNC | H5F_ACC_EXCL | H5F_ACC_CREAT)) {
+        push_error(H5E_CANTOPENFILE_g, "cnnkit_open", "CNNKit's checked driver opens files read-only");
+        return NULL;
+    }
+    if (!name || !*name || maxaddr == 0 || maxaddr == HADDR_UNDEF) {
+        push_error(H5E_BADVALUE_g, "cnnkit_open", "invalid file name or address space");
+        return NULL;
+    }
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        push_errno(H5E_CANTOPENFILE_g, "cnnkit_open", name);
+        return NULL;
+    }
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        push_errno(H5E_BADFILE_g, "cnnkit_open", name);
+        close(fd);
+        return NULL;
+    }
+    cnnkit_file_t *file = calloc(1, sizeof *file);
+    if (!file) {
+        push_error(H5E_CANTALLOC_g, "cnnkit_open", "out of memory");
+        close(fd);
+        return NULL;
+    }
+    file->fd = fd;
+    file->eof = (haddr_t)info.st_size;
+    file->device = info.st_dev;
+    file->inode = info.st_ino;
+    file->length_size = 8;
+    return &file->pub;
+}
+
+static herr_t cnnkit_close(H5FD_t *pub) {
+    cnnkit_file_t *file = (cnnkit_file_t *)pub;
+    int failed = close(file->fd) != 0;
+    free(file);
+    if (failed) {
+        push_errno(H5E_CANTCLOSEFILE_g, "cnnkit_close", "close");
+        return -1;
+    }
+    return 0;
+}
+
+static int cnnkit_cmp(const H5FD_t *a, const H5FD_t *b) {
+    const cnnkit_file_t *f1 = (const cnnkit_file_t *)a, *f2 = (const cnnkit_file_t *)b;
+    if (f1->device != f2->device) return f1->device < f2->device ? -1 : 1;
+    if (f1->inode != f2->inode) return f1->inode < f2->inode ? -1 : 1;
+    return 0;
+}
+
+static herr_t cnnkit_query(const H5FD_t *pub, unsigned long *flags) {
+    (void)pub;
+    // As sec2 (the format on disk is the default driver's), without SWMR.
+    *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA | H5FD_FEAT_DATA_SIEVE |
+             H5FD_FEAT_AGGREGATE_SMALLDATA | H5FD_FEAT_POSIX_COMPAT_HANDLE | H5FD_FEAT_DEFAULT_VFD_COMPATIBLE;
+    return 0;
+}
+
+static haddr_t cnnkit_get_eoa(const H5FD_t *pub, H5FD_mem_t type) {
+    (void)type;
+    return ((const cnnkit_file_t *)pub)->eoa;
+}
+
+static herr_t cnnkit_set_eoa(H5FD_t *pub, H5FD_mem_t type, haddr_t addr) {
+    (void)type;
+    ((cnnkit_file_t *)pub)->eoa = addr;
+    return 0;
+}
+
+static haddr_t cnnkit_get_eof(const H5FD_t *pub, H5FD_mem_t type) {
+    (void)type;
+    return ((const cnnkit_file_t *)pub)->eof;
+}
+
+static herr_t cnnkit_get_handle(H5FD_t *pub, hid_t fapl, void **handle) {
+    (void)fapl;
+    *handle = &((cnnkit_file_t *)pub)->fd;
+    return 0;
+}
+
+/// Remembers the size of lengths from a superblock read (versions 0 and 1 store it at byte 14, 2 and 3 at 10).
+static void note_superblock(cnnkit_file_t *file, const unsigned char *block, size_t size) {
+    static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (size < 16 || memcmp(block, signature, 8) != 0) return;
+    const unsigned version = block[8];
+    if (version <= 1) file->length_size = block[14];
+    else if (version <= 3) file->length_size = block[10];
+}
+
+static herr_t cnnkit_read(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void *buffer) {
+    (void)dxpl;
+    cnnkit_file_t *file = (cnnkit_file_t *)pub;
+    if (addr == HADDR_UNDEF || addr > (haddr_t)INT64_MAX || size > (size_t)INT64_MAX ||
+        (haddr_t)size > (haddr_t)INT64_MAX - addr) {
+        push_error(H5E_OVERFLOW_g, "cnnkit_read", "address overflow");
+        return -1;
+    }
+    unsigned char *out = buffer;
+    size_t left = size;
+    off_t offset = (off_t)addr;
+    while (left > 0) {
+        size_t chunk = left < max_io_bytes ? left : max_io_bytes;
+        ssize_t got;
+        do { got = pread(file->fd, out, chunk, offset); } while (got < 0 && errno == EINTR);
+        if (got < 0) {
+            push_errno(H5E_READERROR_g, "cnnkit_read", "pread");
+            return -1;
+        }
+        if (got == 0) {  // past the end of the file: zeros, as sec2 gives
+            memset(out, 0, left);
+            break;
+        }
+        left -= (size_t)got;
+        out += got;
+        offset += got;
+    }
+    if (type == H5FD_MEM_SUPER) {
+        note_superblock(file, buffer, size);
+    } else if (type == H5FD_MEM_DRAW || type == H5FD_MEM_GHEAP) {
+        // libhdf5 reads global heap collections as raw data (H5F_block_read maps GHEAP to DRAW).
+        char reason[512];
+        if (cnnkit_h5_check_global_heap(buffer, size, (unsigned long long)addr, file->length_size, reason,
+                                        sizeof reason) != 0) {
+            push_error(H5E_READERROR_g, "cnnkit_read", reason);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static herr_t cnnkit_write(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, const void *buffer) {
+    (void)pub; (void)type; (void)dxpl; (void)addr; (void)size; (void)buffer;
+    push_error(H5E_WRITEERROR_g, "cnnkit_write", "CNNKit's checked driver is read-only");
+    return -1;
+}
+
+static herr_t cnnkit_lock(H5FD_t *pub, hbool_t rw) {
+    cnnkit_file_t *file = (cnnkit_file_t *)pub;
+    if (flock(file->fd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+        if (errno == ENOSYS) return 0;  // a file system without locks, as sec2 lets pass when told to
+        push_errno(H5E_CANTLOCKFILE_g, "cnnkit_lock", "unable to lock the file");
+        return -1;
+    }
+    return 0;
+}
+
+static herr_t cnnkit_unlock(H5FD_t *pub) {
+    cnnkit_file_t *file = (cnnkit_file_t *)pub;
+    if (flock(file->fd, LOCK_UN) != 0 && errno != ENOSYS) {
+        push_errno(H5E_CANTUNLOCKFILE_g, "cnnkit_unlock", "unable to unlock the file");
+        return -1;
+    }
+    return 0;
+}
+
+static const H5FD_class_t cnnkit_driver_class = {
+    "cnnkit_checked",        // name
+    (haddr_t)INT64_MAX,      // maxaddr
+    H5F_CLOSE_WEAK,          // fc_degree
+    NULL,                    // terminate
+    NULL,                    // sb_size
+    NULL,                    // sb_encode
+    NULL,                    // sb_decode
+    0,                       // fapl_size
+    NULL,                    // fapl_get
+    NULL,                    // fapl_copy
+    NULL,                    // fapl_free
+    0,                       // dxpl_size
+    NULL,                    // dxpl_copy
+    NULL,                    // dxpl_free
+    cnnkit_open,
+    cnnkit_close,
+    cnnkit_cmp,
+    cnnkit_query,
+    NULL,                    // get_type_map
+    NULL,                    // alloc
+    NULL,                    // free
+    cnnkit_get_eoa,
+    cnnkit_set_eoa,
+    cnnkit_get_eof,
+    cnnkit_get_handle,
+    cnnkit_read,
+    cnnkit_write,
+    NULL,                    // flush
+    NULL,                    // truncate
+    cnnkit_lock,
+    cnnkit_unlock,
+    H5FD_FLMAP_DICHOTOMY,
+};
+
+static hid_t cnnkit_driver_id = -1;
+
+hid_t cnnkit_h5_checked_driver(void) {
+    if (cnnkit_driver_id < 0 || H5Iis_valid(cnnkit_driver_id) <= 0) {
+        cnnkit_driver_id = H5FDregister(&cnnkit_driver_class);
+    }
+    return cnnkit_driver_id;
+}
+
+herr_t cnnkit_h5_use_checked_driver(hid_t fapl) {
+    hid_t driver = cnnkit_h5_checked_driver();
+    if (driver < 0) return -1;
+    return H5Pset_driver(fapl, driver, NULL);
+}
