@@ -43,6 +43,9 @@ let package = Package(
         .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding"]),
         // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
         .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
+        // libFuzzer target for every reader through ModelFiles.open + Verifier.verify, one mode per reader
+        // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|cnnz): scripts/fuzz.sh
+        .executableTarget(name: "ModelFuzz", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification"]),
         // Formats people already hold, one module each.
         .target(name: "InteropSafetensors", dependencies: ["ConvNet", "ModelArchive"]),
         .target(name: "InteropNumPy", dependencies: ["ConvNet", "ModelArchive", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
