@@ -43,11 +43,10 @@ let package = Package(
         .target(name: "ZipIntegrity"),
         // The CNNZ reader/writer.
         .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding"]),
-        // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
-        .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
         // libFuzzer target for every reader through ModelFiles.open + Verifier.verify, one mode per reader
-        // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|cnnz): scripts/fuzz.sh
-        .executableTarget(name: "ModelFuzz", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification"]),
+        // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|cnnz; cnnz also fuzzes the CNNZ module alone):
+        // scripts/fuzz.sh, Documentation/fuzzing.md
+        .executableTarget(name: "ModelFuzz", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification", "CNNZFormat"]),
         // Formats people already hold, one module each.
         .target(name: "InteropSafetensors", dependencies: ["ConvNet", "ModelArchive"]),
         .target(name: "InteropNumPy", dependencies: ["ConvNet", "ModelArchive", "ZipIntegrity", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),

@@ -6,9 +6,10 @@
 #   scripts/fuzz.sh --replay [TARGET...]   build normally (debug, ${FUZZ_REPLAY_SCRATCH:-.build}) and replay each
 #                                          TARGET's seed corpus through its reader (a crash fails)
 #
-# Targets: cnnz (Sources/CNNZFuzz, the CNNZ module alone) and, through ModelFiles.open + Verifier.verify as
-# `cnnkit verify` runs them (Sources/ModelFuzz, mode CNNKIT_FUZZ_FORMAT): safetensors, npz, keras, h5,
-# weights.h5. Seed corpora: Fixtures/<format>/corpus (scripts/make_fuzz_corpora.py).
+# Targets, each a mode of one executable (Sources/ModelFuzz, CNNKIT_FUZZ_FORMAT) that reads its input through
+# ModelFiles.open + Verifier.verify as `cnnkit verify` does: cnnz (which also fuzzes the CNNZ module alone, CRCs
+# resealed), safetensors, npz, keras, h5, weights.h5. Seed corpora: Fixtures/<format>/corpus
+# (scripts/make_fuzz_corpora.py). One product, so that the sanitizer build is made once.
 #
 # Each run's corpus is a scratch copy (.build-fuzz/corpus/TARGET) so findings do not touch the repository;
 # crashes, leaks, out-of-memory and timeouts land in .build-fuzz/artifacts/TARGET/ and fail the script, with one
@@ -39,13 +40,11 @@ corpus_of() {
 # The longest input libFuzzer makes: above the largest seed of the corpus.
 max_len_of() {
     case "$1" in
-        cnnz) echo 8192 ;;
-        safetensors) echo 16384 ;;
+        cnnz|safetensors) echo 16384 ;;
         npz) echo 65536 ;;
         *) echo 131072 ;;
     esac
 }
-binary_of() { if [[ "$1" == cnnz ]]; then echo CNNZFuzz; else echo ModelFuzz; fi; }
 
 replay=0
 if [[ "${1:-}" == "--replay" ]]; then replay=1; shift; fi
@@ -55,12 +54,11 @@ for t in "${targets[@]}"; do corpus_of "$t" >/dev/null; done
 
 if [[ $replay == 1 ]]; then
     scratch="${FUZZ_REPLAY_SCRATCH:-.build}"
-    swift build --scratch-path "$scratch" --product CNNZFuzz
     swift build --scratch-path "$scratch" --product ModelFuzz
     mkdir -p .build-fuzz
     for t in "${targets[@]}"; do
         log=".build-fuzz/replay-$t.log"
-        if ! CNNKIT_FUZZ_FORMAT="$t" "$scratch/debug/$(binary_of "$t")" "$(corpus_of "$t")" > "$log" 2>&1; then
+        if ! CNNKIT_FUZZ_FORMAT="$t" "$scratch/debug/ModelFuzz" "$(corpus_of "$t")" > "$log" 2>&1; then
             tail -n 20 "$log"
             echo "fuzz.sh: replay of $(corpus_of "$t") failed (log: $log)" >&2
             exit 1
@@ -72,10 +70,8 @@ fi
 
 seconds="${FUZZ_SECONDS:-60}"
 per_input_timeout="${FUZZ_TIMEOUT:-10}"
-for product in CNNZFuzz ModelFuzz; do
-    swift build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
-        --product "$product" --scratch-path .build-fuzz
-done
+swift build -c release --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
+    --product ModelFuzz --scratch-path .build-fuzz
 export SWIFT_BACKTRACE=enable=no
 # A huge allocation that a corrupt length asks for returns NULL, as glibc's malloc does outside ASan: libhdf5
 # then fails cleanly (exit 65), and Swift code still traps on NULL (a finding). Leaks that are not CNNKit's are
@@ -115,7 +111,7 @@ for t in "${targets[@]}"; do
         (( remaining > 0 )) || break
         log=".build-fuzz/fuzz-$t.log"
         status=0
-        CNNKIT_FUZZ_FORMAT="$t" ".build-fuzz/release/$(binary_of "$t")" "$corpus" -max_total_time="$remaining" \
+        CNNKIT_FUZZ_FORMAT="$t" ".build-fuzz/release/ModelFuzz" "$corpus" -max_total_time="$remaining" \
             -timeout="$per_input_timeout" -rss_limit_mb=2048 -max_len="$(max_len_of "$t")" -print_final_stats=1 \
             -artifact_prefix="$artifacts/" > "$log" 2>&1 || status=$?
         runs=$(awk '/stat::number_of_executed_units/ { n = $2 } END { print n + 0 }' "$log")

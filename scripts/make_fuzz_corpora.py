@@ -11,8 +11,9 @@ What goes in (Documentation/fuzzing.md):
 - the small fixtures made by other tools (Keras, h5py, safetensors, numpy) in Fixtures/ and
   Fixtures/golden/inputs (those under 64 KiB).
 
-Regression files that a fuzz run found (`crash-*`, `timeout-*`, named after what they triggered) are kept: the
-script only replaces the files it makes itself (names starting `seed-`) and the copied fixtures (`fixture-`).
+Other files are kept (the CNNZ corpus' hand-made `broken-*` files, the `regression-*` files of what the fuzz
+targets and the mutation test found): the script only replaces the files it makes itself (names starting
+`seed-`) and the copied fixtures (`fixture-`).
 Uses only the Python standard library and the cnnkit binary.
 """
 
@@ -31,6 +32,7 @@ MAX_BYTES = 64 * 1024
 
 # Corpus folder per fuzz mode (CNNKIT_FUZZ_FORMAT), and the output extension cnnkit writes for it.
 CORPORA = {
+    "cnnz": (FIXTURES / "cnnz" / "corpus", ".cnnz"),
     "h5": (FIXTURES / "hdf5" / "corpus", ".h5"),
     "weights.h5": (FIXTURES / "hdf5" / "weights-corpus", ".weights.h5"),
     "keras": (FIXTURES / "keras" / "corpus", ".keras"),
@@ -40,6 +42,7 @@ CORPORA = {
 
 # Outside-tool fixtures per mode (small ones only; checked against MAX_BYTES).
 OUTSIDE = {
+    "cnnz": [],
     "h5": ["keras/dense_hidden_nesterov.h5", "keras/unsupported_dropout.h5", "keras/unsupported_dilation.h5",
            "keras/bias_relu_adam.h5", "keras/two_conv_stride_same.h5"],
     "weights.h5": ["keras/keras3_two_conv_adam.weights.h5"],
@@ -143,6 +146,8 @@ def main():
             variants = [("", [])]
             if mode in ("h5", "weights.h5", "keras", "npz"):
                 variants.append(("-deflate", ["--compression", "deflate"]))
+            if mode == "cnnz":
+                variants += [("-raw", ["--compression", "none"]), ("-float16", ["--dtype", "float16"])]
             variants.append(("-weights-only", ["--weights-only"]))
             for name, source in models.items():
                 for suffix, options in variants:

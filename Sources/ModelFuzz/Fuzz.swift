@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+@_spi(Fuzzing) import CNNZFormat
 import ConvNet
 import ModelArchive
 import ModelFiles
@@ -17,7 +18,9 @@ import Verification
 //   keras         Keras 3 .keras zip
 //   safetensors   safetensors, also read with each architecture when it carries none
 //   npz           npz, also read with each architecture when it carries none
-//   cnnz          CNNZ through ModelFiles (Sources/CNNZFuzz fuzzes the CNNZ module on its own)
+//   cnnz          CNNZ: first the CNNZ module alone, three ways (as given; with its preamble, header and footer
+//                 CRCs recomputed and chunk CRCs off, so that mutations reach the JSON and table checks; tensor
+//                 by tensor through CNNZReader), then through ModelFiles like the others
 //
 // Each input is written to a file (libhdf5 opens paths, so every mode goes through one): a private folder made
 // once per process under $CNNKIT_FUZZ_SCRATCH, else /dev/shm (else $TMPDIR or /tmp), so that no sibling
@@ -128,12 +131,32 @@ func verify(_ path: String, architecture: Architecture?) -> (opened: Bool, outco
     }
 }
 
+/// The CNNZ module alone (what the former CNNZFuzz target did): the outcome of reading the bytes as given.
+func exerciseCNNZModule(_ bytes: [UInt8]) -> String {
+    let outcome: String
+    do {
+        let document = try CNNZModel.read(bytes: bytes, name: "input")
+        outcome = "module: \(document.tensors.count) tensors"
+    } catch {
+        outcome = "module refused: \(error)"
+    }
+    let relaxed = CNNZReadOptions(maxHeaderBytes: 1 << 20, maxTensorCount: 1024, maxRank: 8, maxElementCount: 1 << 22, verifyChecksums: false)
+    if let reader = try? CNNZReader(bytes: CNNZLayout.resealed(bytes), name: "resealed", options: relaxed) {
+        for i in reader.tensors.indices { _ = try? reader.readTensor(at: i) }
+        _ = reader.metadata
+        _ = try? reader.readTensor(named: "probes.inputs")
+    }
+    return outcome
+}
+
 /// Reads one input as the mode says; returns the outcome of each reading, for the replay log.
 func exercise(_ bytes: [UInt8]) -> String {
     let mode = Mode.current
+    let module = mode.name == "cnnz" ? exerciseCNNZModule(bytes) + " | " : ""
     let path = "\(scratchFolder)/\(mode.fileName)"
     writeInput(bytes, to: path)
     var first = verify(path, architecture: nil)
+    first.outcome = module + first.outcome
     if !first.opened && mode.givesArchitecture {
         // As with --architecture: each architecture in turn, until one opens the file.
         for (i, architecture) in architectures.enumerated() {
