@@ -8,11 +8,15 @@ PYTHON       ?= python3
 # Release builds use AVX2 when the CPU has it (results are the same: no FMA contraction in Swift).
 CPU_FLAGS    := $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo && grep -qw f16c /proc/cpuinfo && grep -qw movbe /proc/cpuinfo && echo "-Xswiftc -target-cpu -Xswiftc haswell")
 RELEASE      := $(SWIFT) build -c release $(CPU_FLAGS)
-FUZZ_SECONDS ?= 30
+# make fuzz: seconds per fuzz target (six targets: ten minutes); make test: a short run of each.
+FUZZ_SECONDS ?= 100
+FUZZ_TEST_SECONDS ?= 8
+# make torture: mutants per format (make test runs 100), and the seed (default: a fresh one, printed).
+MUTATIONS ?= 1000
 BENCH_IMAGES ?= 20000
 BENCH_THREADS ?= 2
 
-.PHONY: all deps venv bench-venv build release test swift-test interop-test examples fuzz fuzz-replay demo bench bench-formats clean
+.PHONY: all deps venv bench-venv build release test swift-test interop-test examples fuzz fuzz-replay torture demo bench bench-formats clean
 
 all: build
 
@@ -57,11 +61,20 @@ test: deps venv
 examples:
 	$(SWIFT) run --skip-build library-tour
 
+## Every fuzz corpus replayed through its reader (debug build), then each fuzz target for FUZZ_TEST_SECONDS.
 fuzz-replay:
-	@if [ -x scripts/fuzz.sh ]; then scripts/fuzz.sh --replay && FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh; fi
+	scripts/fuzz.sh --replay
+	FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_TIMEOUT=5 scripts/fuzz.sh
 
+## libFuzzer + ASan on every reader: FUZZ_SECONDS per target (Documentation/fuzzing.md).
 fuzz:
-	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} scripts/fuzz.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+## The mutation test with MUTATIONS mutants per format (make test runs 100) and a fresh seed unless MUTATION_SEED is given.
+torture: deps venv
+	$(SWIFT) build --product cnnkit
+	MUTATION_COUNT=$(MUTATIONS) MUTATION_SEED=$${MUTATION_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	  CNNKIT_BIN=$(CURDIR)/.build/debug/cnnkit KERAS_BACKEND=jax $(VENV)/bin/python -m pytest -q -s Tests/Interop/test_mutation.py
 
 ## The newcomer's tour: train one epoch, save HDF5 and CNNZ, convert, inspect, verify.
 demo: deps release

@@ -39,15 +39,19 @@ let package = Package(
         // Everything Keras, on HDF5Format: legacy full-model .h5 with our /cnnkit group (whole and streamed),
         // Keras 3 .weights.h5, .keras zips and their config JSON.
         .target(name: "KerasFormat", dependencies: [
-            "ConvNet", "ModelArchive", "HDF5Format", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            "ConvNet", "ModelArchive", "HDF5Format", "ZipIntegrity", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
+        // The check of a zip's local file headers against its central directory (npz, .keras), which ZIPFoundation leaves out.
+        .target(name: "ZipIntegrity"),
         // The CNNZ reader/writer.
         .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding"]),
-        // libFuzzer target for the CNNZ reader: swift build -c release --sanitize=fuzzer --sanitize=address --product CNNZFuzz
-        .executableTarget(name: "CNNZFuzz", dependencies: ["CNNZFormat"]),
+        // libFuzzer target for every reader through ModelFiles.open + Verifier.verify, one mode per reader
+        // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|cnnz; cnnz also fuzzes the CNNZ module alone):
+        // scripts/fuzz.sh, Documentation/fuzzing.md
+        .executableTarget(name: "ModelFuzz", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification", "CNNZFormat"]),
         // Formats people already hold, one module each.
         .target(name: "InteropSafetensors", dependencies: ["ConvNet", "ModelArchive"]),
-        .target(name: "InteropNumPy", dependencies: ["ConvNet", "ModelArchive", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "InteropNumPy", dependencies: ["ConvNet", "ModelArchive", "ZipIntegrity", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "InteropONNX", dependencies: ["ConvNet", "ModelArchive"]),
         // The list of formats, and the one load/save/convert path over them (the only module that knows them all).
         .target(name: "ModelFiles", dependencies: [

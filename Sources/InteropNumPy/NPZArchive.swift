@@ -1,6 +1,7 @@
 import Foundation
 import ModelArchive
 import ZIPFoundation
+import ZipIntegrity
 
 /// The members of an npz file (a zip of `.npy` files), read and written through ZIPFoundation.
 ///
@@ -44,6 +45,13 @@ struct NPZArchive {
             archive = try Archive(url: url, accessMode: .read)
         } catch {
             throw NumPyError.notAZip(file: name, reason: "\(error)")
+        }
+        // numpy reads members through their local headers: one that disagrees with the directory is damage.
+        do {
+            try ZipLocalHeaders.check(path: url.path)
+        } catch {
+            guard let member = error.member else { throw NumPyError.notAZip(file: name, reason: error.reason) }
+            throw NumPyError.corruptMember(file: name, member: member, reason: error.reason)
         }
         var members: [(name: String, bytes: [UInt8])] = []
         var seen = Set<String>()

@@ -66,8 +66,54 @@ struct CNNKitGroupReader {
             throw check.invalid(historyBase, "loss, train_accuracy and test_accuracy must have one entry per epoch; found \(loss.count), \(train.count), \(test.count)")
         }
         state.history = (0..<loss.count).map { EpochRecord(loss: loss[$0], trainAccuracy: train[$0], testAccuracy: test[$0].isNaN ? nil : test[$0]) }
+        try checkMirrors(group, of: state, path: path)
         state.slots = try slots(state.optimizer)
         return state
+    }
+
+    /// The mirrors of `@state` written for h5py users (`@seed`, `@epoch`, `@step`, the dataset attributes, the
+    /// `rng_state` dataset) must say what `@state` says. The digest of the training state covers `@state` only,
+    /// so a mirror changed after saving would pass `verify` while h5py users read the changed value. A missing
+    /// mirror is accepted: nothing reads it.
+    private func checkMirrors(_ group: HDF5Handle, of state: TrainingState, path: String) throws {
+        func differ(_ name: String, _ found: String, _ recorded: String) -> HDF5Error {
+            check.invalid("\(path)\(name)", "\(found) differs from \(recorded) in \(path)@state (the file was changed after it was saved)")
+        }
+        if let seed = try source.unsignedInteger(group, "seed", path: path), seed != state.seed {
+            throw differ("@seed", "\(seed)", "the seed \(state.seed)")
+        }
+        if let epoch = try source.integer(group, "epoch", path: path), epoch != Int64(state.epoch) {
+            throw differ("@epoch", "\(epoch)", "the epoch \(state.epoch)")
+        }
+        if let step = try source.integer(group, "step", path: path), step != Int64(state.step) {
+            throw differ("@step", "\(step)", "the step \(state.step)")
+        }
+        let name = try source.string(group, "dataset_name", path: path)
+        let fingerprint = try source.string(group, "dataset_fingerprint", path: path)
+        let trainCount = try source.integer(group, "dataset_train_count", path: path)
+        if let name, name != state.dataset?.name { throw differ("@dataset_name", "'\(name)'", "the dataset name \(state.dataset.map { "'\($0.name)'" } ?? "none")") }
+        if let fingerprint, fingerprint != state.dataset?.fingerprint {
+            throw differ("@dataset_fingerprint", "'\(fingerprint)'", "the fingerprint \(state.dataset.map { "'\($0.fingerprint)'" } ?? "none")")
+        }
+        if let trainCount, trainCount != state.dataset.map({ Int64($0.trainCount) }) {
+            throw differ("@dataset_train_count", "\(trainCount)", "the train count \(state.dataset.map { "\($0.trainCount)" } ?? "none")")
+        }
+        if try source.exists(group, "rng_state", path: "\(path)/rng_state") {
+            let rng = try source.readUInt64s(group, "rng_state", base: path)
+            guard rng == state.rngState else { throw differ("/rng_state", "\(rng)", "the RNG state \(state.rngState)") }
+        }
+    }
+
+    /// Keras' own copy of the step and learning rate in its optimizer variables (`iteration`, `learning_rate`:
+    /// what Keras resumes from) must be the training state's, as the writers write them (the step clamped to
+    /// int32); like the mirrors, they are covered by no digest of their own.
+    func checkKerasCopy(_ copy: (step: Int, learningRate: Float), of state: TrainingState, at location: String) throws {
+        guard copy.step == Int(Int32(clamping: state.step)) else {
+            throw check.invalid(location, "Keras' iteration \(copy.step) differs from the step \(state.step) in \(Self.base)/\(HDF5Layout.training)@state (the file was changed after it was saved)")
+        }
+        guard copy.learningRate.bitPattern == state.optimizer.learningRate.bitPattern else {
+            throw check.invalid(location, "Keras' learning_rate \(copy.learningRate) differs from the learning rate \(state.optimizer.learningRate) in \(Self.base)/\(HDF5Layout.training)@state (the file was changed after it was saved)")
+        }
     }
 
     /// The probes in `/cnnkit/probes`, or nil when the group is absent.

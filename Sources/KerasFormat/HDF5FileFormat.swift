@@ -39,12 +39,23 @@ public struct HDF5FileFormat: ModelFileFormat {
 
     /// Opens a full-model file for streaming; a file the streaming reader cannot take (a Keras 3 `.weights.h5`,
     /// which needs `architecture`) is read whole, and that reader has the last word on what is wrong with it.
+    ///
+    /// The layout readers open only the paths the layout names. Then the whole object tree is walked, as h5py's
+    /// `visititems` and h5dump walk it, and every object is opened once (the walk ``integrity(of:)`` counts
+    /// checksums with), so that damage anywhere in the file's structure (a group Keras reads and CNNKit does not,
+    /// an empty group's local heap, a B-tree) refuses the file instead of letting it pass as read whole.
     public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
-        if let reader = try? HDF5TensorReader(path: path) {
-            return reader
+        let reader: any TensorStreamReader
+        if let streaming = try? HDF5TensorReader(path: path) {
+            reader = streaming
+        } else {
+            let document = try HDF5Model.read(path: path, architecture: architecture)
+            reader = DocumentReader(document, formatVersion: Self.variant(path: path, metadata: document.metadata))
         }
-        let document = try HDF5Model.read(path: path, architecture: architecture)
-        return DocumentReader(document, formatVersion: Self.variant(path: path, metadata: document.metadata))
+        let source = try HDF5Source.open(path: path, name: path)
+        _ = try source.visitEveryObject()
+        _ = try source.checksumCensus()
+        return reader
     }
 
     public func check(_ options: SaveOptions, path: String) throws {

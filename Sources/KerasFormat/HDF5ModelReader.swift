@@ -42,10 +42,13 @@ struct HDF5ModelReader {
         let tensors = try readWeights(architecture)
         // The slots are located here and read on demand; the state keeps none.
         var slots: [HDF5ModelLayout.Located] = []
+        var kerasCopy: (step: Int, learningRate: Float)?
         let state = try cnnkit.trainingState(group) { optimizer in
-            slots = try readOptimizerWeights(architecture: architecture, optimizer: optimizer).slots
+            let read = try readOptimizerWeights(architecture: architecture, optimizer: optimizer)
+            (slots, kerasCopy) = (read.slots, (read.step, read.learningRate))
             return []
         }
+        if let state, let kerasCopy { try cnnkit.checkKerasCopy(kerasCopy, of: state, at: "/\(HDF5Layout.optimizerWeights)") }
         return HDF5ModelLayout(architecture: architecture, trainingState: state, probes: try cnnkit.probes(group, architecture: architecture),
                                metadata: try cnnkit.metadata(group), parameters: tensors, slots: slots)
     }

@@ -3,6 +3,7 @@ import Foundation
 import HDF5Format
 import ModelArchive
 import ZIPFoundation
+import ZipIntegrity
 
 #if canImport(Glibc)
 import Glibc
@@ -23,6 +24,12 @@ struct KerasArchiveReader {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {
             throw KerasArchiveError.invalid(file: path, member: nil, reason: "not a readable zip archive (\(error))")
+        }
+        // Keras reads members through their local headers: one that disagrees with the directory is damage.
+        do {
+            try ZipLocalHeaders.check(path: path)
+        } catch {
+            throw KerasArchiveError.invalid(file: path, member: error.member, reason: error.reason)
         }
         let members = try self.members(archive, fileSize: fileSize)
         guard let configEntry = members[KerasArchiveLayout.config] else {

@@ -51,11 +51,16 @@ struct KerasWeightsReader {
             let state = try context.optimizer.flatMap { try kerasState(architecture: architecture, optimizer: $0) }
             return ModelDocument(architecture: architecture, tensors: tensors, trainingState: state)
         }
+        var kerasCopy: (step: Int, learningRate: Float)?
         let state = try cnnkit.trainingState(ours) { optimizer in
             guard let read = try readOptimizer(architecture: architecture, optimizer: optimizer) else {
                 throw check.invalid("/\(KerasWeightsLayout.optimizer)", "missing, but /cnnkit/training records a training state")
             }
+            kerasCopy = (read.step, read.learningRate)
             return read.slots
+        }
+        if let state, let kerasCopy {
+            try cnnkit.checkKerasCopy(kerasCopy, of: state, at: "/\(KerasWeightsLayout.optimizer)/\(KerasWeightsLayout.vars)")
         }
         return ModelDocument(architecture: architecture, tensors: tensors, trainingState: state,
                              probes: try cnnkit.probes(ours, architecture: architecture), metadata: try cnnkit.metadata(ours))

@@ -93,6 +93,21 @@ struct NPZRefusalTests {
         }
     }
 
+    @Test("a local file header that disagrees with the central directory: name, method, CRC-32, sizes, signature", arguments: [
+        (30, "names 'A.npy'"), (8, "compression method"), (14, "CRC-32"), (18, "stored bytes"), (22, "bytes, the central directory"),
+        (0, "no local header signature"),
+    ])
+    func localHeader(offset: Int, reason: String) throws {
+        // The second member's local header; numpy's zipfile goes by it, ZIPFoundation by the directory.
+        var bytes = try npz([("b.npy", NumPyArray(shape: [1], values: [2]).encoded()), ("a.npy", NumPyArray(shape: [2], values: [1, 2]).encoded())])
+        let header = try #require((1..<bytes.count).first { bytes[$0...].starts(with: [0x50, 0x4B, 0x03, 0x04] as [UInt8]) })
+        bytes[header + offset] ^= 0x20
+        #expect { try read(bytes) } throws: { error in
+            guard case let .corruptMember(file: "t.npz", member: "a.npy", reason: text) = error as? NumPyError else { return false }
+            return text.contains("local file header at byte \(header)") && text.contains(reason)
+        }
+    }
+
     @Test("a metadata member that is not CNNKit's JSON")
     func badMetadata() throws {
         let bytes = try npz([("__cnnkit__.npy", NumPyArray.encodedText("{\"format_version\": 1}"))])
