@@ -83,10 +83,10 @@ export CNNKIT_FUZZ_SCRATCH
 CNNKIT_FUZZ_SCRATCH=$(mktemp -d "$( [[ -d /dev/shm ]] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/cnnkit-fuzz-run-XXXXXX")
 trap 'rm -rf "$CNNKIT_FUZZ_SCRATCH"' EXIT
 
-# True when a libFuzzer report (timeout, deadly signal, ASan error) blames libhdf5 alone: the innermost frame
+# True when a libFuzzer report (timeout, deadly signal, out-of-memory, ASan error) blames libhdf5 alone: the innermost frame
 # below the sanitizer, libFuzzer and libc frames is libhdf5's, and so is the allocating one of a heap error.
 libhdf5_own() {
-    awk '/ERROR: libFuzzer: (timeout|deadly signal)|ERROR: AddressSanitizer/ { on = 1; part = "use"; next }
+    awk '/ERROR: libFuzzer: (timeout|deadly signal|out-of-memory)|ERROR: AddressSanitizer/ { on = 1; part = "use"; next }
          on && /^(freed by|previously allocated by)/ { part = ($0 ~ /allocated/) ? "alloc" : "free"; next }
          on && /^ *#[0-9]+ / {
              if (part in top || $0 ~ /compiler-rt|libc\.so|libpthread|linux-vdso/) next

@@ -115,8 +115,10 @@ public final class TemporaryFile {
         defer { closedir(dir) }
         var removed: [String] = []
         while let entry = readdir(dir) {
-            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            // Through a pointer to the name, up to its NUL: copying `d_name` (a 256-byte tuple) reads past a short
+            // entry at the end of readdir's buffer (AddressSanitizer: heap-buffer-overflow, found by ModelFuzz keras).
+            let entryName = withUnsafePointer(to: &entry.pointee.d_name) { name in
+                name.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: name.pointee)) { String(cString: $0) }
             }
             guard entryName.hasPrefix(start) else { continue }
             let rest = entryName.dropFirst(start.count)

@@ -182,7 +182,9 @@ func replayCommandLine() -> Int32 {
         if let dir = opendir(argument) {
             var names: [String] = []
             while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let name = withUnsafePointer(to: &entry.pointee.d_name) { name in
+                    name.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: name.pointee)) { String(cString: $0) }
+                }
                 if !name.hasPrefix(".") && name != "README.md" { names.append("\(argument)/\(name)") }
             }
             closedir(dir)
