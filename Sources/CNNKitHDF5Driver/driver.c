@@ -1,5 +1,7 @@
-// CNNKit's read-only HDF5 file driver: POSIX reads as libhdf5's sec2 driver does them, and a check of every
-// global heap collection before libhdf5 parses it. See include/cnnkit_hdf5_driver.h.
+// CNNKit's HDF5 file drivers (see include/cnnkit_hdf5_driver.h):
+// - the checked driver, read-only: POSIX reads as libhdf5's sec2 driver does them, and a check of every global heap
+//   collection before libhdf5 parses it;
+// - the descriptor driver, for writing into an already open (possibly unnamed) file.
 
 #include "cnnkit_hdf5_driver.h"
 
@@ -300,4 +302,178 @@ herr_t cnnkit_h5_use_checked_driver(hid_t fapl) {
     hid_t driver = cnnkit_h5_checked_driver();
     if (driver < 0) return -1;
     return H5Pset_driver(fapl, driver, NULL);
+}
+
+// MARK: The descriptor driver (writing)
+
+/// What `cnnkit_h5_use_descriptor_driver` stores in the file access property list.
+typedef struct {
+    int fd;
+} cnnkit_descriptor_info_t;
+
+static H5FD_t *descriptor_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxaddr) {
+    (void)name;
+    if (maxaddr == 0 || maxaddr == HADDR_UNDEF) {
+        push_error(H5E_BADVALUE_g, "cnnkit_descriptor_open", "invalid address space");
+        return NULL;
+    }
+    const cnnkit_descriptor_info_t *info = H5Pget_driver_info(fapl);
+    if (!info || info->fd < 0) {
+        push_error(H5E_BADVALUE_g, "cnnkit_descriptor_open", "no file descriptor in the file access property list");
+        return NULL;
+    }
+    // Its own descriptor, closed with the file; the caller's stays open for fsync and linkat.
+    int fd = fcntl(info->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        push_errno(H5E_CANTOPENFILE_g, "cnnkit_descriptor_open", "dup");
+        return NULL;
+    }
+    if ((flags & H5F_ACC_TRUNC) && ftruncate(fd, 0) != 0) {
+        push_errno(H5E_CANTOPENFILE_g, "cnnkit_descriptor_open", "ftruncate");
+        close(fd);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        push_errno(H5E_BADFILE_g, "cnnkit_descriptor_open", "fstat");
+        close(fd);
+        return NULL;
+    }
+    cnnkit_file_t *file = calloc(1, sizeof *file);
+    if (!file) {
+        push_error(H5E_CANTALLOC_g, "cnnkit_descriptor_open", "out of memory");
+        close(fd);
+        return NULL;
+    }
+    file->fd = fd;
+    file->eof = (haddr_t)st.st_size;
+    file->device = st.st_dev;
+    file->inode = st.st_ino;
+    file->length_size = 8;
+    return &file->pub;
+}
+
+static herr_t descriptor_query(const H5FD_t *pub, unsigned long *flags) {
+    (void)pub;
+    // sec2's features (the bytes written are the default driver's) except the POSIX-compatible handle: with it
+    // libhdf5 would lstat and realpath the name, which for /proc/self/fd/N of an unnamed file names nothing.
+    *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA | H5FD_FEAT_DATA_SIEVE |
+             H5FD_FEAT_AGGREGATE_SMALLDATA | H5FD_FEAT_DEFAULT_VFD_COMPATIBLE;
+    return 0;
+}
+
+static herr_t descriptor_read(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void *buffer) {
+    (void)type; (void)dxpl;
+    cnnkit_file_t *file = (cnnkit_file_t *)pub;
+    if (addr == HADDR_UNDEF || addr > (haddr_t)INT64_MAX || size > (size_t)INT64_MAX ||
+        (haddr_t)size > (haddr_t)INT64_MAX - addr) {
+        push_error(H5E_OVERFLOW_g, "cnnkit_descriptor_read", "address overflow");
+        return -1;
+    }
+    unsigned char *out = buffer;
+    size_t left = size;
+    off_t offset = (off_t)addr;
+    while (left > 0) {
+        size_t chunk = left < max_io_bytes ? left : max_io_bytes;
+        ssize_t got;
+        do { got = pread(file->fd, out, chunk, offset); } while (got < 0 && errno == EINTR);
+        if (got < 0) {
+            push_errno(H5E_READERROR_g, "cnnkit_descriptor_read", "pread");
+            return -1;
+        }
+        if (got == 0) {
+            memset(out, 0, left);
+            break;
+        }
+        left -= (size_t)got;
+        out += got;
+        offset += got;
+    }
+    return 0;
+}
+
+static herr_t descriptor_write(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, const void *buffer) {
+    (void)type; (void)dxpl;
+    cnnkit_file_t *file = (cnnkit_file_t *)pub;
+    if (addr == HADDR_UNDEF || addr > (haddr_t)INT64_MAX || size > (size_t)INT64_MAX ||
+        (haddr_t)size > (haddr_t)INT64_MAX - addr) {
+        push_error(H5E_OVERFLOW_g, "cnnkit_descriptor_write", "address overflow");
+        return -1;
+    }
+    const unsigned char *in = buffer;
+    size_t left = size;
+    off_t offset = (off_t)addr;
+    while (left > 0) {
+        size_t chunk = left < max_io_bytes ? left : max_io_bytes;
+        ssize_t put;
+        do { put = pwrite(file->fd, in, chunk, offset); } while (put < 0 && errno == EINTR);
+        if (put <= 0) {
+            push_errno(H5E_WRITEERROR_g, "cnnkit_descriptor_write", put == 0 ? "pwrite wrote nothing" : "pwrite");
+            return -1;
+        }
+        left -= (size_t)put;
+        in += put;
+        offset += put;
+    }
+    if (addr + size > file->eof) file->eof = addr + size;
+    return 0;
+}
+
+/// As sec2: the file ends where libhdf5's allocation ends.
+static herr_t descriptor_truncate(H5FD_t *pub, hid_t dxpl, hbool_t closing) {
+    (void)dxpl; (void)closing;
+    cnnkit_file_t *file = (cnnkit_file_t *)pub;
+    if (file->eoa == file->eof) return 0;
+    if (file->eoa > (haddr_t)INT64_MAX || ftruncate(file->fd, (off_t)file->eoa) != 0) {
+        push_errno(H5E_WRITEERROR_g, "cnnkit_descriptor_truncate", "ftruncate");
+        return -1;
+    }
+    file->eof = file->eoa;
+    return 0;
+}
+
+static const H5FD_class_t cnnkit_descriptor_class = {
+    "cnnkit_descriptor",     // name
+    (haddr_t)INT64_MAX,      // maxaddr
+    H5F_CLOSE_WEAK,          // fc_degree
+    NULL,                    // terminate
+    NULL,                    // sb_size
+    NULL,                    // sb_encode
+    NULL,                    // sb_decode
+    sizeof(cnnkit_descriptor_info_t), // fapl_size (copied byte for byte)
+    NULL,                    // fapl_get
+    NULL,                    // fapl_copy
+    NULL,                    // fapl_free
+    0,                       // dxpl_size
+    NULL,                    // dxpl_copy
+    NULL,                    // dxpl_free
+    descriptor_open,
+    cnnkit_close,
+    cnnkit_cmp,
+    descriptor_query,
+    NULL,                    // get_type_map
+    NULL,                    // alloc
+    NULL,                    // free
+    cnnkit_get_eoa,
+    cnnkit_set_eoa,
+    cnnkit_get_eof,
+    cnnkit_get_handle,
+    descriptor_read,
+    descriptor_write,
+    NULL,                    // flush
+    descriptor_truncate,
+    cnnkit_lock,
+    cnnkit_unlock,
+    H5FD_FLMAP_DICHOTOMY,
+};
+
+static hid_t cnnkit_descriptor_id = -1;
+
+herr_t cnnkit_h5_use_descriptor_driver(hid_t fapl, int fd) {
+    if (cnnkit_descriptor_id < 0 || H5Iis_valid(cnnkit_descriptor_id) <= 0) {
+        cnnkit_descriptor_id = H5FDregister(&cnnkit_descriptor_class);
+    }
+    if (cnnkit_descriptor_id < 0) return -1;
+    cnnkit_descriptor_info_t info = {fd};
+    return H5Pset_driver(fapl, cnnkit_descriptor_id, &info);
 }

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CHDF5
+import CNNKitHDF5Driver
 
 /// Writes groups, datasets and attributes into an HDF5 file, every call through one ``HDF5Checker``.
 ///
@@ -33,13 +34,28 @@ package struct HDF5Sink {
     /// - Returns: the root group.
     /// - Throws: ``HDF5Error/cannotCreate(file:reason:)`` naming the checker's file when `H5Fcreate` fails,
     ///   ``HDF5Error/callFailed(file:location:call:stack:writing:)`` when opening the root group fails.
+    ///
+    /// A `/proc/self/fd/N` path (an unnamed temporary, ``TemporaryFile``) is written through descriptor N by
+    /// CNNKit's descriptor driver (`CNNKitHDF5Driver`), with the bytes libhdf5's default driver would write:
+    /// libhdf5 itself resolves such a path with `realpath`, which for an unnamed file names nothing.
     package func createFile(_ path: String) throws -> HDF5Handle {
-        let result = check.timed("H5Fcreate", "/") { H5Fcreate(path, cnnkit_H5F_ACC_TRUNC(), h5Default, h5Default) }
+        let fapl = try check.open(.propertyList, "H5Pcreate", "/", H5Pcreate(cnnkit_H5P_FILE_ACCESS()))
+        if let descriptor = Self.descriptor(inProcPath: path) {
+            try check.status("H5Pset_driver", "/", cnnkit_h5_use_descriptor_driver(fapl.id, descriptor))
+        }
+        let result = check.timed("H5Fcreate", "/") { H5Fcreate(path, cnnkit_H5F_ACC_TRUNC(), h5Default, fapl.id) }
         guard result >= 0 else {
             throw HDF5Error.cannotCreate(file: check.file, reason: "H5Fcreate failed (\(HDF5Library.takeErrorStack()))")
         }
         let file = HDF5Handle(result, kind: .file)
         return try check.open(.group, "H5Gopen2", "/", H5Gopen2(file.id, "/", h5Default), in: file)
+    }
+
+    /// N of a `/proc/self/fd/N` path, if `path` is one.
+    static func descriptor(inProcPath path: String) -> Int32? {
+        let prefix = "/proc/self/fd/"
+        guard path.hasPrefix(prefix), let n = Int32(path.dropFirst(prefix.count)), n >= 0 else { return nil }
+        return n
     }
 
     /// Flushes everything written to the file that holds `object` (`H5Fflush`, global scope).

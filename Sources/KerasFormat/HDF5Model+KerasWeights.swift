@@ -63,8 +63,9 @@ extension HDF5Model {
     public static func writeKerasWeights(_ document: ModelDocument, to path: String, options: HDF5WriteOptions = .init()) throws {
         let writer = KerasWeightsWriter(document: document, file: path, options: options)
         try writer.validate()
-        // Named: libhdf5 cannot create a file through /proc/self/fd/N (it calls realpath on it).
-        try AtomicFile.write(to: path, naming: .named) { temp in
+        // Unnamed where the system allows (O_TMPFILE), so that kill -9 leaves nothing: HDF5Sink writes a
+        // /proc/self/fd/N temporary through its descriptor.
+        try AtomicFile.write(to: path) { temp in
             try HDF5Library.removeOnStall([temp]) { try HDF5Library.serialized { try writer.write(temp: temp) } }
         }
     }

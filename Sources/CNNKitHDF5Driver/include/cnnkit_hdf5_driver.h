@@ -26,4 +26,11 @@ herr_t cnnkit_h5_use_checked_driver(hid_t fapl);
 int cnnkit_h5_check_global_heap(const unsigned char *block, size_t size, unsigned long long address,
                                 unsigned length_size, char *reason, size_t capacity);
 
+/// CNNKit's descriptor driver, for writing: the file is an open descriptor `fd` (read-write) rather than a
+/// name, so that libhdf5 can create a file in an unnamed temporary (`O_TMPFILE`), which a `kill -9` cannot
+/// leave behind. I/O is `pread`/`pwrite` as libhdf5's default `sec2` driver does it, with the same features, so
+/// the bytes are those sec2 writes. The driver works on its own duplicate of `fd` (closed with the file); `fd`
+/// itself stays open. Makes `fapl` use it; returns what `H5Pset_driver` returns.
+herr_t cnnkit_h5_use_descriptor_driver(hid_t fapl, int fd);
+
 #endif
