@@ -22,6 +22,9 @@ public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
     case cannotWrite(file: String, reason: String)
     /// The output file cannot be created.
     case cannotCreate(file: String, reason: String)
+    /// Reading the file in a screening process (``HDF5Library/screen``) did not end normally: libhdf5 crashed,
+    /// ran out of its memory limit or its time. `reason` says how it ended.
+    case screeningFailed(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -39,6 +42,8 @@ public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
             "\(file): cannot write as HDF5: \(reason)"
         case let .cannotCreate(file, reason):
             "\(file): cannot create: \(reason)"
+        case let .screeningFailed(file, reason):
+            "\(file): damaged: \(reason)"
         }
     }
 }
@@ -48,7 +53,7 @@ extension HDF5Error: ModelFileError {
         switch self {
         case .missingFile: .missingInput
         case let .callFailed(_, _, _, _, writing): writing ? .writeFailed : .invalidInput
-        case .invalid, .unsupported, .refused: .invalidInput
+        case .invalid, .unsupported, .refused, .screeningFailed: .invalidInput
         case .cannotWrite: .unsupported
         case .cannotCreate: .cannotCreateOutput
         }

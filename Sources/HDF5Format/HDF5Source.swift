@@ -41,8 +41,11 @@ package struct HDF5Source {
     /// - Throws: ``HDF5Error/missingFile(file:reason:)`` when `path` cannot be read,
     ///   ``HDF5Error/callFailed(file:location:call:stack:writing:)`` naming the call that failed (`H5Fopen` for a
     ///   file that is not HDF5).
-    package static func open(path: String, name: String) throws -> HDF5Source {
+    ///   - screened: true when the file was screened already (or is being screened): ``HDF5Library/screen`` is
+    ///     not called.
+    package static func open(path: String, name: String, screened: Bool = false) throws -> HDF5Source {
         guard access(path, R_OK) == 0 else { throw HDF5Error.missingFile(file: name, reason: errnoText()) }
+        if !screened, let screen = HDF5Library.screen { try screen(path, name) }
         var info = stat()
         if stat(path, &info) == 0 { HDF5Library.noteDataSize(Int(clamping: info.st_size)) }
         return try HDF5Library.serialized {

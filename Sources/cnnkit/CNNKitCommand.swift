@@ -18,6 +18,8 @@ struct CNNKitCommand: ParsableCommand {
     static func main() {
         containLibHDF5()
         let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == HDF5Screen.command { HDF5Screen.runChild(Array(arguments.dropFirst())) }
+        HDF5Screen.install()
         if arguments.first == "help", let name = arguments.dropFirst().first(where: { !$0.hasPrefix("-") }) {
             let names = configuration.subcommands.map { $0._commandName }
             if !names.contains(name) {
