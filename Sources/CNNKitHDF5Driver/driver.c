@@ -96,6 +96,28 @@ int cnnkit_h5_check_global_heap(const unsigned char *block, size_t size, unsigne
 
 // MARK: Driver callbacks
 
+/// A file struct for the open descriptor `fd`, which it takes over (closed here on failure).
+static H5FD_t *adopt(int fd, const char *function, const char *what) {
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        push_errno(H5E_BADFILE_g, function, what);
+        close(fd);
+        return NULL;
+    }
+    cnnkit_file_t *file = calloc(1, sizeof *file);
+    if (!file) {
+        push_error(H5E_CANTALLOC_g, function, "out of memory");
+        close(fd);
+        return NULL;
+    }
+    file->fd = fd;
+    file->eof = (haddr_t)info.st_size;
+    file->device = info.st_dev;
+    file->inode = info.st_ino;
+    file->length_size = 8;
+    return &file->pub;
+}
+
 static H5FD_t *cnnkit_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxaddr) {
     (void)fapl;
     if (flags & (H5F_ACC_RDWR | H5F_ACC_TRUNC | H5F_ACC_EXCL | H5F_ACC_CREAT)) {
@@ -111,24 +133,7 @@ static H5FD_t *cnnkit_open(const char *name, unsigned flags, hid_t fapl, haddr_t
         push_errno(H5E_CANTOPENFILE_g, "cnnkit_open", name);
         return NULL;
     }
-    struct stat info;
-    if (fstat(fd, &info) != 0) {
-        push_errno(H5E_BADFILE_g, "cnnkit_open", name);
-        close(fd);
-        return NULL;
-    }
-    cnnkit_file_t *file = calloc(1, sizeof *file);
-    if (!file) {
-        push_error(H5E_CANTALLOC_g, "cnnkit_open", "out of memory");
-        close(fd);
-        return NULL;
-    }
-    file->fd = fd;
-    file->eof = (haddr_t)info.st_size;
-    file->device = info.st_dev;
-    file->inode = info.st_ino;
-    file->length_size = 8;
-    return &file->pub;
+    return adopt(fd, "cnnkit_open", name);
 }
 
 static herr_t cnnkit_close(H5FD_t *pub) {
@@ -188,12 +193,12 @@ static void note_superblock(cnnkit_file_t *file, const unsigned char *block, siz
     else if (version <= 3) file->length_size = block[10];
 }
 
-static herr_t cnnkit_read(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void *buffer) {
-    (void)dxpl;
-    cnnkit_file_t *file = (cnnkit_file_t *)pub;
+/// Reads `size` bytes at `addr` with `pread` as sec2 does: in pieces of at most 1 GiB, retried on EINTR, zeros
+/// past the end of the file.
+static herr_t read_fully(cnnkit_file_t *file, const char *function, haddr_t addr, size_t size, void *buffer) {
     if (addr == HADDR_UNDEF || addr > (haddr_t)INT64_MAX || size > (size_t)INT64_MAX ||
         (haddr_t)size > (haddr_t)INT64_MAX - addr) {
-        push_error(H5E_OVERFLOW_g, "cnnkit_read", "address overflow");
+        push_error(H5E_OVERFLOW_g, function, "address overflow");
         return -1;
     }
     unsigned char *out = buffer;
@@ -204,7 +209,7 @@ static herr_t cnnkit_read(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr
         ssize_t got;
         do { got = pread(file->fd, out, chunk, offset); } while (got < 0 && errno == EINTR);
         if (got < 0) {
-            push_errno(H5E_READERROR_g, "cnnkit_read", "pread");
+            push_errno(H5E_READERROR_g, function, "pread");
             return -1;
         }
         if (got == 0) {  // past the end of the file: zeros, as sec2 gives
@@ -215,6 +220,13 @@ static herr_t cnnkit_read(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr
         out += got;
         offset += got;
     }
+    return 0;
+}
+
+static herr_t cnnkit_read(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void *buffer) {
+    (void)dxpl;
+    cnnkit_file_t *file = (cnnkit_file_t *)pub;
+    if (read_fully(file, "cnnkit_read", addr, size, buffer) < 0) return -1;
     if (type == H5FD_MEM_SUPER) {
         note_superblock(file, buffer, size);
     } else if (type == H5FD_MEM_DRAW || type == H5FD_MEM_GHEAP) {
@@ -333,24 +345,7 @@ static H5FD_t *descriptor_open(const char *name, unsigned flags, hid_t fapl, had
         close(fd);
         return NULL;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        push_errno(H5E_BADFILE_g, "cnnkit_descriptor_open", "fstat");
-        close(fd);
-        return NULL;
-    }
-    cnnkit_file_t *file = calloc(1, sizeof *file);
-    if (!file) {
-        push_error(H5E_CANTALLOC_g, "cnnkit_descriptor_open", "out of memory");
-        close(fd);
-        return NULL;
-    }
-    file->fd = fd;
-    file->eof = (haddr_t)st.st_size;
-    file->device = st.st_dev;
-    file->inode = st.st_ino;
-    file->length_size = 8;
-    return &file->pub;
+    return adopt(fd, "cnnkit_descriptor_open", "fstat");
 }
 
 static herr_t descriptor_query(const H5FD_t *pub, unsigned long *flags) {
@@ -364,32 +359,7 @@ static herr_t descriptor_query(const H5FD_t *pub, unsigned long *flags) {
 
 static herr_t descriptor_read(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void *buffer) {
     (void)type; (void)dxpl;
-    cnnkit_file_t *file = (cnnkit_file_t *)pub;
-    if (addr == HADDR_UNDEF || addr > (haddr_t)INT64_MAX || size > (size_t)INT64_MAX ||
-        (haddr_t)size > (haddr_t)INT64_MAX - addr) {
-        push_error(H5E_OVERFLOW_g, "cnnkit_descriptor_read", "address overflow");
-        return -1;
-    }
-    unsigned char *out = buffer;
-    size_t left = size;
-    off_t offset = (off_t)addr;
-    while (left > 0) {
-        size_t chunk = left < max_io_bytes ? left : max_io_bytes;
-        ssize_t got;
-        do { got = pread(file->fd, out, chunk, offset); } while (got < 0 && errno == EINTR);
-        if (got < 0) {
-            push_errno(H5E_READERROR_g, "cnnkit_descriptor_read", "pread");
-            return -1;
-        }
-        if (got == 0) {
-            memset(out, 0, left);
-            break;
-        }
-        left -= (size_t)got;
-        out += got;
-        offset += got;
-    }
-    return 0;
+    return read_fully((cnnkit_file_t *)pub, "cnnkit_descriptor_read", addr, size, buffer);
 }
 
 static herr_t descriptor_write(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, const void *buffer) {
