@@ -25,6 +25,13 @@ typedef struct {
     ino_t inode;
     /// The file's size of lengths, from its superblock (8 until the superblock is read).
     unsigned length_size;
+    /// The file's size of offsets (addresses), from its superblock (8 until the superblock is read).
+    unsigned offset_size;
+    /// The addresses of the version 1 object header continuation chunks seen so far (they are read as object
+    /// header blocks too, and are not headers); `continuations_off` when they could not be recorded.
+    unsigned long long *continuations;
+    size_t continuation_count, continuation_capacity;
+    int continuations_off;
 } cnnkit_file_t;
 
 /// The largest single `pread`, as sec2 limits it.
@@ -94,6 +101,100 @@ int cnnkit_h5_check_global_heap(const unsigned char *block, size_t size, unsigne
     return 0;
 }
 
+// MARK: The check of a version 1 object header's message count
+
+static herr_t read_fully(cnnkit_file_t *file, const char *function, haddr_t addr, size_t size, void *buffer);
+
+static int seen_continuation(const cnnkit_file_t *file, unsigned long long address) {
+    for (size_t i = 0; i < file->continuation_count; i++) {
+        if (file->continuations[i] == address) return 1;
+    }
+    return 0;
+}
+
+static void note_continuation(cnnkit_file_t *file, unsigned long long address) {
+    if (file->continuations_off || seen_continuation(file, address)) return;
+    if (file->continuation_count == file->continuation_capacity) {
+        size_t capacity = file->continuation_capacity ? file->continuation_capacity * 2 : 64;
+        unsigned long long *grown = capacity <= (1u << 20) ? realloc(file->continuations, capacity * sizeof *grown) : NULL;
+        if (!grown) {
+            file->continuations_off = 1;
+            return;
+        }
+        file->continuations = grown;
+        file->continuation_capacity = capacity;
+    }
+    file->continuations[file->continuation_count++] = address;
+}
+
+/// Counts the messages of one chunk (8-byte headers: type, size, flags, 3 reserved; then `size` bytes) and notes
+/// its continuation messages (type 0x10: an address and a length) in `next`. Returns the count, or -1 when the
+/// messages do not tile the chunk exactly (libhdf5 judges such a chunk itself).
+static long count_chunk_messages(const cnnkit_file_t *file, const unsigned char *chunk, size_t size,
+                                 unsigned long long *next, size_t *next_count, size_t next_capacity) {
+    long count = 0;
+    size_t offset = 0;
+    while (offset < size) {
+        if (size - offset < 8) return -1;
+        const size_t length = (size_t)chunk[offset + 2] | ((size_t)chunk[offset + 3] << 8);
+        const unsigned message = (unsigned)chunk[offset] | ((unsigned)chunk[offset + 1] << 8);
+        if (length > size - offset - 8) return -1;
+        if (message == 0x10 && length >= file->offset_size + file->length_size && *next_count + 2 <= next_capacity) {
+            next[(*next_count)++] = decode_length(chunk + offset + 8, file->offset_size);
+            next[(*next_count)++] = decode_length(chunk + offset + 8 + file->offset_size, file->length_size);
+        }
+        count++;
+        offset += 8 + length;
+    }
+    return count;
+}
+
+/// A version 1 object header (prefix: version 1, reserved 0, message count, reference count, first chunk size,
+/// 4 reserved bytes) must hold as many messages, over its first chunk and its continuation chunks, as its prefix
+/// says. libhdf5 1.10 accepts a wrong count (it merges a run of damaged empty messages), libhdf5 1.14, and so h5py
+/// and Keras, refuse it ("bad object header message count"). Checked on the read that holds the whole first
+/// chunk; continuation chunks are read here. Blocks that are not a whole version 1 prefix and first chunk, and
+/// headers whose messages do not tile their chunks (libhdf5 refuses those itself), pass.
+static int check_object_header(cnnkit_file_t *file, const unsigned char *block, size_t size, haddr_t address,
+                               char *reason, size_t capacity) {
+    if (file->continuations_off || size < 16 || block[0] != 1 || block[1] != 0) return 0;
+    if (file->offset_size < 2 || file->offset_size > 8 || file->length_size < 2 || file->length_size > 8) return 0;
+    if (seen_continuation(file, address)) return 0;
+    const unsigned expected = (unsigned)block[2] | ((unsigned)block[3] << 8);
+    const size_t first = (size_t)decode_length(block + 8, 4);
+    if (first > size - 16) return 0;  // a first guess shorter than the chunk: the whole read follows
+    enum { pending_capacity = 512 };
+    unsigned long long pending[pending_capacity];
+    size_t pending_count = 0;
+    long count = count_chunk_messages(file, block + 16, first, pending, &pending_count, pending_capacity);
+    if (count < 0) return 0;
+    // Continuation chunks, breadth first, at most 256 of at most 1 MiB each.
+    size_t chunks = 0;
+    for (size_t i = 0; i + 1 < pending_count; i += 2) {
+        const unsigned long long at = pending[i], length = pending[i + 1];
+        if (++chunks > 256 || length == 0 || length > (1u << 20) || at > file->eof || length > file->eof - at) return 0;
+        note_continuation(file, at);
+        unsigned char *chunk = malloc((size_t)length);
+        if (!chunk) return 0;
+        if (read_fully(file, NULL, (haddr_t)at, (size_t)length, chunk) < 0) {
+            free(chunk);
+            return 0;
+        }
+        const long more = count_chunk_messages(file, chunk, (size_t)length, pending, &pending_count, pending_capacity);
+        free(chunk);
+        if (more < 0) return 0;
+        count += more;
+    }
+    if ((unsigned long)count != expected) {
+        snprintf(reason, capacity,
+                 "object header at byte %llu is damaged: its prefix counts %u messages, but its chunks hold %ld "
+                 "(libhdf5 1.14 and h5py refuse it: bad object header message count)",
+                 (unsigned long long)address, expected, count);
+        return -1;
+    }
+    return 0;
+}
+
 // MARK: Driver callbacks
 
 /// A file struct for the open descriptor `fd`, which it takes over (closed here on failure).
@@ -115,6 +216,7 @@ static H5FD_t *adopt(int fd, const char *function, const char *what) {
     file->device = info.st_dev;
     file->inode = info.st_ino;
     file->length_size = 8;
+    file->offset_size = 8;
     return &file->pub;
 }
 
@@ -139,6 +241,7 @@ static H5FD_t *cnnkit_open(const char *name, unsigned flags, hid_t fapl, haddr_t
 static herr_t cnnkit_close(H5FD_t *pub) {
     cnnkit_file_t *file = (cnnkit_file_t *)pub;
     int failed = close(file->fd) != 0;
+    free(file->continuations);
     free(file);
     if (failed) {
         push_errno(H5E_CANTCLOSEFILE_g, "cnnkit_close", "close");
@@ -189,16 +292,21 @@ static void note_superblock(cnnkit_file_t *file, const unsigned char *block, siz
     static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     if (size < 16 || memcmp(block, signature, 8) != 0) return;
     const unsigned version = block[8];
-    if (version <= 1) file->length_size = block[14];
-    else if (version <= 3) file->length_size = block[10];
+    if (version <= 1) {
+        file->offset_size = block[13];
+        file->length_size = block[14];
+    } else if (version <= 3) {
+        file->offset_size = block[9];
+        file->length_size = block[10];
+    }
 }
 
 /// Reads `size` bytes at `addr` with `pread` as sec2 does: in pieces of at most 1 GiB, retried on EINTR, zeros
-/// past the end of the file.
+/// past the end of the file. A failure is pushed on libhdf5's error stack as `function`'s, unless that is NULL.
 static herr_t read_fully(cnnkit_file_t *file, const char *function, haddr_t addr, size_t size, void *buffer) {
     if (addr == HADDR_UNDEF || addr > (haddr_t)INT64_MAX || size > (size_t)INT64_MAX ||
         (haddr_t)size > (haddr_t)INT64_MAX - addr) {
-        push_error(H5E_OVERFLOW_g, function, "address overflow");
+        if (function) push_error(H5E_OVERFLOW_g, function, "address overflow");
         return -1;
     }
     unsigned char *out = buffer;
@@ -209,7 +317,7 @@ static herr_t read_fully(cnnkit_file_t *file, const char *function, haddr_t addr
         ssize_t got;
         do { got = pread(file->fd, out, chunk, offset); } while (got < 0 && errno == EINTR);
         if (got < 0) {
-            push_errno(H5E_READERROR_g, function, "pread");
+            if (function) push_errno(H5E_READERROR_g, function, "pread");
             return -1;
         }
         if (got == 0) {  // past the end of the file: zeros, as sec2 gives
@@ -229,6 +337,12 @@ static herr_t cnnkit_read(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr
     if (read_fully(file, "cnnkit_read", addr, size, buffer) < 0) return -1;
     if (type == H5FD_MEM_SUPER) {
         note_superblock(file, buffer, size);
+    } else if (type == H5FD_MEM_OHDR) {
+        char reason[512];
+        if (check_object_header(file, buffer, size, addr, reason, sizeof reason) != 0) {
+            push_error(H5E_READERROR_g, "cnnkit_read", reason);
+            return -1;
+        }
     } else if (type == H5FD_MEM_DRAW || type == H5FD_MEM_GHEAP) {
         // libhdf5 reads global heap collections as raw data (H5F_block_read maps GHEAP to DRAW).
         char reason[512];

@@ -23,7 +23,8 @@ public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
     /// The output file cannot be created.
     case cannotCreate(file: String, reason: String)
     /// Reading the file in a screening process (``HDF5Library/screen``) did not end normally: libhdf5 crashed,
-    /// ran out of its memory limit or its time. `reason` says how it ended.
+    /// ran out of its memory limit or its time. `reason` says how it ended (it starts with `damaged: `, or is the
+    /// watchdog's own line when libhdf5 stalled there).
     case screeningFailed(file: String, reason: String)
 
     public var description: String {
@@ -43,7 +44,7 @@ public enum HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
         case let .cannotCreate(file, reason):
             "\(file): cannot create: \(reason)"
         case let .screeningFailed(file, reason):
-            "\(file): damaged: \(reason)"
+            "\(file): \(reason)"
         }
     }
 }

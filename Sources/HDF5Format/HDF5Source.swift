@@ -152,6 +152,7 @@ package struct HDF5Source {
         let typeClass = H5Tget_class(type.id)
         guard typeClass != H5T_NO_CLASS else { throw check.failure("H5Tget_class", path) }
         let typeSize = try check.size("H5Tget_size", path, H5Tget_size(type.id))
+        try checkStandardNumber(type, typeClass: typeClass, size: typeSize, path: path)
 
         guard let count = Tensor.elementCount(shape), count <= Architecture.maximumElementCount else {
             throw check.refused(path, "dataspace \(shape) holds more than \(Architecture.maximumElementCount) elements")
@@ -173,6 +174,31 @@ package struct HDF5Source {
             }
         }
         return DatasetInfo(shape: shape, count: count, typeClass: typeClass, typeSize: typeSize)
+    }
+
+    /// Checks that an integer or floating-point datatype is a standard one: an integer uses every bit of its
+    /// bytes from bit 0, a float is IEEE 754 binary16, binary32 or binary64 (either byte order). libhdf5 1.10 reads
+    /// other layouts without a word (a 4-byte float declaring 0 bits of precision reads as if it were float32),
+    /// while libhdf5 1.14, and so h5py and Keras, refuse them: such a datatype message is damaged.
+    ///
+    /// - Throws: ``HDF5Error/invalid(file:location:reason:)`` naming what the datatype declares.
+    package func checkStandardNumber(_ type: HDF5Handle, typeClass: H5T_class_t, size: Int, path: String) throws {
+        guard typeClass == H5T_INTEGER || typeClass == H5T_FLOAT else { return }
+        let precision = H5Tget_precision(type.id), offset = H5Tget_offset(type.id)
+        guard precision == size * 8, offset == 0 else {
+            throw check.invalid(path, "damaged datatype: a \(size)-byte \(describe(typeClass)) declares \(precision) bits of precision at bit offset \(offset) (expected \(size * 8) at 0)")
+        }
+        guard typeClass == H5T_FLOAT else { return }
+        // Sign position, exponent position and size, mantissa position and size, exponent bias.
+        let ieee: [Int: [Int]] = [2: [15, 10, 5, 0, 10, 15], 4: [31, 23, 8, 0, 23, 127], 8: [63, 52, 11, 0, 52, 1023]]
+        var sign = 0, exponentAt = 0, exponentBits = 0, mantissaAt = 0, mantissaBits = 0
+        guard H5Tget_fields(type.id, &sign, &exponentAt, &exponentBits, &mantissaAt, &mantissaBits) >= 0 else {
+            throw check.failure("H5Tget_fields", path)
+        }
+        let found = [sign, exponentAt, exponentBits, mantissaAt, mantissaBits, H5Tget_ebias(type.id)]
+        guard let expected = ieee[size], found == expected else {
+            throw check.invalid(path, "damaged or unsupported datatype: a \(size)-byte float with sign bit \(sign), exponent \(exponentBits) bits at \(exponentAt), mantissa \(mantissaBits) bits at \(mantissaAt), bias \(found[5]) (CNNKit reads IEEE 754 binary16, binary32 and binary64)")
+        }
     }
 
     /// The extent of a dataspace: `[]` for a scalar, the dimensions for a simple one.

@@ -130,6 +130,12 @@ extension HDF5Library {
         return try body()
     }
 
+    /// Removes the temporary files registered with ``removeOnStall(_:_:)``, as the watchdog does before it ends
+    /// the process; for a process that ends itself for the same reason (a stall seen in a screening process).
+    package static func removeRegisteredTemporaries() {
+        for path in HDF5Watchdog.shared.registeredTemporaries { unlink(path) }
+    }
+
     /// Notes that libhdf5 calls may now move up to `bytes` bytes (a file opened, a dataset written), which
     /// raises the time limit (``TimeLimit/seconds(forBytes:)``) for the rest of the process.
     package static func noteDataSize(_ bytes: Int) {
@@ -359,7 +365,7 @@ package final class HDF5Watchdog: @unchecked Sendable {
             while true {
                 Thread.sleep(forTimeInterval: Self.interval)
                 guard let stall = poll(now: Self.now()) else { continue }
-                for path in registeredTemporaries { unlink(path) }
+                HDF5Library.removeRegisteredTemporaries()
                 handler(stall)
                 _exit(stall.exitCode)
             }

@@ -107,7 +107,9 @@ enum HDF5Screen {
         var device: UInt64, inode: UInt64, size: Int64, modified: Int64, modifiedNanoseconds: Int64
     }
 
-    nonisolated(unsafe) private static var screened: Set<Identity> = []
+    /// What screening each file gave: nil when it may be read, else the error (thrown again, not screened again:
+    /// format detection and the reader may both open a file).
+    nonisolated(unsafe) private static var screened: [Identity: HDF5Error?] = [:]
     private static let lock = NSLock()
 
     static func screen(path: String, name: String) throws {
@@ -120,25 +122,44 @@ enum HDF5Screen {
         let identity = Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
                                 modified: Int64(info.st_mtimespec.tv_sec), modifiedNanoseconds: Int64(info.st_mtimespec.tv_nsec))
         #endif
-        if lock.withLock({ screened.contains(identity) }) { return }
+        if let known = lock.withLock({ screened[identity] }) {
+            if let error = known { throw error }
+            return
+        }
+        do {
+            try screenOnce(path: path, name: name, size: Int(clamping: info.st_size))
+            lock.withLock { screened[identity] = .some(nil) }
+        } catch let error as HDF5Error {
+            lock.withLock { screened[identity] = .some(error) }
+            throw error
+        }
+    }
+
+    private static func screenOnce(path: String, name: String, size: Int) throws {
         let limit = HDF5Library.timeLimit ?? .standard
         // The child's own watchdog stops a stuck call; the deadline is for everything else (start-up, a child
         // stopped in a loop outside libhdf5), with room for the child's many calls.
-        let deadline = limit.seconds(forBytes: Int(clamping: info.st_size)) * 2 + 10
+        let deadline = limit.seconds(forBytes: size) * 2 + 10
         let outcome = try run(path: path, name: name, deadline: deadline)
         switch outcome.ending {
         case .exited(ChildExit.read), .exited(ChildExit.refused):
-            lock.withLock { _ = screened.insert(identity) }
+            return
         case .exited(ChildExit.outOfMemory):
-            let memory = memoryLimit(fileSize: Int(clamping: info.st_size))
-            throw HDF5Error.screeningFailed(file: name, reason: "reading it needs more than the screening process's memory limit of \(memory / 1_048_576) MiB (\(outcome.stderr))")
+            let memory = memoryLimit(fileSize: size)
+            throw HDF5Error.screeningFailed(file: name, reason: "damaged: reading it needs more than the screening process's memory limit of \(memory / 1_048_576) MiB (\(outcome.stderr))")
+        case .exited(Exit.dataError) where outcome.stderr.hasPrefix(name + ": libhdf5 did not finish reading within "):
+            // The watchdog stopped the child: end as the watchdog would have ended this process, with its line
+            // and nothing else (no report), its temporaries removed.
+            HDF5Library.removeRegisteredTemporaries()
+            printError(outcome.stderr)
+            exit(Exit.dataError)
         case let .exited(code):
             let said = outcome.stderr.isEmpty ? "" : ": " + outcome.stderr
-            throw HDF5Error.screeningFailed(file: name, reason: "reading it in a screening process ended with exit \(code)\(said)")
+            throw HDF5Error.screeningFailed(file: name, reason: "damaged: reading it in a screening process ended with exit \(code)\(said)")
         case let .signaled(signal):
-            throw HDF5Error.screeningFailed(file: name, reason: "libhdf5 crashed reading it (\(signalName(signal))) in a screening process; this process read nothing of it")
+            throw HDF5Error.screeningFailed(file: name, reason: "damaged: libhdf5 crashed reading it (\(signalName(signal))) in a screening process; this process read nothing of it")
         case .timedOut:
-            throw HDF5Error.screeningFailed(file: name, reason: String(format: "reading it in a screening process did not end within %.0f s (killed)", deadline))
+            throw HDF5Error.screeningFailed(file: name, reason: String(format: "damaged: reading it in a screening process did not end within %.0f s (killed)", deadline))
         }
     }
 
