@@ -65,7 +65,7 @@ extension HDF5Model {
     ///   ``HDF5Error/cannotCreate(file:reason:)`` or ``HDF5Error/callFailed(file:location:call:stack:writing:)``
     ///   when writing fails, or an ``ArchiveError`` from the atomic rename.
     public static func writeKerasWeights(_ document: ModelDocument, to path: String, options: HDF5WriteOptions = .init()) throws {
-        let writer = KerasWeightsWriter(document: document, file: path, options: options)
+        let writer = KerasWeightsWriter(model: StreamedModel(document: document), file: path, options: options)
         try writer.validate()
         // Named: libhdf5 cannot create a file through /proc/self/fd/N (it calls realpath on it).
         try AtomicFile.write(to: path, naming: .named) { temp in

@@ -20,17 +20,6 @@ struct KerasWeightsWriter {
     let file: String
     let options: HDF5WriteOptions
 
-    /// A writer for a document held in memory.
-    init(document: ModelDocument, file: String, options: HDF5WriteOptions) {
-        self.init(model: StreamedModel(document: document), file: file, options: options)
-    }
-
-    init(model: StreamedModel, file: String, options: HDF5WriteOptions) {
-        self.model = model
-        self.file = file
-        self.options = options
-    }
-
     /// Checks that the model fits the layout, before any file is created (the same rules as the legacy
     /// full-model writer: the `.keras` config carries the same Keras layers).
     func validate() throws {
