@@ -69,7 +69,20 @@ measure "safetensors -> cnnz" "$BIN" convert "$WORK/big.safetensors" "$WORK/big3
 measure "h5 -> safetensors" "$BIN" convert "$WORK/big.h5" "$WORK/big2.safetensors"
 measure "safetensors -> h5" "$BIN" convert "$WORK/big.safetensors" "$WORK/big2.h5"
 measure "cnnz -> cnnz float16" "$BIN" convert "$WORK/big2.cnnz" "$WORK/big16.cnnz" --dtype float16
+measure "cnnz -> npz" "$BIN" convert "$WORK/big.cnnz" "$WORK/big.npz"
+measure "npz -> cnnz" "$BIN" convert "$WORK/big.npz" "$WORK/big4.cnnz" --compression none
+measure "cnnz -> npz (deflate)" "$BIN" convert "$WORK/big.cnnz" "$WORK/big2.npz" --compression deflate
+measure "npz (deflate) -> h5" "$BIN" convert "$WORK/big2.npz" "$WORK/big3.h5"
+rm -f "$WORK/big3.h5" "$WORK/big4.cnnz"
+measure "cnnz -> keras" "$BIN" convert "$WORK/big.cnnz" "$WORK/big.keras"
+measure "keras -> cnnz" "$BIN" convert "$WORK/big.keras" "$WORK/big5.cnnz" --compression none
+measure "keras -> npz" "$BIN" convert "$WORK/big.keras" "$WORK/big3.npz"
+rm -f "$WORK/big5.cnnz" "$WORK/big3.npz"
+measure "cnnz -> onnx" "$BIN" convert "$WORK/big.cnnz" "$WORK/big.onnx"
 measure "inspect cnnz" "$BIN" inspect "$WORK/big2.cnnz"
 measure "inspect h5" "$BIN" inspect "$WORK/big.h5"
 measure "inspect safetensors" "$BIN" inspect "$WORK/big.safetensors"
+measure "inspect npz" "$BIN" inspect "$WORK/big.npz"
+measure "inspect npz (deflate)" "$BIN" inspect "$WORK/big2.npz"
+measure "inspect keras" "$BIN" inspect "$WORK/big.keras"
 exit $status

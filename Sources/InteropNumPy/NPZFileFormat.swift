@@ -7,7 +7,7 @@ public struct NPZFileFormat: ModelFileFormat {
 
     public let info = FormatInfo(
         format: "npz", displayName: "npz", extensions: ["npz"],
-        capabilities: .init(reads: true, writes: true, compression: true, trainingState: true, streamsReads: false, streamsWrites: false),
+        capabilities: .init(reads: true, writes: true, compression: true, trainingState: true, streamsReads: true, streamsWrites: true),
         integrity: "npz zip read; member CRC-32 verified")
 
     /// A zip local file header `PK\3\4`.
@@ -16,11 +16,11 @@ public struct NPZFileFormat: ModelFileFormat {
     }
 
     public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
-        DocumentReader(try NPZModel.read(path: path, architecture: architecture))
+        try NPZTensorReader(path: path, architecture: architecture)
     }
 
     public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {
         try check(options, path: path)
-        try NPZModel.write(try model.document(), to: path, compress: options.compress)
+        try NPZWriter.write(model, to: path, compress: options.compress)
     }
 }

@@ -23,35 +23,9 @@ public struct NumPyArray: Sendable, Hashable {
     ///
     /// - Throws: ``ArchiveError/invalid(path:location:reason:)`` naming the byte offset.
     public static func parse(_ bytes: [UInt8], path: String) throws -> NumPyArray {
-        func fail(_ offset: Int, _ reason: String) -> ArchiveError { .invalid(path: path, location: "byte \(offset)", reason: reason) }
-        let (headerStart, headerLength, header) = try headerText(bytes, path: path)
-        guard let descr = field(header, "descr").flatMap(quoted) else { throw fail(headerStart, "header has no 'descr'") }
-        guard let order = field(header, "fortran_order"), order.hasPrefix("False") || order.hasPrefix("True") else {
-            throw fail(headerStart, "header has no 'fortran_order' True or False")
-        }
-        let fortranOrder = order.hasPrefix("True")
-        guard let shapeText = field(header, "shape"), let open = shapeText.firstIndex(of: "("), let close = shapeText.firstIndex(of: ")") else {
-            throw fail(headerStart, "header has no 'shape' tuple")
-        }
-        var shape: [Int] = []
-        for part in shapeText[shapeText.index(after: open)..<close].split(separator: ",") {
-            let trimmed = part.trimmingCharacters(in: " ")
-            if trimmed.isEmpty { continue }
-            guard let n = Int(trimmed), n >= 0 else { throw fail(headerStart, "shape entry '\(trimmed)' is not a size") }
-            shape.append(n)
-        }
-        let (width, decode) = try decoder(descr, fail: { fail(headerStart, $0) })
-        let dataStart = headerStart + headerLength
-        guard let count = product(shape), let byteCount = count.multipliedReportingOverflow(by: width).overflow ? nil : count * width else {
-            throw fail(headerStart, "shape \(shape) is too large")
-        }
-        guard bytes.count - dataStart == byteCount else {
-            throw fail(dataStart, "shape \(shape) of \(descr) needs \(byteCount) data bytes, found \(bytes.count - dataStart)")
-        }
-        var values = [Float](repeating: 0, count: count)
-        for i in 0..<count { values[i] = decode(bytes, dataStart + i * width) }
-        if fortranOrder && shape.count > 1 { values = cOrder(fortran: values, shape: shape) }
-        return NumPyArray(shape: shape, values: values, descriptor: descr)
+        var parser = NumPyStreamParser(path: path, total: bytes.count)
+        try bytes.withUnsafeBytes { try parser.consume($0) }
+        return try parser.finish()
     }
 
     /// Reorders Fortran-order (first axis fastest) values to C order (last axis fastest).
@@ -84,7 +58,7 @@ public struct NumPyArray: Sendable, Hashable {
     /// - Throws: ``ArchiveError/invalid(path:location:reason:)`` naming the byte offset.
     public static func parseText(_ bytes: [UInt8], path: String) throws -> String {
         func fail(_ offset: Int, _ reason: String) -> ArchiveError { .invalid(path: path, location: "byte \(offset)", reason: reason) }
-        let (headerStart, headerLength, header) = try headerText(bytes, path: path)
+        let (headerStart, headerLength, header) = try headerText(bytes, total: bytes.count, path: path)
         guard let descr = field(header, "descr").flatMap(quoted), descr.count >= 3,
               descr.first == "<" || descr.first == ">", descr.dropFirst().first == "U",
               let length = Int(descr.dropFirst(2)), length >= 0, length <= 1 << 24 else {
@@ -119,25 +93,46 @@ public struct NumPyArray: Sendable, Hashable {
     }
 
     /// The header's start offset, its length in bytes and its text, after checking the magic, version and length.
-    private static func headerText(_ bytes: [UInt8], path: String) throws -> (Int, Int, String) {
+    ///
+    /// - Parameters:
+    ///   - bytes: the start of the array, at least ``headerBytesNeeded(_:total:)`` bytes of it.
+    ///   - total: the size of the whole array (the member's declared size when streaming).
+    static func headerText(_ bytes: [UInt8], total: Int, path: String) throws -> (Int, Int, String) {
         func fail(_ offset: Int, _ reason: String) -> ArchiveError { .invalid(path: path, location: "byte \(offset)", reason: reason) }
-        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail(0, "not a .npy file (expected magic \\x93NUMPY)") }
+        guard total >= 10, bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail(0, "not a .npy file (expected magic \\x93NUMPY)") }
         let headerLength: Int, headerStart: Int
         switch bytes[6] {
         case 1:
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
             headerStart = 10
         case 2, 3:
-            guard bytes.count >= 12 else { throw fail(bytes.count, "file ends inside the header length") }
+            guard total >= 12, bytes.count >= 12 else { throw fail(total, "file ends inside the header length") }
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
             headerStart = 12
         default:
             throw fail(6, "npy format version \(bytes[6]) is not supported (1 to 3 are)")
         }
-        guard headerLength <= 1 << 20, headerStart + headerLength <= bytes.count else {
-            throw fail(8, "header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
+        guard headerLength <= 1 << 20, headerStart + headerLength <= total, headerStart + headerLength <= bytes.count else {
+            throw fail(8, "header length \(headerLength) runs past the end of the file (\(total) bytes)")
         }
         return (headerStart, headerLength, String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self))
+    }
+
+    /// How many bytes of an array of `total` bytes ``headerText(_:total:path:)`` needs, judged from the `prefix`
+    /// read so far: the magic and lengths first, then the header (never more than `total`). A prefix that is not
+    /// a `.npy` start needs no more: ``headerText(_:total:path:)`` says what is wrong with it.
+    static func headerBytesNeeded(_ prefix: [UInt8], total: Int) -> Int {
+        let lengths = min(12, total)
+        guard prefix.count >= lengths else { return lengths }
+        guard prefix.count >= 10, Array(prefix[0..<6]) == magic else { return prefix.count }
+        let length: Int, start: Int
+        switch prefix[6] {
+        case 1: (length, start) = (Int(prefix[8]) | Int(prefix[9]) << 8, 10)
+        case 2, 3 where prefix.count >= 12: (length, start) = (Int(prefix[8]) | Int(prefix[9]) << 8 | Int(prefix[10]) << 16 | Int(prefix[11]) << 24, 12)
+        default: return prefix.count
+        }
+        guard length <= 1 << 20 else { return prefix.count }
+        return min(total, start + length)
     }
 
     /// Magic, version 1.0, and the header dict padded with spaces and a newline to a multiple of 64 bytes.
@@ -148,11 +143,15 @@ public struct NumPyArray: Sendable, Hashable {
         return NumPyArray.magic + [1, 0, UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
     }
 
+    /// The header of ``encoded(asBytes:)`` for an array of `shape`: what precedes its values.
+    static func encodedHeader(shape: [Int], asBytes: Bool) -> [UInt8] {
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        return encodeHeader(descr: asBytes ? "|u1" : "<f4", shapeText: shapeText)
+    }
+
     /// Encodes as `.npy` version 1.0 with dtype `<f4` (or `|u1` when `asBytes`, values rounded and clamped).
     public func encoded(asBytes: Bool = false) -> [UInt8] {
-        let descr = asBytes ? "|u1" : "<f4"
-        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var out = NumPyArray.encodeHeader(descr: descr, shapeText: shapeText)
+        var out = NumPyArray.encodedHeader(shape: shape, asBytes: asBytes)
         if asBytes {
             out += values.map { UInt8(max(0, min(255, $0.rounded()))) }
         } else {
@@ -161,7 +160,7 @@ public struct NumPyArray: Sendable, Hashable {
         return out
     }
 
-    private static func field(_ header: String, _ key: String) -> String? {
+    static func field(_ header: String, _ key: String) -> String? {
         guard let range = header.range(of: "'\(key)'") else { return nil }
         var rest = header[range.upperBound...].drop { $0 == " " }
         guard rest.first == ":" else { return nil }
@@ -169,14 +168,14 @@ public struct NumPyArray: Sendable, Hashable {
         return String(rest)
     }
 
-    private static func quoted(_ s: String) -> String? {
+    static func quoted(_ s: String) -> String? {
         guard let q = s.first, q == "'" || q == "\"" else { return nil }
         let body = s.dropFirst()
         guard let end = body.firstIndex(of: q) else { return nil }
         return String(body[..<end])
     }
 
-    private static func product(_ shape: [Int]) -> Int? {
+    static func product(_ shape: [Int]) -> Int? {
         var n = 1
         for d in shape {
             let (p, o) = n.multipliedReportingOverflow(by: d)
@@ -186,7 +185,7 @@ public struct NumPyArray: Sendable, Hashable {
         return n
     }
 
-    private static func decoder(_ descr: String, fail: (String) -> ArchiveError) throws -> (Int, ([UInt8], Int) -> Float) {
+    static func decoder(_ descr: String, fail: (String) -> ArchiveError) throws -> (Int, ([UInt8], Int) -> Float) {
         func uint(_ b: [UInt8], _ o: Int, _ n: Int, little: Bool) -> UInt64 {
             var v: UInt64 = 0
             for i in 0..<n { v |= UInt64(b[o + (little ? i : n - 1 - i)]) << (8 * UInt64(i)) }

@@ -7,7 +7,7 @@ public struct ONNXFileFormat: ModelFileFormat {
 
     public let info = FormatInfo(
         format: "onnx", displayName: "ONNX", extensions: ["onnx"],
-        capabilities: .init(reads: false, writes: true, compression: false, trainingState: false, streamsReads: false, streamsWrites: false),
+        capabilities: .init(reads: false, writes: true, compression: false, trainingState: false, streamsReads: false, streamsWrites: true),
         integrity: "onnx")
 
     /// The start of a serialized `ModelProto`: `0x08` (field 1 `ir_version`, varint), a one-byte version 1-127,
@@ -30,6 +30,6 @@ public struct ONNXFileFormat: ModelFileFormat {
 
     public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {
         try check(options, path: path)
-        try ONNXExport.write(try model.document(), to: path)
+        try ONNXExport.write(model, to: path)
     }
 }

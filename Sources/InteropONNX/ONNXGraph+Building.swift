@@ -12,7 +12,14 @@ extension ONNXGraph {
         case nhwc, nchw, flat
     }
 
-    /// Builds the graph of a document's network (`Schemas/onnx-export.md` section 2).
+    /// Builds the graph of a document's network.
+    public static func build(from document: ModelDocument) throws -> ONNXGraph {
+        try build(from: StreamedModel(document: document))
+    }
+
+    /// Builds the graph of a model's network (`Schemas/onnx-export.md` section 2) from its architecture and
+    /// tensor names and shapes alone: the initializers name the parameters whose values are fetched when the
+    /// graph is written.
     ///
     /// `Mul`/`Add` preprocessing on NHWC pixels, `Transpose` to NCHW before the first convolution or pooling,
     /// `Conv` with explicit `pads` (Keras `same`: the smaller half before), `Relu`, `MaxPool` (floor), a
@@ -21,8 +28,8 @@ extension ONNXGraph {
     ///
     /// - Throws: ``ONNXError/tensorMismatch(tensor:reason:)`` when a tensor is missing, unknown or mis-shaped;
     ///   ``ONNXError/unsupportedArchitecture(layer:reason:)`` when the architecture is invalid.
-    public static func build(from document: ModelDocument) throws -> ONNXGraph {
-        let architecture = document.architecture
+    public static func build(from model: StreamedModel) throws -> ONNXGraph {
+        let architecture = model.architecture
         let shapes: [ActivationShape], specs: [ParameterSpec]
         do {
             shapes = try architecture.activationShapes()
@@ -30,14 +37,14 @@ extension ONNXGraph {
         } catch {
             throw ONNXError.unsupportedArchitecture(layer: nil, reason: "\(error)")
         }
-        var tensors: [String: Tensor] = [:]
-        for t in document.tensors {
-            guard tensors.updateValue(t.tensor, forKey: t.name) == nil else { throw ONNXError.tensorMismatch(tensor: t.name, reason: "appears twice") }
+        var tensors: [String: [Int]] = [:]
+        for t in model.parameters {
+            guard tensors.updateValue(t.shape, forKey: t.name) == nil else { throw ONNXError.tensorMismatch(tensor: t.name, reason: "appears twice") }
         }
         for spec in specs {
-            guard let t = tensors[spec.name] else { throw ONNXError.tensorMismatch(tensor: spec.name, reason: "missing (expected shape \(spec.shape))") }
-            guard t.shape == spec.shape, Tensor.elementCount(t.shape) == t.scalars.count else {
-                throw ONNXError.tensorMismatch(tensor: spec.name, reason: "expected shape \(spec.shape), found \(t.shape) with \(t.scalars.count) values")
+            guard let shape = tensors[spec.name] else { throw ONNXError.tensorMismatch(tensor: spec.name, reason: "missing (expected shape \(spec.shape))") }
+            guard shape == spec.shape else {
+                throw ONNXError.tensorMismatch(tensor: spec.name, reason: "expected shape \(spec.shape), found \(shape)")
             }
         }
         if let extra = Set(tensors.keys).subtracting(specs.map(\.name)).sorted().first {
@@ -66,8 +73,8 @@ extension ONNXGraph {
         }
 
         let pre = architecture.preprocessing
-        initializers.append(Initializer(name: "preprocessing.scale", dims: [], values: [pre.scale]))
-        initializers.append(Initializer(name: "preprocessing.offset", dims: [], values: [pre.offset]))
+        initializers.append(Initializer(name: "preprocessing.scale", dims: [], values: .constant([pre.scale])))
+        initializers.append(Initializer(name: "preprocessing.offset", dims: [], values: .constant([pre.offset])))
         emit("Mul", "preprocessing/scale", [current, "preprocessing.scale"])
         emit("Add", "preprocessing/offset", [current, "preprocessing.offset"])
 
@@ -77,13 +84,12 @@ extension ONNXGraph {
             case let .conv2d(spec):
                 toNCHW(layer.name)
                 let kernelName = "\(layer.name).kernel"
-                let kernel = tensors[kernelName] ?? Tensor(zeros: [])
                 initializers.append(Initializer(name: kernelName, dims: [spec.filters, inShape.channels, spec.kernel[0], spec.kernel[1]],
-                                                values: oihw(hwio: kernel.scalars, kh: spec.kernel[0], kw: spec.kernel[1], cin: inShape.channels, cout: spec.filters)))
+                                                values: .convolutionKernel(kernelName, kh: spec.kernel[0], kw: spec.kernel[1], cin: inShape.channels, cout: spec.filters)))
                 var inputs = [current, kernelName]
                 if spec.bias {
                     let biasName = "\(layer.name).bias"
-                    initializers.append(Initializer(name: biasName, dims: [spec.filters], values: tensors[biasName]?.scalars ?? []))
+                    initializers.append(Initializer(name: biasName, dims: [spec.filters], values: .parameter(biasName)))
                     inputs.append(biasName)
                 }
                 let pads = padding(inShape, window: spec.kernel, stride: spec.stride, padding: spec.padding)
@@ -104,11 +110,11 @@ extension ONNXGraph {
             case let .dense(spec):
                 toFlat("\(layer.name)/flatten")
                 let kernelName = "\(layer.name).kernel"
-                initializers.append(Initializer(name: kernelName, dims: [inShape.count, spec.units], values: tensors[kernelName]?.scalars ?? []))
+                initializers.append(Initializer(name: kernelName, dims: [inShape.count, spec.units], values: .parameter(kernelName)))
                 var inputs = [current, kernelName]
                 if spec.bias {
                     let biasName = "\(layer.name).bias"
-                    initializers.append(Initializer(name: biasName, dims: [spec.units], values: tensors[biasName]?.scalars ?? []))
+                    initializers.append(Initializer(name: biasName, dims: [spec.units], values: .parameter(biasName)))
                     inputs.append(biasName)
                 }
                 emit("Gemm", layer.name, inputs, [.int("transA", 0), .int("transB", 0)])

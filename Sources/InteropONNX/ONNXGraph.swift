@@ -22,11 +22,24 @@ public struct ONNXGraph: Sendable, Hashable {
         public var attributes: [Attribute]
     }
 
-    /// A constant float32 tensor.
+    /// A constant float32 tensor: its values are given, or fetched from the model when it is written.
     public struct Initializer: Sendable, Hashable {
         public var name: String
         public var dims: [Int]
-        public var values: [Float]
+        public var values: Values
+
+        /// Where an initializer's values come from.
+        public enum Values: Sendable, Hashable {
+            /// Given here (the preprocessing scalars).
+            case constant([Float])
+            /// The model's parameter of that name, as stored (dense kernels, biases).
+            case parameter(String)
+            /// The model's convolution kernel of that name, `[kh, kw, in, out]` reordered to `[out, in, kh, kw]`.
+            case convolutionKernel(String, kh: Int, kw: Int, cin: Int, cout: Int)
+        }
+
+        /// The number of values (the product of ``dims``).
+        public var count: Int { dims.reduce(1, *) }
     }
 
     /// A graph input or output: float32 with the given dims, nil for the symbolic batch dimension `N`.

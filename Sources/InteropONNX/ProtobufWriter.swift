@@ -48,9 +48,14 @@ struct ProtobufWriter {
 
     /// A `bytes` field.
     mutating func bytes(_ field: Int, _ value: [UInt8]) {
-        key(field, .lengthDelimited)
-        appendVarint(UInt64(value.count))
+        lengthDelimitedKey(field, length: value.count)
         bytes += value
+    }
+
+    /// The key and length of a length-delimited field whose `length` bytes the caller writes after these.
+    mutating func lengthDelimitedKey(_ field: Int, length: Int) {
+        key(field, .lengthDelimited)
+        appendVarint(UInt64(length))
     }
 
     /// A `string` field (UTF-8).

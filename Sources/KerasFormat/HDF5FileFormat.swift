@@ -84,5 +84,5 @@ extension HDF5FileFormat {
 }
 
 extension HDF5TensorReader {
-    public var formatVersion: String { HDF5FileFormat.variant(path: file, metadata: metadata) }
+    public var formatVersion: String { variant ?? HDF5FileFormat.variant(path: file, metadata: metadata) }
 }

@@ -19,12 +19,13 @@ extension HDF5Model {
     /// - Throws: ``HDF5Error``: `invalid` naming the layer and both shapes on a mismatch, or saying that an
     ///   architecture is needed; any error of ``read(path:architecture:)``.
     public static func readKerasWeights(path: String, architecture: Architecture?) throws -> ModelDocument {
-        try readKerasWeights(path: path, name: path, architecture: architecture, optimizer: nil,
-                             fallback: { try KerasConfigFile.sibling(of: path) })
+        let (source, layout) = try readKerasWeightsLayout(path: path, name: path, architecture: architecture, optimizer: nil,
+                                                          fallback: { try KerasConfigFile.sibling(of: path) })
+        return try HDF5Library.serialized { try layout.document { try KerasWeightsReader(source: source).readTensor($0) } }
     }
 
-    /// Reads the Keras 3 weights layout from a file that is part of another (the `model.weights.h5` of a
-    /// `.keras`, extracted to `path`).
+    /// Opens the Keras 3 weights layout in a file that is part of another (the `model.weights.h5` of a `.keras`,
+    /// extracted to `path`) and reads everything but the weights and slots, which it locates.
     ///
     /// - Parameters:
     ///   - path: the extracted file.
@@ -32,22 +33,25 @@ extension HDF5Model {
     ///   - architecture: the architecture from the container's config (our `/cnnkit@architecture` wins when the
     ///     file has one).
     ///   - optimizer: the optimizer of the container's `compile_config`, to read Keras' `/optimizer/vars`.
+    /// - Returns: the open file and its layout.
     /// - Throws: ``HDF5Error`` naming `name`, the HDF5 path and what was expected and found.
-    public static func readKerasWeights(path: String, name: String, architecture: Architecture, optimizer: OptimizerConfig?) throws -> ModelDocument {
+    static func readKerasWeightsLayout(path: String, name: String, architecture: Architecture, optimizer: OptimizerConfig?) throws
+        -> (HDF5Source, HDF5ModelLayout) {
         // Our architecture, when present, is authoritative (as in our .h5 files); the container's is the fallback.
-        try readKerasWeights(path: path, name: name, architecture: nil, optimizer: optimizer, fallback: { architecture })
+        try readKerasWeightsLayout(path: path, name: name, architecture: nil, optimizer: optimizer, fallback: { architecture })
     }
 
-    private static func readKerasWeights(path: String, name: String, architecture: Architecture?, optimizer: OptimizerConfig?,
-                                         fallback: @escaping () throws -> Architecture?) throws -> ModelDocument {
+    private static func readKerasWeightsLayout(path: String, name: String, architecture: Architecture?, optimizer: OptimizerConfig?,
+                                               fallback: @escaping () throws -> Architecture?) throws -> (HDF5Source, HDF5ModelLayout) {
         let source = try HDF5Source.open(path: path, name: name)
-        return try HDF5Library.serialized {
+        let layout = try HDF5Library.serialized {
             guard try KerasWeightsReader.isWeightsLayout(source: source) else {
                 throw source.check.invalid("/", "not the Keras 3 weights layout (expected a /layers group and no /model_weights)")
             }
             return try KerasWeightsReader(source: source)
-                .read(.init(architecture: architecture, fallbackArchitecture: fallback, optimizer: optimizer))
+                .readLayout(.init(architecture: architecture, fallbackArchitecture: fallback, optimizer: optimizer))
         }
+        return (source, layout)
     }
 
     /// Writes a model as a Keras 3 weights file (`.weights.h5`) atomically: what Keras' `load_weights` reads,
@@ -61,7 +65,7 @@ extension HDF5Model {
     ///   ``HDF5Error/cannotCreate(file:reason:)`` or ``HDF5Error/callFailed(file:location:call:stack:writing:)``
     ///   when writing fails, or an ``ArchiveError`` from the atomic rename.
     public static func writeKerasWeights(_ document: ModelDocument, to path: String, options: HDF5WriteOptions = .init()) throws {
-        let writer = KerasWeightsWriter(document: document, file: path, options: options)
+        let writer = KerasWeightsWriter(model: StreamedModel(document: document), file: path, options: options)
         try writer.validate()
         // Unnamed where the system allows (O_TMPFILE), so that kill -9 leaves nothing: HDF5Sink writes a
         // /proc/self/fd/N temporary through its descriptor.
@@ -71,16 +75,16 @@ extension HDF5Model {
     }
 
     /// Writes the Keras 3 weights layout straight to `path` (not atomically), for a file that becomes part of
-    /// another (the `model.weights.h5` of a `.keras`).
+    /// another (the `model.weights.h5` of a `.keras`), fetching one tensor at a time.
     ///
     /// - Parameters:
-    ///   - document: the model.
+    ///   - model: the model.
     ///   - path: a fresh temporary file.
     ///   - name: how messages name the output, such as `m.keras:model.weights.h5`.
     ///   - options: dataset storage.
     /// - Throws: the errors of ``writeKerasWeights(_:to:options:)``.
-    public static func writeKerasWeights(_ document: ModelDocument, toPart path: String, name: String, options: HDF5WriteOptions = .init()) throws {
-        let writer = KerasWeightsWriter(document: document, file: name, options: options)
+    public static func writeKerasWeights(_ model: StreamedModel, toPart path: String, name: String, options: HDF5WriteOptions = .init()) throws {
+        let writer = KerasWeightsWriter(model: model, file: name, options: options)
         try writer.validate()
         try HDF5Library.removeOnStall([path]) { try HDF5Library.serialized { try writer.write(temp: path) } }
     }

@@ -18,3 +18,13 @@ struct HDF5ModelLayout {
     var parameters: [Located]
     var slots: [Located]
 }
+
+extension HDF5ModelLayout {
+    /// The whole document, each parameter and slot read by `read`.
+    func document(_ read: (Located) throws -> Tensor) throws -> ModelDocument {
+        var state = trainingState
+        state?.slots = try slots.map { NamedTensor(name: $0.descriptor.name, tensor: try read($0)) }
+        return ModelDocument(architecture: architecture, tensors: try parameters.map { NamedTensor(name: $0.descriptor.name, tensor: try read($0)) },
+                             trainingState: state, probes: probes, metadata: metadata)
+    }
+}

@@ -12,12 +12,7 @@ struct HDF5ModelReader {
 
     /// Reads the whole document.
     func read() throws -> ModelDocument {
-        let layout = try readLayout()
-        var state = layout.trainingState
-        state?.slots = try layout.slots.map { NamedTensor(name: $0.descriptor.name, tensor: try readTensor($0)) }
-        return ModelDocument(architecture: layout.architecture,
-                             tensors: try layout.parameters.map { NamedTensor(name: $0.descriptor.name, tensor: try readTensor($0)) },
-                             trainingState: state, probes: layout.probes, metadata: layout.metadata)
+        try readLayout().document { try readTensor($0) }
     }
 
     /// Reads everything but the parameter and slot values.

@@ -92,20 +92,12 @@ struct HDF5ModelWriter {
         }
         try writeModelWeights(root, sink: sink)
         if let state = model.trainingState { try writeOptimizerWeights(root, state: state, sink: sink) }
-        let small = ModelDocument(architecture: model.architecture, tensors: [], trainingState: model.trainingState,
-                                  probes: model.probes, metadata: model.metadata)
-        try CNNKitGroupWriter(document: small, file: file).write(root, sink: sink)
+        try CNNKitGroupWriter(document: model.smallParts, file: file).write(root, sink: sink)
         try sink.flush(root)
     }
 
-    /// Fetches a tensor from the model, turning a shape that differs from its descriptor into a write error. The
-    /// watchdog does not count the fetch as libhdf5's time (the source may decompress and check the tensor).
     private func fetch(_ descriptor: TensorDescriptor) throws -> Tensor {
-        do {
-            return try HDF5Library.outsideLibHDF5 { try model.fetch(descriptor) }
-        } catch let error as ConvNetError {
-            throw HDF5Error.cannotWrite(file: file, reason: "\(error)")
-        }
+        try model.fetchForHDF5(descriptor, file: file)
     }
 
     /// `/model_weights`: `layer_names`, one group per Keras layer (sorted by name, as Keras creates them) with
@@ -164,6 +156,25 @@ struct HDF5ModelWriter {
         for entry in entries {
             let tensor = try entry.slot.map(fetch) ?? Tensor(zeros: entry.shape)
             try sink.writeFloats(optimizer, entry.dataset, shape: tensor.shape, scalars: tensor.scalars, path: "\(path)/\(entry.dataset)")
+        }
+    }
+}
+
+extension StreamedModel {
+    /// The model without its parameters and slots (architecture, training-state scalars, probes, metadata): what
+    /// the `/cnnkit` group and Keras' config hold.
+    var smallParts: ModelDocument {
+        ModelDocument(architecture: architecture, tensors: [], trainingState: trainingState, probes: probes, metadata: metadata)
+    }
+
+    /// Fetches a tensor for an HDF5 writer, turning a shape that differs from its descriptor into a write error
+    /// naming `file`. The watchdog does not count the fetch as libhdf5's time (the source may decompress and
+    /// check the tensor).
+    func fetchForHDF5(_ descriptor: TensorDescriptor, file: String) throws -> Tensor {
+        do {
+            return try HDF5Library.outsideLibHDF5 { try fetch(descriptor) }
+        } catch let error as ConvNetError {
+            throw HDF5Error.cannotWrite(file: file, reason: "\(error)")
         }
     }
 }

@@ -20,7 +20,18 @@ public enum KerasArchive {
     ///   (an unsupported layer, named with its class and option) and for `model.weights.h5` (a shape mismatch,
     ///   named with the layer and both shapes).
     public static func read(path: String) throws -> ModelDocument {
-        try KerasArchiveReader(path: path).read()
+        try StreamedModel(reader: open(path: path)).document()
+    }
+
+    /// Opens a `.keras` file for streaming: the checks and small parts of ``read(path:)`` now, each weight and
+    /// optimizer slot read from the extracted `model.weights.h5` when asked (the reader owns that temporary file).
+    ///
+    /// - Throws: the errors of ``read(path:)``.
+    public static func open(path: String) throws -> any TensorStreamReader {
+        try KerasArchiveReader(path: path).open { metadata in
+            let kind = "Keras 3 archive (.keras)"
+            return metadata["keras_version"].map { "\(kind), Keras \($0)" } ?? kind
+        }
     }
 
     /// Writes a `.keras` file atomically (temporary file, fsync, rename).
@@ -33,6 +44,12 @@ public enum KerasArchive {
     /// - Throws: ``HDF5Format/HDF5Error/cannotWrite(file:reason:)`` when the document does not fit the layout,
     ///   ``KerasArchiveError`` when the zip cannot be written, or an ``ArchiveError`` from the atomic rename.
     public static func write(_ document: ModelDocument, to path: String, options: HDF5WriteOptions = .init()) throws {
-        try KerasArchiveWriter(document: document, path: path, options: options).write()
+        try write(StreamedModel(document: document), to: path, options: options)
+    }
+
+    /// Writes a `.keras` file atomically, fetching one tensor at a time from `model` (the errors of
+    /// writing a document, and what fetching a tensor throws).
+    public static func write(_ model: StreamedModel, to path: String, options: HDF5WriteOptions = .init()) throws {
+        try KerasArchiveWriter(model: model, path: path, options: options).write()
     }
 }

@@ -9,14 +9,16 @@ import ZipIntegrity
 import Glibc
 #endif
 
-/// Reads a `.keras` zip (`Schemas/keras-mapping.md` §1): checks the member list and sizes before extracting,
-/// verifies each member's CRC-32, reads `config.json` for the architecture and optimizer, and the
-/// `model.weights.h5` member (extracted to a temporary file) for the weights and our `/cnnkit` extras.
+/// Opens a `.keras` zip (`Schemas/keras-mapping.md` §1) for streaming: checks the member list and sizes before
+/// extracting, verifies each member's CRC-32, reads `config.json` for the architecture and optimizer, and
+/// extracts the `model.weights.h5` member to a temporary file, whose layout (our `/cnnkit` extras, and where each
+/// weight is) is read now and each weight when asked.
 struct KerasArchiveReader {
     /// The file as the user named it.
     let path: String
 
-    func read() throws -> ModelDocument {
+    /// - Parameter formatVersion: what `inspect` shows for the file, from its metadata.
+    func open(formatVersion: ([String: String]) -> String) throws -> HDF5TensorReader {
         guard access(path, R_OK) == 0 else { throw KerasArchiveError.missingFile(file: path, reason: errnoText()) }
         let fileSize = try self.fileSize()
         let archive: Archive
@@ -52,11 +54,16 @@ struct KerasArchiveReader {
         let (architecture, optimizer) = try KerasConfigFile.read(json: String(decoding: configData, as: UTF8.self), file: path,
                                                                  location: KerasArchiveLayout.config)
         let temp = try extractToTemporaryFile(archive, weightsEntry)
-        defer { temp.remove() }
-        // Removed by the watchdog too, should libhdf5 never return on it.
-        return try HDF5Library.removeOnStall([temp.path]) {
-            try HDF5Model.readKerasWeights(path: temp.path, name: "\(path):\(KerasArchiveLayout.weights)", architecture: architecture,
-                                           optimizer: optimizer)
+        do {
+            // Removed by the watchdog too, should libhdf5 never return on it.
+            let (source, layout) = try HDF5Library.removeOnStall([temp.path]) {
+                try HDF5Model.readKerasWeightsLayout(path: temp.path, name: "\(path):\(KerasArchiveLayout.weights)", architecture: architecture,
+                                                     optimizer: optimizer)
+            }
+            return HDF5TensorReader(file: path, source: source, layout: layout, part: temp, variant: formatVersion(layout.metadata))
+        } catch {
+            temp.remove()
+            throw error
         }
     }
 

@@ -10,22 +10,23 @@ import Glibc
 /// Writes a `.keras` zip (`Schemas/keras-mapping.md` §1): `metadata.json`, `config.json` and
 /// `model.weights.h5`, in that order, all stored (no compression) with a fixed date, so that the same document
 /// gives the same bytes. The weights member is written to a named ``TemporaryFile`` beside the output first
-/// (libhdf5 opens it by its path); the zip goes to the output through ``AtomicFile``.
+/// (libhdf5 opens it by its path), one tensor at a time from the model; it is then copied into the zip a chunk at
+/// a time from disk; the zip goes to the output through ``AtomicFile``.
 struct KerasArchiveWriter {
-    let document: ModelDocument
+    let model: StreamedModel
     /// The destination the user named.
     let path: String
     let options: HDF5WriteOptions
 
     func write() throws {
-        let config = Data(KerasConfigFile.json(for: document).utf8)
+        let config = Data(KerasConfigFile.json(for: model.smallParts).utf8)
         let metadata = Data(KerasArchiveLayout.metadataJSON.utf8)
         try AtomicFile.write(to: path) { temp in
             let weights = try AtomicFile.scratchFile(beside: path, naming: .named)
             defer { weights.remove() }
             // Removed by the watchdog too, should libhdf5 never return on it.
             try HDF5Library.removeOnStall([weights.path]) {
-                try HDF5Model.writeKerasWeights(document, toPart: weights.path, name: "\(path):\(KerasArchiveLayout.weights)", options: options)
+                try HDF5Model.writeKerasWeights(model, toPart: weights.path, name: "\(path):\(KerasArchiveLayout.weights)", options: options)
             }
             try writeZip(at: temp, metadata: metadata, config: config, weights: weights.path)
         }

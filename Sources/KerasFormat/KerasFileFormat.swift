@@ -2,14 +2,14 @@ import ConvNet
 import HDF5Format
 import ModelArchive
 
-/// The `.keras` format: a zip whose first members name Keras' files; read and written whole (the weights are an
-/// HDF5 file inside the zip).
+/// The `.keras` format: a zip whose first members name Keras' files. The weights are an HDF5 file inside the zip,
+/// extracted to (or written into) a temporary file and read (or written) there one tensor at a time.
 public struct KerasFileFormat: ModelFileFormat {
     public init() {}
 
     public let info = FormatInfo(
         format: "keras", displayName: "Keras", extensions: ["keras"],
-        capabilities: .init(reads: true, writes: true, compression: true, trainingState: true, streamsReads: false, streamsWrites: false),
+        capabilities: .init(reads: true, writes: true, compression: true, trainingState: true, streamsReads: true, streamsWrites: true),
         integrity: "keras zip read; member CRC-32 verified")
 
     /// A zip (local file header `PK\3\4`) naming `config.json`, `metadata.json` or `model.weights.h5` near its start.
@@ -20,9 +20,7 @@ public struct KerasFileFormat: ModelFileFormat {
     }
 
     public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
-        let document = try KerasArchive.read(path: path)
-        let kind = "Keras 3 archive (.keras)"
-        return DocumentReader(document, formatVersion: document.metadata["keras_version"].map { "\(kind), Keras \($0)" } ?? kind)
+        try KerasArchive.open(path: path)
     }
 
     public func check(_ options: SaveOptions, path: String) throws {
@@ -33,7 +31,7 @@ public struct KerasFileFormat: ModelFileFormat {
 
     public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {
         try check(options, path: path)
-        try KerasArchive.write(try model.document(), to: path,
+        try KerasArchive.write(model, to: path,
                                options: HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none))
     }
 }

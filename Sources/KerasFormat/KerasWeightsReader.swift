@@ -2,7 +2,7 @@ import ConvNet
 import HDF5Format
 import ModelArchive
 
-/// Reads a ``ModelDocument`` from the Keras 3 weights layout (`Schemas/keras-mapping.md` §2), written by Keras
+/// Reads the Keras 3 weights layout (`Schemas/keras-mapping.md` §2), written by Keras
 /// (`save_weights`, the `model.weights.h5` of a `.keras`) or by CNNKit (plus `/cnnkit`).
 ///
 /// The layout holds no architecture. It comes from the caller (`--architecture`, a `.keras` file's
@@ -30,11 +30,17 @@ struct KerasWeightsReader {
     }
 
     /// Reads the whole document.
+    func read(_ context: Context) throws -> ModelDocument {
+        try readLayout(context).document { try readTensor($0) }
+    }
+
+    /// Reads everything but the parameter and slot values, and locates each of those (its shape checked against
+    /// the architecture's).
     ///
     /// Our `/cnnkit` extras (training state, probes, metadata) are read when the architecture is ours or equal to
     /// ours. Keras files give a training state only with an optimizer from the context (a `.keras` compiled
     /// model): `step` = `iteration`, the stored learning rate and slots, epoch 0, batch size 32, seed 0.
-    func read(_ context: Context) throws -> ModelDocument {
+    func readLayout(_ context: Context) throws -> HDF5ModelLayout {
         let cnnkit = CNNKitGroupReader(source: source)
         let ours = try cnnkit.exists(root) ? cnnkit.openGroup(root) : nil
         let embedded = try ours.map { try cnnkit.architecture($0) }
@@ -46,36 +52,53 @@ struct KerasWeightsReader {
         } catch {
             throw check.invalid("/", "the architecture given for this file is invalid: \(error)")
         }
-        let tensors = try readLayers(architecture)
+        let tensors = try locateLayers(architecture)
         guard let ours, embedded == architecture else {
-            let state = try context.optimizer.flatMap { try kerasState(architecture: architecture, optimizer: $0) }
-            return ModelDocument(architecture: architecture, tensors: tensors, trainingState: state)
+            var slots: [HDF5ModelLayout.Located] = []
+            let state = try context.optimizer.flatMap { optimizer in
+                try kerasState(architecture: architecture, optimizer: optimizer, slots: &slots)
+            }
+            return HDF5ModelLayout(architecture: architecture, trainingState: state, probes: nil, metadata: [:], parameters: tensors, slots: slots)
         }
+        // The slots are located here and read on demand; the state keeps none.
+        var slots: [HDF5ModelLayout.Located] = []
         var kerasCopy: (step: Int, learningRate: Float)?
         let state = try cnnkit.trainingState(ours) { optimizer in
-            guard let read = try readOptimizer(architecture: architecture, optimizer: optimizer) else {
+            guard let read = try locateOptimizer(architecture: architecture, optimizer: optimizer) else {
                 throw check.invalid("/\(KerasWeightsLayout.optimizer)", "missing, but /cnnkit/training records a training state")
             }
-            kerasCopy = (read.step, read.learningRate)
-            return read.slots
+            (slots, kerasCopy) = (read.slots, (read.step, read.learningRate))
+            return []
         }
         if let state, let kerasCopy {
             try cnnkit.checkKerasCopy(kerasCopy, of: state, at: "/\(KerasWeightsLayout.optimizer)/\(KerasWeightsLayout.vars)")
         }
-        return ModelDocument(architecture: architecture, tensors: tensors, trainingState: state,
-                             probes: try cnnkit.probes(ours, architecture: architecture), metadata: try cnnkit.metadata(ours))
+        return HDF5ModelLayout(architecture: architecture, trainingState: state, probes: try cnnkit.probes(ours, architecture: architecture),
+                               metadata: try cnnkit.metadata(ours), parameters: tensors, slots: slots)
+    }
+
+    /// Reads one located parameter or slot, checking the dataset before allocating.
+    func readTensor(_ located: HDF5ModelLayout.Located) throws -> Tensor {
+        try source.readFloats(root, located.path, base: "/", expected: located.descriptor.shape)
+    }
+
+    /// The shape of the dataset at `base`/`name` below `parent`, checked before anything is read
+    /// (``HDF5Source/inspect(_:path:)``).
+    private func shape(_ parent: HDF5Handle, _ name: String, base: String) throws -> [Int] {
+        let path = source.join(base, name)
+        return try source.inspect(try source.openDataset(parent, name, base: base), path: path).shape
     }
 
     // MARK: Layers
 
-    /// Reads each layer's parameters from its `/layers/<group>/vars` and checks that no other layer group holds
+    /// Locates each layer's parameters in its `/layers/<group>/vars` and checks that no other layer group holds
     /// variables.
-    private func readLayers(_ architecture: Architecture) throws -> [NamedTensor] {
+    private func locateLayers(_ architecture: Architecture) throws -> [HDF5ModelLayout.Located] {
         let base = "/\(KerasWeightsLayout.layers)"
         let layers = try source.openGroup(root, KerasWeightsLayout.layers, base: "/")
         let specs = try architecture.parameterSpecs()
         let groups = KerasWeightsLayout.weightGroups(architecture)
-        var tensors: [NamedTensor] = []
+        var tensors: [HDF5ModelLayout.Located] = []
         for (index, layer) in architecture.layers.enumerated() {
             let layerSpecs = specs.filter { $0.layerIndex == index }
             guard let group = groups[layer.name], !layerSpecs.isEmpty else { continue }
@@ -89,11 +112,11 @@ struct KerasWeightsReader {
                 throw check.invalid(path, "layer \(layer.name) has \(layerSpecs.count) parameter(s) (\(layerSpecs.map(\.name).joined(separator: ", "))), the file holds \(members.count)")
             }
             for (position, spec) in layerSpecs.enumerated() {
-                let tensor = try source.readFloats(vars, String(position), base: path)
-                guard tensor.shape == spec.shape else {
-                    throw check.invalid("\(path)/\(position)", "layer \(layer.name) \(spec.isBias ? "bias" : "kernel"): the architecture needs shape \(spec.shape), the file holds \(tensor.shape)")
+                let found = try shape(vars, String(position), base: path)
+                guard found == spec.shape else {
+                    throw check.invalid("\(path)/\(position)", "layer \(layer.name) \(spec.isBias ? "bias" : "kernel"): the architecture needs shape \(spec.shape), the file holds \(found)")
                 }
-                tensors.append(NamedTensor(name: spec.name, tensor: tensor))
+                tensors.append(HDF5ModelLayout.Located(descriptor: TensorDescriptor(name: spec.name, shape: spec.shape), path: "\(path.dropFirst())/\(position)"))
             }
         }
         // A group with variables that no layer of the architecture reads means another model.
@@ -113,19 +136,21 @@ struct KerasWeightsReader {
 
     // MARK: Optimizer
 
-    /// A Keras file's training state from a `compile_config` optimizer and `/optimizer/vars` (nil without them).
-    private func kerasState(architecture: Architecture, optimizer: OptimizerConfig) throws -> TrainingState? {
+    /// A Keras file's training state (without its slots, which go to `slots`, located) from a `compile_config`
+    /// optimizer and `/optimizer/vars`.
+    private func kerasState(architecture: Architecture, optimizer: OptimizerConfig, slots: inout [HDF5ModelLayout.Located]) throws -> TrainingState? {
         var config = optimizer
-        var step = 0, slots: [NamedTensor] = []
-        if let read = try readOptimizer(architecture: architecture, optimizer: optimizer) {
+        var step = 0
+        if let read = try locateOptimizer(architecture: architecture, optimizer: optimizer) {
             (step, slots, config.learningRate) = (read.step, read.slots, read.learningRate)
         }
         let seed: UInt64 = 0
-        return TrainingState(step: step, batchSize: 32, optimizer: config, slots: slots, rngState: RandomGenerator(seed: seed).state, seed: seed)
+        return TrainingState(step: step, batchSize: 32, optimizer: config, slots: [], rngState: RandomGenerator(seed: seed).state, seed: seed)
     }
 
-    /// Reads `/optimizer/vars` (`0` iteration, `1` learning rate, then the slots), or nil when it is absent.
-    private func readOptimizer(architecture: Architecture, optimizer: OptimizerConfig) throws -> (step: Int, learningRate: Float, slots: [NamedTensor])? {
+    /// Reads `/optimizer/vars` (`0` iteration, `1` learning rate) and locates the slots, or nil when it is absent.
+    private func locateOptimizer(architecture: Architecture, optimizer: OptimizerConfig) throws
+        -> (step: Int, learningRate: Float, slots: [HDF5ModelLayout.Located])? {
         let base = "/\(KerasWeightsLayout.optimizer)"
         guard try source.exists(root, KerasWeightsLayout.optimizer, path: base) else { return nil }
         let path = "\(base)/\(KerasWeightsLayout.vars)"
@@ -141,14 +166,14 @@ struct KerasWeightsReader {
         let iteration = try source.readInteger(vars, "0", base: path)
         guard iteration >= 0, let step = Int(exactly: iteration) else { throw check.invalid("\(path)/0", "iteration \(iteration) is negative") }
         let learningRate = try source.readScalarFloat(vars, "1", base: path)
-        var slots: [NamedTensor] = []
+        var slots: [HDF5ModelLayout.Located] = []
         for (offset, entry) in expected.enumerated() {
             let name = String(offset + 2)
-            let tensor = try source.readFloats(vars, name, base: path)
-            guard tensor.shape == entry.shape else {
-                throw check.invalid("\(path)/\(name)", "optimizer slot \(entry.name): the architecture needs shape \(entry.shape), the file holds \(tensor.shape)")
+            let found = try shape(vars, name, base: path)
+            guard found == entry.shape else {
+                throw check.invalid("\(path)/\(name)", "optimizer slot \(entry.name): the architecture needs shape \(entry.shape), the file holds \(found)")
             }
-            slots.append(NamedTensor(name: entry.name, tensor: tensor))
+            slots.append(HDF5ModelLayout.Located(descriptor: TensorDescriptor(name: entry.name, shape: entry.shape), path: "\(path.dropFirst())/\(name)"))
         }
         return (step, learningRate, slots)
     }

@@ -74,22 +74,3 @@ public struct DocumentLayout: Sendable, Equatable {
         self.trainingState = state
     }
 }
-
-extension ModelDocument {
-    /// Assembles a document from tensors stored flat under their exchange names (``DocumentLayout``).
-    ///
-    /// - Throws: ``DocumentAssemblyFailure`` naming the missing, mis-shaped or unclaimed tensor.
-    public static func assemble(tensors: [String: Tensor], architecture: Architecture, specs: [ParameterSpec], state: TrainingState?,
-                                probeNames: (inputs: String, outputs: String), probesSource: String?, metadata: [String: String],
-                                unclaimedReason: String) throws(DocumentAssemblyFailure) -> ModelDocument {
-        let layout = try DocumentLayout(shapes: tensors.mapValues(\.shape), architecture: architecture, specs: specs, state: state,
-                                        probeNames: probeNames, unclaimedReason: unclaimedReason)
-        func value(_ d: TensorDescriptor) -> NamedTensor { NamedTensor(name: d.name, tensor: tensors[d.name] ?? Tensor(zeros: d.shape)) }
-        var state = layout.trainingState
-        state?.slots = layout.slots.map(value)
-        let probes = layout.probes.map { p in
-            Probes(inputs: value(p.inputs).tensor, outputs: value(p.outputs).tensor, source: probesSource ?? "")
-        }
-        return ModelDocument(architecture: architecture, tensors: layout.parameters.map(value), trainingState: state, probes: probes, metadata: metadata)
-    }
-}

@@ -90,7 +90,7 @@ struct ConversionRequest {
     var verify = true
 }
 
-/// Converts a file through ``ModelFiles/convert(_:to:options:)`` (streaming between HDF5 and CNNZ), carrying
+/// Converts a file through ``ModelFiles/convert(_:to:options:)`` (streaming wherever both formats stream), carrying
 /// probes over (recording them when the input has none), then reopening the output and verifying it against the
 /// input. Returns the lines to print and the verification report.
 func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: VerifyReport?) {
