@@ -41,6 +41,7 @@ public final class PyTorchTensorReader: TensorStreamReader {
     public let probes: Probes?
     public var slotTensors: [TensorDescriptor] { [] }
     public let formatVersion: String
+    public let inferredArchitecture: String?
     /// The state dict's entries in file order.
     public let entries: [(key: String, tensor: PickledTensor)]
     private let archive: PyTorchArchive
@@ -95,6 +96,7 @@ public final class PyTorchTensorReader: TensorStreamReader {
         let mapping = try PyTorchMapping.map(entries.map { StateDictEntry(key: $0.key, shape: $0.tensor.shape) }, architecture: chosen, file: path)
         architecture = mapping.architecture
         var metadata = record?.metadata ?? [:]
+        inferredArchitecture = mapping.inferred
         if let inferred = mapping.inferred { metadata[PyTorchMapping.inferredKey] = inferred }
         self.metadata = metadata
         parameterTensors = mapping.parameters.map(\.descriptor)

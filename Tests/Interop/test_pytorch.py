@@ -49,6 +49,21 @@ def test_fixture_inferred_predicts_as_torch(name, cnnkit, tmp_path):
     np.testing.assert_allclose(predict(cnnkit, FIXTURES / f"{name}.pt", FIXTURES / f"{name}.inputs.npy"), expected, atol=1e-5, rtol=0)
 
 
+def test_convert_prints_what_was_inferred(cnnkit, tmp_path):
+    lines = cnnkit("convert", FIXTURES / "conv_relu_pool.pt", tmp_path / "x.cnnz").stdout.splitlines()
+    assert lines[1].startswith("architecture inferred (recorded in the metadata): nn.Sequential(nn.Conv2d(1, 4"), lines
+    assert "softmax added after the last Linear (the source ends in logits)" in lines[1]
+    assert lines[2].startswith("verified "), lines
+    # Not with --architecture, and the converted file keeps the record.
+    assert "pytorch.inferred_architecture" in cnnkit("inspect", tmp_path / "x.cnnz").stdout
+    arch = json.loads(cnnkit("inspect", tmp_path / "x.cnnz", "--json").stdout)["architecture"]
+    (tmp_path / "arch.json").write_text(json.dumps(arch))
+    out = cnnkit("convert", FIXTURES / "conv_relu_pool.pt", tmp_path / "y.cnnz", "--architecture", tmp_path / "arch.json").stdout
+    assert "inferred" not in out, out
+    # A file converted from it carries the record but infers nothing itself.
+    assert "inferred" not in cnnkit("convert", tmp_path / "x.cnnz", tmp_path / "z.safetensors").stdout
+
+
 def test_inspect_says_what_was_inferred(cnnkit):
     text = cnnkit("inspect", FIXTURES / "two_conv_inferred.pt").stdout
     assert "pytorch.inferred_architecture" in text
