@@ -26,12 +26,9 @@ public enum PyTorchError: Error, Sendable, Equatable, ModelFileError {
     case tensor(file: String, key: String, reason: String)
     /// The state dict cannot be mapped onto an architecture (what is ambiguous or missing is in `reason`).
     case mapping(file: String, reason: String)
-    /// The model cannot be written as a `.pt` state dict.
+    /// The model cannot be written as a `.pt` state dict. (An output that cannot be created or written is an
+    /// ``ArchiveError``.)
     case invalidWrite(reason: String)
-    /// The output cannot be created.
-    case cannotCreate(path: String, reason: String)
-    /// Writing failed midway; nothing was left behind.
-    case writeFailed(path: String, reason: String)
 
     /// How to make a file this reader reads.
     static let resave = "re-save it in Python with torch.save(model.state_dict(), path)"
@@ -58,10 +55,6 @@ public enum PyTorchError: Error, Sendable, Equatable, ModelFileError {
             "\(file): \(reason)"
         case let .invalidWrite(reason):
             "pt: cannot write: \(reason)"
-        case let .cannotCreate(path, reason):
-            "\(path): cannot create: \(reason)"
-        case let .writeFailed(path, reason):
-            "\(path): write failed: \(reason)"
         }
     }
 
@@ -69,8 +62,6 @@ public enum PyTorchError: Error, Sendable, Equatable, ModelFileError {
         switch self {
         case .missingFile: .missingInput
         case .invalidWrite: .unsupported
-        case .cannotCreate: .cannotCreateOutput
-        case .writeFailed: .writeFailed
         default: .invalidInput
         }
     }

@@ -1,17 +1,6 @@
 import ConvNet
 import ModelArchive
 
-/// A state dict entry's name and shape in PyTorch's layout.
-public struct StateDictEntry: Sendable, Hashable {
-    public var key: String
-    public var shape: [Int]
-
-    public init(key: String, shape: [Int]) {
-        self.key = key
-        self.shape = shape
-    }
-}
-
 /// How one parameter moves between PyTorch's layout and CNNKit's (`Schemas/pytorch.md` section 3).
 public enum ParameterTransform: Sendable, Hashable {
     /// Biases: the same values.
@@ -136,12 +125,12 @@ public struct PyTorchMapping: Sendable {
         return "nn.Sequential(" + modules.joined(separator: ", ") + ")"
     }
 
-    /// Maps a state dict onto `architecture` (its parameter layers, in order, take the state dict's modules in
+    /// Maps a state dict (each entry's key as the descriptor's name, its shape in PyTorch's layout) onto `architecture` (its parameter layers, in order, take the state dict's modules in
     /// the order their keys first appear; any prefix is accepted), or infers one (``infer(_:file:)``).
     ///
     /// - Throws: ``PyTorchError/tensor(file:key:reason:)`` naming the key and both shapes, or
     ///   ``PyTorchError/mapping(file:reason:)``.
-    public static func map(_ entries: [StateDictEntry], architecture given: Architecture?, file: String) throws -> PyTorchMapping {
+    public static func map(_ entries: [TensorDescriptor], architecture given: Architecture?, file: String) throws -> PyTorchMapping {
         guard let architecture = given else { return try infer(entries, file: file) }
         do { try architecture.validate() } catch { throw PyTorchError.mapping(file: file, reason: "the given architecture: \(error)") }
         let groups = try modules(entries, file: file)
@@ -160,13 +149,13 @@ public struct PyTorchMapping: Sendable {
                     throw PyTorchError.mapping(file: file, reason: "layer \(layerName) needs \(group.prefix).\(suffix) \(p.torchShape), which the state dict does not hold")
                 }
                 guard entry.shape == p.torchShape else {
-                    throw PyTorchError.tensor(file: file, key: entry.key, reason: "shape \(entry.shape), but layer \(layerName) needs \(p.torchShape) (CNNKit's \(p.descriptor.name) \(p.descriptor.shape))")
+                    throw PyTorchError.tensor(file: file, key: entry.name, reason: "shape \(entry.shape), but layer \(layerName) needs \(p.torchShape) (CNNKit's \(p.descriptor.name) \(p.descriptor.shape))")
                 }
-                p.key = entry.key
+                p.key = entry.name
                 mapped.append(p)
             }
             for (suffix, entry) in group.parameters where !(layers[layerKey] ?? []).contains(where: { $0.key.hasSuffix("." + suffix) }) {
-                throw PyTorchError.tensor(file: file, key: entry.key, reason: "the architecture's layer for module \(group.prefix) has no \(suffix)")
+                throw PyTorchError.tensor(file: file, key: entry.name, reason: "the architecture's layer for module \(group.prefix) has no \(suffix)")
             }
         }
         return PyTorchMapping(architecture: architecture, parameters: mapped, inferred: nil)
@@ -175,19 +164,19 @@ public struct PyTorchMapping: Sendable {
     /// A module's parameters: `weight` and `bias`.
     struct Module {
         var prefix: String
-        var parameters: [String: StateDictEntry] = [:]
+        var parameters: [String: TensorDescriptor] = [:]
     }
 
     /// The state dict's modules in the order their keys first appear; every key is `<prefix>.weight` or
     /// `<prefix>.bias`.
-    static func modules(_ entries: [StateDictEntry], file: String) throws -> [Module] {
+    static func modules(_ entries: [TensorDescriptor], file: String) throws -> [Module] {
         var modules: [Module] = []
         var at: [String: Int] = [:]
         for entry in entries {
-            guard let dot = entry.key.lastIndex(of: "."), ["weight", "bias"].contains(entry.key[entry.key.index(after: dot)...]) else {
-                throw PyTorchError.tensor(file: file, key: entry.key, reason: "is not a weight or bias; CNNKit maps Conv2d and Linear modules only (no BatchNorm, Dropout-free nn.Sequential of Conv2d, ReLU, MaxPool2d, Flatten, Linear)")
+            guard let dot = entry.name.lastIndex(of: "."), ["weight", "bias"].contains(entry.name[entry.name.index(after: dot)...]) else {
+                throw PyTorchError.tensor(file: file, key: entry.name, reason: "is not a weight or bias; CNNKit maps Conv2d and Linear modules only (no BatchNorm, Dropout-free nn.Sequential of Conv2d, ReLU, MaxPool2d, Flatten, Linear)")
             }
-            let prefix = String(entry.key[..<dot]), suffix = String(entry.key[entry.key.index(after: dot)...])
+            let prefix = String(entry.name[..<dot]), suffix = String(entry.name[entry.name.index(after: dot)...])
             if at[prefix] == nil {
                 at[prefix] = modules.count
                 modules.append(Module(prefix: prefix))
@@ -221,7 +210,7 @@ public struct PyTorchMapping: Sendable {
     /// Linear the same followed by `Flatten`; between Linears `ReLU`). The input is square, its size computed
     /// back from the first Linear's `in_features` with every 2x2 pool halving exactly. Exactly one reading must
     /// fit; otherwise the error names what is ambiguous and asks for `--architecture`.
-    public static func infer(_ entries: [StateDictEntry], file: String) throws -> PyTorchMapping {
+    public static func infer(_ entries: [TensorDescriptor], file: String) throws -> PyTorchMapping {
         let ask = "give the architecture with --architecture FILE.json"
         func refuse(_ reason: String) -> PyTorchError { .mapping(file: file, reason: "cannot infer the architecture: \(reason); \(ask)") }
         let groups = try modules(entries, file: file)
@@ -236,7 +225,7 @@ public struct PyTorchMapping: Sendable {
             }
             let weight = g.parameters["weight"]!
             guard weight.shape.count == 4 || weight.shape.count == 2 else {
-                throw PyTorchError.tensor(file: file, key: weight.key, reason: "shape \(weight.shape) is neither a Conv2d weight [out, in, kh, kw] nor a Linear weight [out, in]; \(ask)")
+                throw PyTorchError.tensor(file: file, key: weight.name, reason: "shape \(weight.shape) is neither a Conv2d weight [out, in, kh, kw] nor a Linear weight [out, in]; \(ask)")
             }
             indexed.append((index, g, weight.shape.count == 4))
         }

@@ -93,7 +93,7 @@ public final class PyTorchTensorReader: TensorStreamReader {
         for (key, tensor) in entries where !tensor.dtype.isFloat {
             throw PyTorchError.tensor(file: path, key: key, reason: "dtype \(tensor.dtype.rawValue) (torch.\(tensor.dtype.storageClass)); CNNKit reads float32, float64, float16 and bfloat16 parameters")
         }
-        let mapping = try PyTorchMapping.map(entries.map { StateDictEntry(key: $0.key, shape: $0.tensor.shape) }, architecture: chosen, file: path)
+        let mapping = try PyTorchMapping.map(entries.map { TensorDescriptor(name: $0.key, shape: $0.tensor.shape) }, architecture: chosen, file: path)
         architecture = mapping.architecture
         var metadata = record?.metadata ?? [:]
         inferredArchitecture = mapping.inferred
@@ -127,7 +127,7 @@ public final class PyTorchTensorReader: TensorStreamReader {
 
     public func readTensor(named name: String) throws -> Tensor {
         guard let (parameter, view) = sources[name] else { throw ConvNetError.missingParameter(name: name) }
-        let values = try Self.values(of: view, in: archive, key: parameter.key)
+        let values = try Self.values(of: view, in: archive)
         return Tensor(shape: parameter.descriptor.shape, scalars: parameter.transform.toCNNKit(values, torchShape: parameter.torchShape))
     }
 
@@ -138,7 +138,7 @@ public final class PyTorchTensorReader: TensorStreamReader {
     }
 
     /// A view's values, row-major, as float32: its storage member read whole, then the view's elements.
-    static func values(of view: PickledTensor, in archive: PyTorchArchive, key: String) throws -> [Float] {
+    static func values(of view: PickledTensor, in archive: PyTorchArchive) throws -> [Float] {
         let member = archive.prefix + "data/" + view.storageKey
         let bytes = try archive.read(member)
         guard bytes.count == view.storageCount * view.dtype.size else {

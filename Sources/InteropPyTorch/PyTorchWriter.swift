@@ -20,7 +20,7 @@ public enum PyTorchWriter {
     /// Writes atomically (``AtomicFile``).
     ///
     /// - Throws: ``PyTorchError/invalidWrite(reason:)`` when the model's parameters do not match its
-    ///   architecture or the file would need zip64; ``PyTorchError/writeFailed(path:reason:)``; what fetching a
+    ///   architecture or the file would need zip64; ``ArchiveError/writeFailed(path:reason:)``; what fetching a
     ///   tensor throws.
     public static func write(_ model: StreamedModel, to path: String) throws {
         do {
@@ -43,7 +43,7 @@ public enum PyTorchWriter {
         }
         try AtomicFile.write(to: path) { temp in
             let fd = open(temp, O_WRONLY | O_TRUNC | O_CLOEXEC)
-            guard fd >= 0 else { throw PyTorchError.cannotCreate(path: path, reason: errnoText()) }
+            guard fd >= 0 else { throw ArchiveError.cannotCreate(path: path, reason: errnoText()) }
             defer { close(fd) }
             var zip = ZipWriter(fd: fd, path: path)
             try zip.add("data.pkl", pickle)
@@ -80,7 +80,7 @@ public enum PyTorchWriter {
             do {
                 try FileIO.writeAll(fd, bytes)
             } catch {
-                throw PyTorchError.writeFailed(path: path, reason: error.description)
+                throw ArchiveError.writeFailed(path: path, reason: error.description)
             }
             offset += UInt64(bytes.count)
         }
@@ -119,7 +119,7 @@ public enum PyTorchWriter {
             var crcBytes: [UInt8] = []
             crcBytes.le(UInt64(crc), 4)
             let written = crcBytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4, off_t(headerOffset + 14)) }
-            guard written == 4 else { throw PyTorchError.writeFailed(path: path, reason: "pwrite: \(errnoText())") }
+            guard written == 4 else { throw ArchiveError.writeFailed(path: path, reason: "pwrite: \(errnoText())") }
             central.le(0x0201_4B50, 4)
             central.le(20, 2); central.le(20, 2)
             central.le(0x0800, 2); central.le(0, 2)

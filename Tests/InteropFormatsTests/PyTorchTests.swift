@@ -172,27 +172,27 @@ struct PyTorchMappingTests {
 
     @Test("an nn.Sequential state dict is inferred, and what is ambiguous is named")
     func inference() throws {
-        let entries = [StateDictEntry(key: "0.weight", shape: [4, 1, 3, 3]), StateDictEntry(key: "0.bias", shape: [4]),
-                       StateDictEntry(key: "3.weight", shape: [6, 4, 3, 3]), StateDictEntry(key: "7.weight", shape: [16, 150]),
-                       StateDictEntry(key: "7.bias", shape: [16]), StateDictEntry(key: "9.weight", shape: [10, 16])]
+        let entries = [TensorDescriptor(name: "0.weight", shape: [4, 1, 3, 3]), TensorDescriptor(name: "0.bias", shape: [4]),
+                       TensorDescriptor(name: "3.weight", shape: [6, 4, 3, 3]), TensorDescriptor(name: "7.weight", shape: [16, 150]),
+                       TensorDescriptor(name: "7.bias", shape: [16]), TensorDescriptor(name: "9.weight", shape: [10, 16])]
         let mapping = try PyTorchMapping.infer(entries, file: "t.pt")
         #expect(mapping.architecture.input == ActivationShape(height: 26, width: 26, channels: 1))
         #expect(mapping.architecture.layers.map(\.kind.typeName) == ["conv2d", "relu", "maxpool2d", "conv2d", "relu", "maxpool2d", "flatten", "dense", "relu", "dense", "softmax"])
         #expect(mapping.parameters.map(\.key) == ["0.weight", "0.bias", "3.weight", "7.weight", "7.bias", "9.weight"])
         #expect(mapping.inferred?.contains("input 26x26x1") == true)
 
-        func refusal(_ entries: [StateDictEntry]) -> String {
+        func refusal(_ entries: [TensorDescriptor]) -> String {
             do { _ = try PyTorchMapping.infer(entries, file: "t.pt"); return "accepted" } catch { return "\(error)" }
         }
-        let ambiguous = refusal([StateDictEntry(key: "0.weight", shape: [2, 1, 3, 3]), StateDictEntry(key: "2.weight", shape: [2, 2, 3, 3]),
-                                 StateDictEntry(key: "4.weight", shape: [3, 32])])
+        let ambiguous = refusal([TensorDescriptor(name: "0.weight", shape: [2, 1, 3, 3]), TensorDescriptor(name: "2.weight", shape: [2, 2, 3, 3]),
+                                 TensorDescriptor(name: "4.weight", shape: [3, 32])])
         #expect(ambiguous.contains("index 1 (between 0.weight and 2.weight) can be ReLU or MaxPool2d(2)"))
         #expect(ambiguous.contains("--architecture"))
-        #expect(refusal([StateDictEntry(key: "features.0.weight", shape: [2, 1, 3, 3])]).contains("key features.0.weight is not nn.Sequential-style"))
-        #expect(refusal([StateDictEntry(key: "0.weight", shape: [3, 4])]).contains("the first module (0.weight [3, 4]) is a Linear"))
-        #expect(refusal([StateDictEntry(key: "0.weight", shape: [2, 1, 3, 3]), StateDictEntry(key: "2.weight", shape: [3, 30])])
+        #expect(refusal([TensorDescriptor(name: "features.0.weight", shape: [2, 1, 3, 3])]).contains("key features.0.weight is not nn.Sequential-style"))
+        #expect(refusal([TensorDescriptor(name: "0.weight", shape: [3, 4])]).contains("the first module (0.weight [3, 4]) is a Linear"))
+        #expect(refusal([TensorDescriptor(name: "0.weight", shape: [2, 1, 3, 3]), TensorDescriptor(name: "2.weight", shape: [3, 30])])
             .contains("in_features 30 = 2 channels x 15, not a square map"))
-        #expect(refusal([StateDictEntry(key: "0.weight", shape: [2, 1, 3, 3]), StateDictEntry(key: "1.running_mean", shape: [2])])
+        #expect(refusal([TensorDescriptor(name: "0.weight", shape: [2, 1, 3, 3]), TensorDescriptor(name: "1.running_mean", shape: [2])])
             .contains("key 1.running_mean: is not a weight or bias"))
     }
 
@@ -200,10 +200,10 @@ struct PyTorchMappingTests {
     func givenArchitecture() throws {
         let architecture = Architecture(input: ActivationShape(height: 5, width: 5, channels: 1), preprocessing: Preprocessing(scale: 1, offset: 0),
                                         kinds: [.conv2d(Conv2DSpec(filters: 2, bias: true)), .flatten, .dense(DenseSpec(units: 3)), .softmax])
-        let good = [StateDictEntry(key: "features.0.weight", shape: [2, 1, 3, 3]), StateDictEntry(key: "features.0.bias", shape: [2]),
-                    StateDictEntry(key: "head.weight", shape: [3, 18]), StateDictEntry(key: "head.bias", shape: [3])]
+        let good = [TensorDescriptor(name: "features.0.weight", shape: [2, 1, 3, 3]), TensorDescriptor(name: "features.0.bias", shape: [2]),
+                    TensorDescriptor(name: "head.weight", shape: [3, 18]), TensorDescriptor(name: "head.bias", shape: [3])]
         let mapping = try PyTorchMapping.map(good, architecture: architecture, file: "t.pt")
-        #expect(mapping.parameters.map(\.key) == good.map(\.key))
+        #expect(mapping.parameters.map(\.key) == good.map(\.name))
         #expect(mapping.parameters.map(\.descriptor.name) == ["conv2d.kernel", "conv2d.bias", "dense.kernel", "dense.bias"])
         var bad = good
         bad[2].shape = [3, 20]
