@@ -46,16 +46,19 @@ let package = Package(
         // The CNNZ reader/writer.
         .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding"]),
         // libFuzzer target for every reader through ModelFiles.open + Verifier.verify, one mode per reader
-        // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|cnnz; cnnz also fuzzes the CNNZ module alone):
+        // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|pt|cnnz; cnnz also fuzzes the CNNZ module alone):
         // scripts/fuzz.sh, Documentation/fuzzing.md
         .executableTarget(name: "ModelFuzz", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification", "CNNZFormat"]),
         // Formats people already hold, one module each.
         .target(name: "InteropSafetensors", dependencies: ["ConvNet", "ModelArchive"]),
         .target(name: "InteropNumPy", dependencies: ["ConvNet", "ModelArchive", "ZipIntegrity", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "InteropONNX", dependencies: ["ConvNet", "ModelArchive"]),
+        .target(name: "InteropPyTorch", dependencies: [
+            "ConvNet", "ModelArchive", "ZipIntegrity", "ZlibCoding", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
         // The list of formats, and the one load/save/convert path over them (the only module that knows them all).
         .target(name: "ModelFiles", dependencies: [
-            "ConvNet", "ModelArchive", "HDF5Format", "KerasFormat", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
+            "ConvNet", "ModelArchive", "HDF5Format", "KerasFormat", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropPyTorch", "Verification",
         ]),
         // The verifier: structure, finiteness, probe reruns, comparisons between models.
         .target(name: "Verification", dependencies: ["ConvNet", "ModelArchive"]),
@@ -82,7 +85,7 @@ let package = Package(
         .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CHDF5", "CNNKitHDF5Driver", "ConvNet", "ModelArchive", "CNNKitTestSupport"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "ZlibCoding"]),
-        .testTarget(name: "InteropFormatsTests", dependencies: ["ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "CNNKitTestSupport"]),
+        .testTarget(name: "InteropFormatsTests", dependencies: ["ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropPyTorch", "CNNKitTestSupport"]),
         .testTarget(name: "KerasFormatTests", dependencies: [
             "KerasFormat", "HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Makes the seed corpora of the fuzz targets (scripts/fuzz.sh) from small files: Fixtures/<format>/corpus.
 
-    python3 scripts/make_fuzz_corpora.py .build/debug/cnnkit
+    python3 scripts/make_fuzz_corpora.py .build/debug/cnnkit [MODE...]
+
+With MODEs (cnnz, h5, weights.h5, keras, safetensors, npz, pt), only those corpora are remade (and the libhdf5
+hang fixtures only with h5 or weights.h5).
 
 What goes in (Documentation/fuzzing.md):
 
 - models trained by CNNKit on a 6x6 IDX data set made here (so that the files are small but carry a training
   state, probes and digests): the architecture of Fixtures/safetensors/tiny.arch.json, SGD with momentum and
   Adam, each saved and converted to every format, with and without deflate, and --weights-only;
-- the small fixtures made by other tools (Keras, h5py, safetensors, numpy) in Fixtures/ and
+- the small fixtures made by other tools (Keras, h5py, safetensors, numpy, torch) in Fixtures/ and
   Fixtures/golden/inputs (those under 64 KiB).
 
 Other files are kept (the CNNZ corpus' hand-made `broken-*` files, the `regression-*` files of what the fuzz
@@ -38,6 +41,7 @@ CORPORA = {
     "keras": (FIXTURES / "keras" / "corpus", ".keras"),
     "safetensors": (FIXTURES / "safetensors" / "corpus", ".safetensors"),
     "npz": (FIXTURES / "npz" / "corpus", ".npz"),
+    "pt": (FIXTURES / "pytorch" / "corpus", ".pt"),
 }
 
 # Outside-tool fixtures per mode (small ones only; checked against MAX_BYTES).
@@ -50,6 +54,9 @@ OUTSIDE = {
     "safetensors": ["safetensors/tiny_plain.safetensors", "safetensors/tiny_mixed_dtypes.safetensors",
                     "safetensors/tiny_with_metadata.safetensors"],
     "npz": ["npz/tiny_savez.npz", "npz/tiny_npy_versions.npz", "npz/tiny_variants.npz", "npz/seed_layout.npz"],
+    "pt": ["pytorch/conv_relu_pool.pt", "pytorch/two_conv_inferred.pt", "pytorch/two_conv_hidden.pt", "pytorch/float16.pt",
+           "pytorch/bfloat16.pt", "pytorch/float64.pt", "pytorch/strided.pt", "pytorch/ambiguous.pt", "pytorch/legacy.pt",
+           "pytorch/torchscript.pt"],
 }
 
 
@@ -121,9 +128,10 @@ def run(cnnkit, *args):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2 or any(mode not in CORPORA for mode in sys.argv[2:]):
         sys.exit(__doc__)
     cnnkit = Path(sys.argv[1]).resolve()
+    modes = sys.argv[2:] or list(CORPORA)
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         data = scratch / "data"
@@ -138,7 +146,8 @@ def main():
             "--nesterov", "--threads", "1", "--out", models["sgd"])
         run(cnnkit, "train", "--data", data, "--arch", arch, "--epochs", "1", "--batch-size", "8", "--optimizer", "adam",
             "--threads", "1", "--out", models["adam"])
-        for mode, (folder, ext) in CORPORA.items():
+        for mode in modes:
+            folder, ext = CORPORA[mode]
             folder.mkdir(parents=True, exist_ok=True)
             for old in folder.iterdir():
                 if old.name.startswith(("seed-", "fixture-")):
@@ -162,6 +171,8 @@ def main():
     hang = FIXTURES / "hdf5" / "hang"
     hang.mkdir(parents=True, exist_ok=True)
     for mode, (source, name) in HANG_CASES.items():
+        if mode not in modes:
+            continue
         hung, header, collection, index, before = heap_hang((ROOT / source).read_bytes())
         (hang / name).write_bytes(hung)
         print(f"{(hang / name).relative_to(ROOT)}: {source} with bytes [{header}, {header + 16}) zeroed "

@@ -75,7 +75,7 @@ public protocol ModelFileFormat: Sendable {
     ///
     /// - Parameters:
     ///   - path: the file, already recognised as this format.
-    ///   - architecture: for files that carry none (Keras `.weights.h5`, plain safetensors or npz).
+    ///   - architecture: for files that carry none (Keras `.weights.h5`, plain safetensors or npz, PyTorch state dicts).
     /// - Throws: the format module's ``ModelFileError``.
     func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader
 

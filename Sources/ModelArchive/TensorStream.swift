@@ -50,11 +50,15 @@ public protocol TensorStreamReader: AnyObject {
     var formatVersion: String { get }
     /// How a tensor is stored, when the format tells more than float32 values.
     func storage(of name: String) -> TensorStorage?
+    /// What was inferred rather than read, when the file carries no architecture and none was given (a PyTorch
+    /// state dict's `nn.Sequential`); also recorded in ``metadata``.
+    var inferredArchitecture: String? { get }
 }
 
 extension TensorStreamReader {
     public var formatVersion: String { "" }
     public func storage(of name: String) -> TensorStorage? { nil }
+    public var inferredArchitecture: String? { nil }
 }
 
 /// A reader over a model already in memory: for formats whose files are parsed whole when they are opened,

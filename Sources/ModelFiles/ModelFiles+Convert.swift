@@ -44,6 +44,8 @@ public struct ConversionResult: Sendable {
     public var report: VerifyReport?
     /// True when tensors went from the input to the output one at a time.
     public var streamed: Bool
+    /// The architecture the input's reader inferred rather than read (``TensorStreamReader/inferredArchitecture``).
+    public var inferredArchitecture: String?
 }
 
 extension ModelFiles {
@@ -75,6 +77,7 @@ extension ModelFiles {
         var result = ConversionResult(inputFormat: opened.format.format, outputFormat: outFormat.format, tensorCount: model.parameters.count,
                                       hadTrainingState: model.trainingState != nil, report: nil,
                                       streamed: options.allowStreaming && opened.format.capabilities.streamsReads && outFormat.capabilities.streamsWrites)
+        result.inferredArchitecture = opened.reader.inferredArchitecture
         guard options.verify, outFormat.capabilities.reads else { return result }
         let reopened = try ModelFiles.open(output, architecture: options.architecture)
         result.report = try Verifier.verify(reopened.model, path: output, format: outFormat.format.rawValue, parseDetail: reopened.integrity,

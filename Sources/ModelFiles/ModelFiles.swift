@@ -5,6 +5,7 @@ import HDF5Format
 import KerasFormat
 import InteropNumPy
 import InteropONNX
+import InteropPyTorch
 import InteropSafetensors
 import ModelArchive
 
@@ -17,6 +18,8 @@ public enum ModelFiles {
     public static let formats: [any ModelFileFormat] = [
         HDF5FileFormat(),
         CNNZFileFormat(),
+        // Before Keras and npz: a torch zip's first member is NAME/data.pkl, which neither of theirs is.
+        PyTorchFileFormat(),
         KerasFileFormat(),
         SafetensorsFileFormat(),
         NPZFileFormat(),
@@ -108,7 +111,8 @@ public enum ModelFiles {
         let format = outputFormat(path: path, options: options)
         try format.check(options, path: path)
         var model = model
-        if options.weightsOnly { model.dropTrainingState() }
+        // A format that holds no training state (ONNX, PyTorch) records no digest of one.
+        if options.weightsOnly || !format.capabilities.trainingState { model.dropTrainingState() }
         if options.dtype != .float32 { try recordLossyBound(&model, dtype: options.dtype) }
         model.metadata[TensorDigests.metadataKey] = try TensorDigests.compute(model, dtype: options.dtype).jsonString()
         try format.write(model, to: path, options: options)

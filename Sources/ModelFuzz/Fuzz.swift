@@ -18,6 +18,8 @@ import Verification
 //   keras         Keras 3 .keras zip
 //   safetensors   safetensors, also read with each architecture when it carries none
 //   npz           npz, also read with each architecture when it carries none
+//   pt            PyTorch .pt state dicts (zip + data-only pickle), also read with each architecture (a state
+//                 dict carries none unless CNNKit wrote it; inference is tried first)
 //   cnnz          CNNZ: first the CNNZ module alone, three ways (as given; with its preamble, header and footer
 //                 CRCs recomputed and chunk CRCs off, so that mutations reach the JSON and table checks; tensor
 //                 by tensor through CNNZReader), then through ModelFiles like the others
@@ -48,6 +50,7 @@ struct Mode {
         Mode(name: "keras", fileName: "input.keras", givesArchitecture: false),
         Mode(name: "safetensors", fileName: "input.safetensors", givesArchitecture: true),
         Mode(name: "npz", fileName: "input.npz", givesArchitecture: true),
+        Mode(name: "pt", fileName: "input.pt", givesArchitecture: true),
         Mode(name: "cnnz", fileName: "input.cnnz", givesArchitecture: false),
     ]
 

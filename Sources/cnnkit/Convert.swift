@@ -110,6 +110,9 @@ func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: Ve
         + (r.dtype == .float32 ? "" : " " + r.dtype.rawValue) + ", \(fileSize(r.output)) bytes), \(result.tensorCount) tensors"
         + (r.weightsOnly || (!out.capabilities.trainingState && result.hadTrainingState) ? ", training state dropped"
             : result.hadTrainingState ? " and the training state" : "")]
+    if let inferred = result.inferredArchitecture {
+        lines.append("architecture inferred (recorded in the metadata): \(inferred)")
+    }
     if !out.capabilities.reads && r.verify {
         lines.append("not reverified: ONNX files are write-only here; run them with onnxruntime (input 'images' raw pixels NHWC, output 'probabilities')")
     }

@@ -5,7 +5,7 @@ import ModelArchive
 
 /// `--architecture FILE.json`, for model files that carry none.
 struct ArchitectureOption: ParsableArguments {
-    @Option(help: "Architecture JSON for model files that carry none (Keras .weights.h5, plain safetensors or npz).")
+    @Option(help: "Architecture JSON for model files that carry none (Keras .weights.h5, plain safetensors or npz, PyTorch state dicts).")
     var architecture: String?
 
     /// The architecture read from the file, when one was given.

@@ -2,15 +2,15 @@
 
 A small model is trained by CNNKit (on a 6x6 IDX data set made here, so the files are small and structure, not
 weights, takes most of their bytes) and converted to `.h5`, `.weights.h5` (verified with `--architecture`),
-`.keras`, `.cnnz`, `.safetensors` and `.npz`. Each mutant is the file with one mutation: bytes flipped,
+`.keras`, `.cnnz`, `.safetensors`, `.npz` and `.pt`. Each mutant is the file with one mutation: bytes flipped,
 truncated, a range zeroed, or a range duplicated (inserted, or copied over another place). `cnnkit verify MUTANT`
 runs with a time bound; its outcome is one of
 
     exit 0 (unchanged tensors) | exit 1 | exit 65 | other exit | crash (signal) | timeout | changed but passed
 
 where "changed but passed" is exit 0 for a mutant whose stored tensors differ from the original's as an
-independent reader sees them (h5py, zipfile + h5py for `.keras`, the safetensors package, numpy, and the Python
-CNNZ reader of test_cnnz.py; a mutant that reader cannot read at all also counts here). The assertion: no crash,
+independent reader sees them (h5py, zipfile + h5py for `.keras`, the safetensors package, numpy, the Python
+CNNZ reader of test_cnnz.py, and torch.load(weights_only=True) plus zipfile for CNNKit's own members of a `.pt`; a mutant that reader cannot read at all also counts here). The assertion: no crash,
 no timeout, no changed-but-passed.
 
 libhdf5's own findings. libhdf5 1.10.8 loops forever on some corrupt files (Fixtures/hdf5/hang/README.md) and
@@ -49,7 +49,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-FORMATS = {"h5": ".h5", "weights.h5": ".weights.h5", "keras": ".keras", "cnnz": ".cnnz", "safetensors": ".safetensors", "npz": ".npz"}
+FORMATS = {"h5": ".h5", "weights.h5": ".weights.h5", "keras": ".keras", "cnnz": ".cnnz", "safetensors": ".safetensors", "npz": ".npz",
+           "pt": ".pt"}
 HDF5_BASED = {"h5", "weights.h5", "keras"}
 ARCH = PACKAGE_ROOT / "Fixtures" / "safetensors" / "tiny.arch.json"
 HANG_DIR = PACKAGE_ROOT / "Fixtures" / "hdf5" / "hang"
@@ -152,6 +153,15 @@ def stored_tensors(fmt: str, path: Path):
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         return {k: fingerprint(v) for k, v in arrays.items() if v.dtype.kind in "fiub"}
+    if fmt == "pt":
+        import torch
+
+        tensors = {k: fingerprint(v.numpy()) for k, v in torch.load(path, weights_only=True).items()}
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if "/cnnkit/" in name:
+                    tensors[name] = hashlib.sha256(z.read(name)).hexdigest()  # checks the member's CRC-32
+        return tensors
     if fmt == "cnnz":
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from test_cnnz import read_cnnz

@@ -109,7 +109,7 @@ def test_help_for_an_unknown_subcommand_exits_64(cnnkit_bin):
 # Output formats and the options they take -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,extension", [("out.pt", "'.pt'"), ("out.bin", "'.bin'"), ("out", "no extension")])
+@pytest.mark.parametrize("name,extension", [("out.ckpt", "'.ckpt'"), ("out.bin", "'.bin'"), ("out", "no extension")])
 def test_an_output_format_the_name_does_not_tell_needs_to(cnnkit_bin, model, tmp_path, name, extension):
     result = run(cnnkit_bin, "convert", model, tmp_path / name)
     assert result.returncode == 64, result.stderr

@@ -156,7 +156,7 @@ def test_epochs_0_still_writes_the_initialised_model_once(cnnkit_bin, cnnkit, da
     cnnkit("verify", out)
 
 
-@pytest.mark.parametrize("name", ["model.pt", "model.bin", "model"])
+@pytest.mark.parametrize("name", ["model.ckpt", "model.bin", "model"])
 def test_an_output_name_without_a_known_extension_is_refused_before_training(cnnkit_bin, data_dir, tmp_path, name):
     result = run(cnnkit_bin, "train", "--data", data_dir, *QUICK, "--out", tmp_path / name)
     assert result.returncode == 64, result.stderr
