@@ -38,6 +38,24 @@ extension HDF5Source {
         }
     }
 
+    /// Whether the object `name` in `parent` is a dataset, or a group with a dataset somewhere below it (hard links
+    /// only, at most 32 levels and ``maximumListCount`` links per group).
+    package func holdsDataset(_ parent: HDF5Handle, _ name: String, path: String, depth: Int = 0) throws -> Bool {
+        guard depth < 32, try exists(parent, name, path: path) else { return false }
+        let object = try check.open(.object, "H5Oopen", path, H5Oopen(parent.id, name, h5Default), in: parent)
+        switch H5Iget_type(object.id) {
+        case H5I_DATASET:
+            return true
+        case H5I_GROUP:
+            for member in try memberNames(object, path: path) where try holdsDataset(object, member, path: "\(path)/\(member)", depth: depth + 1) {
+                return true
+            }
+            return false
+        default:
+            return false
+        }
+    }
+
     /// A name read with one of libhdf5's two-call getters: `get(nil, 0)` gives its length, then `get(buffer, size)`
     /// fills it. Names of 64 KiB or more are refused.
     private func name(_ call: String, _ what: String, path: String, _ get: (UnsafeMutablePointer<CChar>?, Int) -> Int) throws -> String {

@@ -53,6 +53,7 @@ struct KerasWeightsReader {
             throw check.invalid("/", "the architecture given for this file is invalid: \(error)")
         }
         let tensors = try locateLayers(architecture)
+        try refuseForeignData()
         guard let ours, embedded == architecture else {
             var slots: [HDF5ModelLayout.Located] = []
             let state = try context.optimizer.flatMap { optimizer in
@@ -132,6 +133,19 @@ struct KerasWeightsReader {
             }
         }
         return tensors
+    }
+
+    /// Refuses a top-level object that holds data but is neither Keras' (`layers`, `optimizer`, `vars`) nor
+    /// CNNKit's (`cnnkit`): a damaged or foreign file. One flipped byte in a link name (`/cnnkut`) would otherwise
+    /// make a CNNKit file read as a plain Keras file, without its digests and training state. Groups without
+    /// datasets (Keras trackables that own no variables) pass.
+    private func refuseForeignData() throws {
+        let known: Set<String> = [KerasWeightsLayout.layers, KerasWeightsLayout.optimizer, KerasWeightsLayout.vars, HDF5Layout.cnnkit]
+        for member in try source.memberNames(root, path: "/") where !known.contains(member) {
+            if try source.holdsDataset(root, member, path: "/\(member)") {
+                throw check.invalid("/\(member)", "unexpected data at the top level of a Keras 3 weights file (it holds layers, optimizer and vars, and CNNKit's cnnkit)")
+            }
+        }
     }
 
     // MARK: Optimizer

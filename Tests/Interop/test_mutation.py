@@ -447,5 +447,23 @@ def test_libhdf5_findings_end_as_recorded(cnnkit_bin):
     assert result.returncode == 65, result.stderr
 
 
+TORTURE = {
+    "object-header-message-count.h5": "its prefix counts 5 messages, but its chunks hold 20",
+    "float-precision-0.weights.h5": "at /layers/conv2d/vars/0: damaged datatype: a 4-byte float declares 0 bits of precision",
+    "renamed-cnnkit-group.weights.h5": "at /cnnkut: unexpected data at the top level of a Keras 3 weights file",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORTURE))
+def test_torture_findings_are_refused(cnnkit_bin, name):
+    """Fixtures/hdf5/torture/README.md: the mutants `make torture` found passing `verify` although h5py cannot read
+    them (HDF5 1.14's stricter checks) or a CNNKit group was renamed; each is now exit 65 naming what is wrong."""
+    path = PACKAGE_ROOT / "Fixtures" / "hdf5" / "torture" / name
+    result = subprocess.run([str(cnnkit_bin), "verify", str(path), "--architecture", str(ARCH)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 65, f"{name}: exit {result.returncode}\n{result.stdout}{result.stderr}"
+    assert TORTURE[name] in result.stderr, result.stderr
+
+
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--tensors":
     print(json.dumps(stored_tensors(sys.argv[2], Path(sys.argv[3])), sort_keys=True))
