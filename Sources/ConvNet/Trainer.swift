@@ -28,6 +28,17 @@ public struct Trainer: Sendable {
     /// Examples per gradient group; fixed so that the reduction order never depends on the thread count.
     public static let groupSize = 4
 
+    /// About this many curve points are recorded per epoch (``TrainingState/curve``).
+    public static let curvePointsPerEpoch = 50
+
+    /// Steps between two curve points: an epoch of `epochSize` examples in batches of `batchSize` gets about
+    /// ``curvePointsPerEpoch`` points, plus one at its last step. It depends only on the data size and batch
+    /// size, which a resume keeps, so a resumed run records the same points as an uninterrupted one.
+    public static func curveInterval(epochSize: Int, batchSize: Int) -> Int {
+        let steps = (epochSize + batchSize - 1) / max(batchSize, 1)
+        return max(1, steps / curvePointsPerEpoch)
+    }
+
     public var network: Network
     public var state: TrainingState
     /// Worker threads for the batch (1 or more).
@@ -157,6 +168,7 @@ public struct Trainer: Sendable {
         let workspaces = (0..<workers).map { _ in Workspace(network: net) }
         let groupGradients = (0..<maxGroups).map { _ in FloatPointer.allocate(capacity: max(paramCount, 1)) }
         defer { groupGradients.forEach { $0.deallocate() } }
+        let curveEvery = Trainer.curveInterval(epochSize: n, batchSize: batchSize)
         let losses = FloatPointer.allocate(capacity: batchSize)
         let correct = UnsafeMutablePointer<Bool>.allocate(capacity: batchSize)
         defer { losses.deallocate(); correct.deallocate() }
@@ -210,6 +222,12 @@ public struct Trainer: Sendable {
                     }
                     state.step += 1
                     state.position += count
+                    let epochStep = (state.position + batchSize - 1) / batchSize
+                    if epochStep % curveEvery == 0 || state.position == n {
+                        state.curve.append(CurvePoint(step: state.step, epoch: state.epoch + 1, examples: state.position,
+                                                      loss: state.epochLossSum / Double(state.position),
+                                                      accuracy: Double(state.epochCorrect) / Double(state.position)))
+                    }
                     let progress = TrainingProgress(epoch: state.epoch, totalEpochs: epochs, position: state.position, epochSize: n, step: state.step,
                                                     runningLoss: state.epochLossSum / Double(state.position),
                                                     runningAccuracy: Double(state.epochCorrect) / Double(state.position))

@@ -12,6 +12,32 @@ public struct EpochRecord: Codable, Sendable, Hashable {
     }
 }
 
+/// One point of the finer training curve: the epoch's running loss and accuracy after a step.
+///
+/// The trainer records one every ``Trainer/curveInterval(epochSize:batchSize:)`` steps of an epoch and at its
+/// last step, so a one-epoch run still has a curve. The point at an epoch's last step has exactly the loss and
+/// train accuracy of that epoch's ``EpochRecord``.
+public struct CurvePoint: Codable, Sendable, Hashable {
+    /// Optimizer steps taken in all, this one included.
+    public var step: Int
+    /// The epoch the step belongs to, counted from 1.
+    public var epoch: Int
+    /// Examples of that epoch consumed so far.
+    public var examples: Int
+    /// Mean loss of those examples.
+    public var loss: Double
+    /// Fraction of those examples predicted right.
+    public var accuracy: Double
+
+    public init(step: Int, epoch: Int, examples: Int, loss: Double, accuracy: Double) {
+        self.step = step
+        self.epoch = epoch
+        self.examples = examples
+        self.loss = loss
+        self.accuracy = accuracy
+    }
+}
+
 /// Which data a model was trained on, so that a resume can refuse other data.
 public struct DatasetIdentity: Codable, Sendable, Hashable {
     /// A short name, such as `fashion-mnist`.
@@ -49,6 +75,8 @@ public struct TrainingState: Sendable, Hashable {
     public var rngState: [UInt64]
     public var seed: UInt64
     public var history: [EpochRecord]
+    /// The finer curve, a point every few steps (``CurvePoint``); empty in files written before it existed.
+    public var curve: [CurvePoint]
     public var dataset: DatasetIdentity?
     /// Sum of per-example losses in the unfinished epoch (float64, summed in example order).
     public var epochLossSum: Double
@@ -57,7 +85,7 @@ public struct TrainingState: Sendable, Hashable {
 
     public init(epoch: Int = 0, step: Int = 0, position: Int = 0, batchSize: Int, optimizer: OptimizerConfig,
                 slots: [NamedTensor] = [], rngState: [UInt64], seed: UInt64, history: [EpochRecord] = [],
-                dataset: DatasetIdentity? = nil, epochLossSum: Double = 0, epochCorrect: Int = 0) {
+                curve: [CurvePoint] = [], dataset: DatasetIdentity? = nil, epochLossSum: Double = 0, epochCorrect: Int = 0) {
         self.epoch = epoch
         self.step = step
         self.position = position
@@ -67,6 +95,7 @@ public struct TrainingState: Sendable, Hashable {
         self.rngState = rngState
         self.seed = seed
         self.history = history
+        self.curve = curve
         self.dataset = dataset
         self.epochLossSum = epochLossSum
         self.epochCorrect = epochCorrect
@@ -79,7 +108,7 @@ public struct TrainingState: Sendable, Hashable {
 extension TrainingState: Codable {
     /// The scalar part as JSON; ``slots`` are tensors and travel separately (formats store them as tensors).
     private enum CodingKeys: String, CodingKey {
-        case epoch, step, position, batchSize = "batch_size", optimizer, rngState = "rng_state", seed, history, dataset,
+        case epoch, step, position, batchSize = "batch_size", optimizer, rngState = "rng_state", seed, history, curve, dataset,
              epochLossSum = "epoch_loss_sum", epochCorrect = "epoch_correct"
     }
 
@@ -90,6 +119,7 @@ extension TrainingState: Codable {
                   optimizer: try c.decode(OptimizerConfig.self, forKey: .optimizer), slots: [],
                   rngState: try TrainingState.decodeHexWords(c, key: .rngState), seed: try c.decode(UInt64.self, forKey: .seed),
                   history: try c.decode([EpochRecord].self, forKey: .history),
+                  curve: try c.decodeIfPresent([CurvePoint].self, forKey: .curve) ?? [],
                   dataset: try c.decodeIfPresent(DatasetIdentity.self, forKey: .dataset),
                   epochLossSum: try c.decode(Double.self, forKey: .epochLossSum), epochCorrect: try c.decode(Int.self, forKey: .epochCorrect))
     }
@@ -114,6 +144,8 @@ extension TrainingState: Codable {
         try c.encode(rngState.map { String($0, radix: 16) }, forKey: .rngState)
         try c.encode(seed, forKey: .seed)
         try c.encode(history, forKey: .history)
+        // Absent when empty: a state without curve points keeps the bytes it had before curves existed.
+        if !curve.isEmpty { try c.encode(curve, forKey: .curve) }
         try c.encodeIfPresent(dataset, forKey: .dataset)
         try c.encode(epochLossSum, forKey: .epochLossSum)
         try c.encode(epochCorrect, forKey: .epochCorrect)
