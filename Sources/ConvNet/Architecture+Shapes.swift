@@ -108,6 +108,13 @@ extension Architecture {
         try activationShapes().last!
     }
 
+    /// The number of parameter values of each layer, in layer order (0 for layers without parameters).
+    public func parameterCounts() throws -> [Int] {
+        var counts = [Int](repeating: 0, count: layers.count)
+        for spec in try parameterSpecs() { counts[spec.layerIndex] += spec.shape.reduce(1, *) }
+        return counts
+    }
+
     /// Every parameter in order, in the exchange layout.
     public func parameterSpecs() throws -> [ParameterSpec] {
         let shapes = try activationShapes()

@@ -1,0 +1,35 @@
+import ModelArchive
+
+/// Why a report or picture could not be made; one line, naming the file where there is one.
+public enum ReportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The model has nothing of the kind asked for (`show filters` of a model without convolutions).
+    case nothingToShow(file: String, what: String)
+    /// An image of this size cannot be encoded.
+    case imageTooLarge(width: Int, height: Int)
+    /// zlib failed while encoding a PNG.
+    case encodingFailed(reason: String)
+    /// The data given does not fit the model (`--data` images of another size, labels past the outputs).
+    case dataMismatch(file: String, reason: String)
+    /// The `--against` model cannot be compared with the model.
+    case incomparable(file: String, other: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .nothingToShow(file, what): "\(file): \(what)"
+        case let .imageTooLarge(width, height): "cannot encode a \(width) x \(height) image as PNG"
+        case let .encodingFailed(reason): "PNG encoding failed: \(reason)"
+        case let .dataMismatch(file, reason): "\(file): \(reason)"
+        case let .incomparable(file, other, reason): "\(file) against \(other): \(reason)"
+        }
+    }
+}
+
+extension ReportError: ModelFileError {
+    public var category: ModelFileErrorCategory {
+        switch self {
+        case .nothingToShow: .unsupported
+        case .dataMismatch, .incomparable: .invalidInput
+        case .imageTooLarge, .encodingFailed: .writeFailed
+        }
+    }
+}
