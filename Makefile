@@ -1,7 +1,8 @@
 # CNNKit: `make demo` runs the tour, `make test` runs every test. Both install what is missing first.
 
 SWIFT        ?= swift
-APT_PACKAGES := libhdf5-dev hdf5-tools dataset-fashion-mnist
+# chromium, chromium-driver: the browser test of cnnkit report; pngcheck: a second PNG decoder for cnnkit show.
+APT_PACKAGES := libhdf5-dev hdf5-tools dataset-fashion-mnist chromium chromium-driver pngcheck
 VENV         := .venv
 BENCH_VENV   := .venv-bench
 PYTHON       ?= python3

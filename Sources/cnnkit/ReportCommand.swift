@@ -14,7 +14,7 @@ struct ReportCommand: ParsableCommand {
     @Argument(help: "The model file.")
     var model: String
 
-    @Option(name: [.short, .customLong("output")], help: "The HTML file to write (default: report.html).")
+    @Option(name: [.short, .customLong("output")], help: "The HTML file to write.")
     var output: String = "report.html"
 
     @Option(help: "IDX folder: adds accuracy on its test split, the confusion matrix, the most confident mistakes.")
@@ -57,7 +57,7 @@ struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write one picture of a model as PNG: its filters, its feature maps on the probes, or its training curves.")
 
-    @Argument(help: "What to show: filters, features or curves.")
+    @Argument(help: "What to show.")
     var what: Pictures.Kind
 
     @Argument(help: "The model file.")

@@ -2,7 +2,7 @@ import Foundation
 import ModelArchive
 
 /// Progress of a long command that is not training (`convert`, `verify`, `evaluate`, `report`, `show`): one
-/// line on stderr, redrawn in place every 200 ms with the stage, the tensors read so far and the elapsed time,
+/// line on stderr, from half a second in, redrawn in place every 200 ms with the stage, the tensors read so far and the elapsed time,
 /// and erased when the command ends.
 ///
 /// It draws only when both stdout and stderr are terminals and the command prints no `--json`: piped or
@@ -25,6 +25,11 @@ final class StageProgress: @unchecked Sendable {
         enabled = !json && isatty(STDOUT_FILENO) == 1 && isatty(STDERR_FILENO) == 1
         guard enabled else { return }
         let thread = Thread { [weak self] in
+            // Nothing for commands done within half a second: no line flashes up and vanishes.
+            for _ in 0..<10 {
+                Thread.sleep(forTimeInterval: 0.05)
+                if self?.isFinished ?? true { return }
+            }
             while let self, !self.isFinished {
                 self.draw()
                 Thread.sleep(forTimeInterval: 0.2)
@@ -58,24 +63,23 @@ final class StageProgress: @unchecked Sendable {
         return counted
     }
 
+    /// Draws the line; under the lock, so that no draw can land after ``finish()`` erased the line.
     private func draw() {
-        let line: String = lock.withLock {
-            guard !finished else { return "" }
-            let seconds = Double((ContinuousClock.now - started).components.seconds)
-                + Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+        lock.withLock {
+            guard !finished else { return }
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let tensors = tensorsRead == 0 ? "" : "  \(tensorsRead) tensors read (last \(lastTensor))"
             drawn = true
-            return String(format: "\r\u{1B}[K%@: %@%@  %.1fs", command, stageText, tensors, seconds)
+            printProgress(String(format: "\r\u{1B}[K%@: %@%@  %.1fs", command, stageText, tensors, seconds))
         }
-        if !line.isEmpty { printProgress(line) }
     }
 
     /// Erases the line and stops redrawing; call before printing the result.
     func finish() {
-        let erase: Bool = lock.withLock {
-            defer { finished = true }
-            return drawn && !finished
+        lock.withLock {
+            if drawn && !finished { printProgress("\r\u{1B}[K") }
+            finished = true
         }
-        if erase { printProgress("\r\u{1B}[K") }
     }
 }
