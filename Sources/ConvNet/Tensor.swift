@@ -11,7 +11,7 @@ public struct Tensor: Sendable, Hashable, CustomStringConvertible {
     /// Creates a tensor from a shape and its scalars.
     ///
     /// - Precondition: the scalar count equals the product of the shape (checked by callers that take outside
-    ///   input; use ``init(validating:scalars:)`` there).
+    ///   input; use `init(validating:scalars:)` there).
     public init(shape: [Int], scalars: [Float]) {
         self.shape = shape
         self.scalars = scalars

@@ -114,6 +114,7 @@ public struct Trainer: Sendable {
     ///
     /// - Parameters:
     ///   - data: the training set; must be the one the state was started with when resuming mid-epoch.
+    ///   - epochs: the total number of epochs to reach, finished ones included.
     ///   - test: evaluated at the end of each epoch for the history, when given.
     ///   - control: called after every step with the progress and a function that makes a snapshot (a
     ///     consistent, resumable copy, built only when called); return ``TrainingControl/stop`` to stop.

@@ -27,6 +27,8 @@ public struct DocumentLayout: Sendable, Equatable {
     /// inputs and outputs when either is present. Every tensor must be claimed.
     ///
     /// - Parameters:
+    ///   - architecture: the architecture the tensors belong to.
+    ///   - state: the training state whose optimizer slots are claimed, if any.
     ///   - shapes: the stored tensors' shapes by name.
     ///   - specs: `architecture.parameterSpecs()`, computed (and its failure reported) by the caller.
     ///   - probeNames: the names the format gives the probe inputs and outputs.

@@ -51,7 +51,7 @@ public struct ModelDocument: Sendable, Hashable {
 
     /// Builds the network the document describes.
     ///
-    /// - Throws: a ``ConvNetError`` naming the tensor that is missing, unknown or mis-shaped.
+    /// - Throws: a `ConvNetError` naming the tensor that is missing, unknown or mis-shaped.
     public func network() throws -> Network {
         try Network(architecture: architecture, parameters: tensors)
     }

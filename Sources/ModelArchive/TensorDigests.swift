@@ -21,7 +21,7 @@ public struct TensorDigests: Sendable, Hashable, Codable {
     public var tensors: [String: String]
     /// The training state's scalars (its slots are ``tensors``) as ``ArchiveJSON`` encodes them.
     public var trainingState: String?
-    /// The architecture as ``ConvNet/Architecture/jsonString()`` writes it.
+    /// The architecture as `ConvNet/Architecture/jsonString()` writes it.
     public var architecture: String
 
     enum CodingKeys: String, CodingKey {

@@ -42,7 +42,7 @@ public protocol TensorStreamReader: AnyObject {
     var metadata: [String: String] { get }
     /// The parameters, in the order the file lists them.
     var parameterTensors: [TensorDescriptor] { get }
-    /// The optimizer slots (named as ``TrainingState/slotName(parameter:slot:)``), in file order.
+    /// The optimizer slots (named as `TrainingState/slotName(parameter:slot:)`), in file order.
     var slotTensors: [TensorDescriptor] { get }
     /// Reads one tensor (a parameter or a slot), checked as the format requires (checksums, sizes).
     func readTensor(named name: String) throws -> Tensor
@@ -85,7 +85,7 @@ public final class DocumentReader: TensorStreamReader {
         (document.trainingState?.slots ?? []).map { TensorDescriptor(name: $0.name, shape: $0.tensor.shape) }
     }
 
-    /// - Throws: ``ConvNetError/missingParameter(name:)`` for a name the document does not hold.
+    /// - Throws: `ConvNetError/missingParameter(name:)` for a name the document does not hold.
     public func readTensor(named name: String) throws -> Tensor {
         guard let t = byName[name] else { throw ConvNetError.missingParameter(name: name) }
         return t
@@ -141,7 +141,7 @@ public struct StreamedModel {
 
     /// Fetches a tensor and checks that it has the shape its descriptor announced.
     ///
-    /// - Throws: ``ConvNetError/shapeMismatch(name:expected:found:)`` or what ``tensor`` throws.
+    /// - Throws: `ConvNetError/shapeMismatch(name:expected:found:)` or what ``tensor`` throws.
     public func fetch(_ descriptor: TensorDescriptor) throws -> Tensor {
         let t = try tensor(descriptor.name)
         guard t.shape == descriptor.shape, Tensor.elementCount(t.shape) == t.scalars.count else {
@@ -151,7 +151,7 @@ public struct StreamedModel {
     }
 
     /// Checks, without reading any tensor, that the parameters are exactly those the architecture needs, with
-    /// their shapes (``Architecture/checkParameters(_:suffix:)``); the errors are the ones
+    /// their shapes (`Architecture/checkParameters(_:suffix:)`); the errors are the ones
     /// ``ModelDocument/network()`` would throw.
     public func checkParameters() throws {
         do {

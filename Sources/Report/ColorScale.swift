@@ -11,6 +11,7 @@ public struct ColorScale: Sendable, Hashable {
         (68, 1, 84), (70, 50, 127), (54, 92, 141), (39, 127, 142), (31, 161, 135), (74, 194, 109), (159, 218, 58), (253, 231, 37),
     ]
 
+    /// A scale from `low` (darkest) to `high` (brightest).
     public init(low: Float, high: Float) {
         self.low = low
         self.high = high

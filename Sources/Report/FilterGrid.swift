@@ -4,13 +4,17 @@ import ConvNet
 /// filters to a band, one row of the band per input channel, every weight a `cell` x `cell` block coloured on
 /// one scale shared by the whole layer.
 public struct FilterGrid: Sendable {
+    /// The layer's name.
     public var layer: String
     /// Kernel height and width, input channels, filters.
     public var kernelHeight: Int, kernelWidth: Int, inputChannels: Int, filters: Int
     /// Filters side by side in a band.
     public var perRow: Int
+    /// The colour scale shared by every tile.
     public var scale: ColorScale
+    /// Where each tile is.
     public var layout: GridLayout
+    /// The picture.
     public var image: RGBImage
 
     /// The most filters side by side.
@@ -18,7 +22,11 @@ public struct FilterGrid: Sendable {
 
     /// Draws `kernel` (exchange layout `[kh, kw, in, out]`).
     ///
-    /// - Parameter scale: the colour scale; nil covers the kernel's own values.
+    /// - Parameters:
+    ///   - layer: the conv layer's name.
+    ///   - kernel: its kernel tensor.
+    ///   - scale: the colour scale; nil covers the kernel's own values.
+    ///   - targetTile: about how many pixels a tile's longer side gets.
     public init(layer: String, kernel: Tensor, scale: ColorScale? = nil, targetTile: Int = 48) {
         let s = kernel.shape.count == 4 ? kernel.shape : [1, max(1, kernel.scalars.count), 1, 1]
         self.layer = layer
@@ -65,12 +73,19 @@ public struct FilterGrid: Sendable {
 /// One layer's activations for a few inputs: a row per input, a tile per channel (the first ``maxChannels``),
 /// on one colour scale shared by the layer.
 public struct FeatureMapGrid: Sendable {
+    /// The layer's name.
     public var layer: String
+    /// Channels drawn (at most ``maxChannels``).
     public var channelsShown: Int
+    /// Channels of the layer.
     public var channels: Int
+    /// Inputs, one row each.
     public var inputs: Int
+    /// The colour scale shared by every tile.
     public var scale: ColorScale
+    /// Where each tile is.
     public var layout: GridLayout
+    /// The picture.
     public var image: RGBImage
 
     /// The most channels drawn per layer.

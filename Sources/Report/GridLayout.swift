@@ -4,11 +4,17 @@
 /// The filter grid and the feature maps are laid out with it, and the browser test inverts it (``tile(atX:y:)``)
 /// to find which weight a pixel shows.
 public struct GridLayout: Sendable, Hashable {
+    /// Tiles in the picture.
     public var count: Int
+    /// Tiles side by side in a row.
     public var columns: Int
+    /// Cells across a tile.
     public var tileWidth: Int
+    /// Cells down a tile.
     public var tileHeight: Int
+    /// Pixels per cell side.
     public var cell: Int
+    /// Pixels between tiles and around the edge.
     public var gap: Int
 
     /// A layout; `columns` is clamped to 1...count.

@@ -1,7 +1,10 @@
 /// Counts of values in equal-width bins over their finite range.
 public struct Histogram: Sendable, Hashable, Encodable {
+    /// The lower edge of the first bin.
     public var low: Double
+    /// The upper edge of the last bin.
     public var high: Double
+    /// Values per bin.
     public var counts: [Int]
     /// Values that are NaN or infinite (not binned).
     public var nonFinite: Int

@@ -4,7 +4,9 @@ import Foundation
 /// (`left`, `top`) showing `xMin...xMax` left to right and `yMin...yMax` bottom to top. The SVG charts and the
 /// PNG curve picture both draw through it, and the browser test inverts it.
 public struct PlotFrame: Sendable, Hashable {
+    /// The data range shown across.
     public var xMin: Double, xMax: Double, yMin: Double, yMax: Double
+    /// The plot area: its top-left pixel and its size.
     public var left: Double, top: Double, plotWidth: Double, plotHeight: Double
 
     /// A frame over the given ranges; an empty range is widened so that every mapping is defined.
@@ -24,8 +26,9 @@ public struct PlotFrame: Sendable, Hashable {
         plotHeight = max(1, height - top - bottom)
     }
 
-    /// Total width and height.
+    /// Total width.
     public var width: Double { left + plotWidth + 16 }
+    /// Total height.
     public var height: Double { top + plotHeight + 40 }
 
     /// The pixel column of `x`.

@@ -1,6 +1,8 @@
 /// An 8-bit RGB raster, row-major from the top-left, three bytes per pixel.
 public struct RGBImage: Sendable, Hashable {
+    /// Pixels across.
     public let width: Int
+    /// Pixels down.
     public let height: Int
     /// `width * height * 3` bytes.
     public var pixels: [UInt8]
@@ -52,10 +54,14 @@ public struct RGBImage: Sendable, Hashable {
 
 /// One 8-bit RGB colour.
 public struct RGB: Sendable, Hashable {
+    /// Red.
     public var r: UInt8
+    /// Green.
     public var g: UInt8
+    /// Blue.
     public var b: UInt8
 
+    /// A colour from its red, green and blue bytes.
     public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) {
         self.r = r
         self.g = g

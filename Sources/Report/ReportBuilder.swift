@@ -21,6 +21,7 @@ public struct ReportOptions {
     /// Worker threads for evaluating the data.
     public var threads: Int
 
+    /// Options; every count is the default the command line uses.
     public init(data: (dataset: Dataset, source: String, classNames: [String])? = nil, against: (model: StreamedModel, path: String)? = nil,
                 probeImages: Int = 4, dataImages: Int = 3, mistakes: Int = 8, bins: Int = 40, threads: Int = 1) {
         self.data = data
@@ -34,14 +35,14 @@ public struct ReportOptions {
 }
 
 /// Collects a ``ReportContent`` from a model, reading its tensors one at a time: the verifier's pass
-/// (``Verifier/verify(_:path:format:parseDetail:options:)``) reads every tensor once and the report keeps, of
+/// (`Verifier/verify(_:path:format:parseDetail:options:)`) reads every tensor once and the report keeps, of
 /// each, only its histogram (and a conv kernel's picture); then one streamed forward pass over a few images
-/// (``Verifier/run(_:inputs:transform:activations:)``) gives the activations. Memory stays near the largest
+/// (`Verifier/run(_:inputs:transform:activations:)`) gives the activations. Memory stays near the largest
 /// tensor, unless `--data` is given: evaluating data builds the whole network in memory.
 public enum ReportBuilder {
     /// The report of `model`.
     ///
-    /// - Throws: what reading a tensor throws (the file cannot be read whole), ``ConvNetError`` for a model
+    /// - Throws: what reading a tensor throws (the file cannot be read whole), `ConvNetError` for a model
     ///   that cannot run, ``ReportError`` for data or a reference model that does not fit.
     public static func build(_ model: StreamedModel, file: ReportContent.FileFacts, options: ReportOptions = ReportOptions()) throws -> ReportContent {
         let architecture = model.architecture

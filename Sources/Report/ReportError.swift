@@ -13,6 +13,7 @@ public enum ReportError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The `--against` model cannot be compared with the model.
     case incomparable(file: String, other: String, reason: String)
 
+    /// The one-line message.
     public var description: String {
         switch self {
         case let .nothingToShow(file, what): "\(file): \(what)"
@@ -25,6 +26,7 @@ public enum ReportError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension ReportError: ModelFileError {
+    /// The exit code's category: 64 for nothing to show, 65 for data or models that do not fit, 74 for encoding.
     public var category: ModelFileErrorCategory {
         switch self {
         case .nothingToShow: .unsupported

@@ -5,10 +5,14 @@ import Foundation
 public enum SVGChart {
     /// One line: a name, a colour, points in data coordinates.
     public struct Series: Sendable {
+        /// The legend's text.
         public var name: String
+        /// A CSS colour.
         public var colour: String
+        /// Points in data coordinates, drawn in order.
         public var points: [(x: Double, y: Double)]
 
+        /// A series.
         public init(name: String, colour: String, points: [(x: Double, y: Double)]) {
             self.name = name
             self.colour = colour
