@@ -72,4 +72,6 @@ measure "cnnz -> cnnz float16" "$BIN" convert "$WORK/big2.cnnz" "$WORK/big16.cnn
 measure "inspect cnnz" "$BIN" inspect "$WORK/big2.cnnz"
 measure "inspect h5" "$BIN" inspect "$WORK/big.h5"
 measure "inspect safetensors" "$BIN" inspect "$WORK/big.safetensors"
+measure "report cnnz" "$BIN" report "$WORK/big2.cnnz" -o "$WORK/big.html"  # report and show: the same bound, and under 30 s
+measure "show filters cnnz" "$BIN" show filters "$WORK/big2.cnnz" -o "$WORK/filters.png"
 exit $status

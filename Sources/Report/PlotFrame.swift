@@ -64,8 +64,7 @@ public func shortNumber(_ x: Double) -> String {
     if x == 0 { return "0" }
     if !x.isFinite { return x.isNaN ? "NaN" : (x > 0 ? "inf" : "-inf") }
     let a = abs(x)
+    if x == x.rounded() && a < 1e9 { return String(Int(x)) }
     if a >= 1e5 || a < 1e-3 { return String(format: "%.2e", x) }
-    var s = String(format: "%.4g", x)
-    if s.contains("e") { s = String(format: "%.4f", x) }
-    return s
+    return String(format: "%.4g", x)
 }

@@ -22,9 +22,11 @@ public enum SVGChart {
 
     /// Series drawn as polylines (each point also a small circle when there are few).
     public static func lines(_ series: [Series], title: String, xLabel: String, yLabel: String, id: String,
-                             width: Double = 560, height: Double = 300, yRange: ClosedRange<Double>? = nil) -> String {
+                             width: Double = 500, height: Double = 280, yRange: ClosedRange<Double>? = nil) -> String {
         let xs = series.flatMap { $0.points.map(\.x) }, ys = series.flatMap { $0.points.map(\.y) }.filter(\.isFinite)
-        let frame = PlotFrame(x: (xs.min() ?? 0)...(xs.max() ?? 1), y: yRange ?? ((ys.min() ?? 0)...(ys.max() ?? 1)), width: width, height: height)
+        // 5% of room above and below the values, so that no point sits on the frame.
+        let low = ys.min() ?? 0, high = ys.max() ?? 1, pad = (high - low) * 0.05
+        let frame = PlotFrame(x: (xs.min() ?? 0)...(xs.max() ?? 1), y: yRange ?? ((low - pad)...(high + pad)), width: width, height: height)
         var body = axes(frame, xLabel: xLabel, yLabel: yLabel)
         for (i, s) in series.enumerated() {
             let points = s.points.filter { $0.y.isFinite }.map { "\(fmt(frame.px($0.x))),\(fmt(frame.py($0.y)))" }.joined(separator: " ")

@@ -85,6 +85,17 @@ struct LayoutTests {
         #expect(flat.px(3).isFinite && flat.py(1).isFinite)
     }
 
+    @Test("axis labels are short: integers as integers, round ticks as typed, extremes in exponent form")
+    func labels() {
+        #expect(shortNumber(20000) == "20000")
+        #expect(shortNumber(0.6) == "0.6")
+        #expect(shortNumber(0.4563) == "0.4563")
+        #expect(shortNumber(-0.7224) == "-0.7224")
+        #expect(shortNumber(1e-5) == "1.00e-05")
+        #expect(shortNumber(123456.5) == "1.23e+05")
+        #expect(PlotFrame.ticks(0, 60000).map(shortNumber) == ["0", "20000", "40000", "60000"])
+    }
+
     @Test("a histogram counts every finite value once and the non-finite apart")
     func histogram() {
         let values: [Float] = [0, 0.1, 0.5, 0.99, 1, .nan, .infinity, -0.5]
