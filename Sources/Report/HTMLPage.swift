@@ -6,10 +6,18 @@ import Verification
 /// The report as one self-contained HTML page: no script, no network access; pictures are inline PNG
 /// (`data:` URIs) and inline SVG.
 public enum HTMLPage {
-    /// The page of `content`.
+    /// The page of `content`, to be written to `file`.
     ///
-    /// - Throws: ``ReportError`` when a picture cannot be encoded.
-    public static func render(_ content: ReportContent) throws(ReportError) -> String {
+    /// - Throws: ``ReportError/cannotEncode(file:reason:)`` when a picture cannot be encoded.
+    public static func render(_ content: ReportContent, file: String) throws(ReportError) -> String {
+        do {
+            return try page(content)
+        } catch {
+            throw .cannotEncode(file: file, reason: error.reason)
+        }
+    }
+
+    static func page(_ content: ReportContent) throws(PNGFailure) -> String {
         var html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cnnkit report: \(escape(content.file.path))</title>"
         html += "<style>\(style)</style></head><body>"
         html += "<h1>\(escape(content.file.path))</h1>"
@@ -80,7 +88,7 @@ public enum HTMLPage {
 
     static func row(_ name: String, _ value: String) -> String { "<tr><th>\(escape(name))</th><td>\(escape(value))</td></tr>" }
 
-    static func filters(_ c: ReportContent) throws(ReportError) -> String {
+    static func filters(_ c: ReportContent) throws(PNGFailure) -> String {
         var s = "<section id=\"filters\"><h2>Filters</h2>"
         if c.filters.isEmpty { s += "<p>The model has no convolution.</p>" }
         for grid in c.filters {
@@ -96,11 +104,11 @@ public enum HTMLPage {
         return s + "</section>"
     }
 
-    static func scale(_ scale: ColorScale, _ what: String) throws(ReportError) -> String {
+    static func scale(_ scale: ColorScale, _ what: String) throws(PNGFailure) -> String {
         "<div class=\"scale\"><span>\(what) \(shortNumber(Double(scale.low)))</span><img alt=\"colour scale\" src=\"\(try dataURI(ColorScale.bar(width: 160, height: 12)))\"><span>\(shortNumber(Double(scale.high)))</span></div>"
     }
 
-    static func features(_ c: ReportContent) throws(ReportError) -> String {
+    static func features(_ c: ReportContent) throws(PNGFailure) -> String {
         var s = "<section id=\"features\"><h2>Feature maps</h2>"
         let strip = inputStrip(c.inputs.map(\.pixels), shape: c.architecture.input)
         s += "<p>Inputs, one row each below (the first \(FeatureMapGrid.maxChannels) channels of each layer): "
@@ -156,7 +164,7 @@ public enum HTMLPage {
         return s + "</div></section>"
     }
 
-    static func evaluation(_ c: ReportContent) throws(ReportError) -> String {
+    static func evaluation(_ c: ReportContent) throws(PNGFailure) -> String {
         var s = "<section id=\"evaluation\"><h2>Evaluation</h2>"
         guard let e = c.evaluation else { return s + "<p>Give <code>--data DIR</code> to evaluate the model on labelled data.</p></section>" }
         s += "<p id=\"accuracy\" data-correct=\"\(e.correct)\" data-count=\"\(e.count)\">accuracy \(String(format: "%.2f%%", e.accuracy * 100)) (\(e.correct) of \(e.count)) on \(escape(e.source))</p>"
@@ -202,7 +210,9 @@ public enum HTMLPage {
     }
 
     /// A PNG as a `data:` URI.
-    public static func dataURI(_ image: RGBImage) throws(ReportError) -> String {
+    ///
+    /// - Throws: ``PNGFailure`` when the image cannot be encoded.
+    public static func dataURI(_ image: RGBImage) throws(PNGFailure) -> String {
         "data:image/png;base64," + Data(try PNGEncoder.encode(image)).base64EncodedString()
     }
 }

@@ -13,11 +13,11 @@ public enum PNGEncoder {
 
     /// The PNG bytes of `image`.
     ///
-    /// - Throws: ``ReportError/imageTooLarge(width:height:)`` for an empty image or one wider or taller than
-    ///   PNG allows, ``ReportError/encodingFailed(reason:)`` when zlib fails.
-    public static func encode(_ image: RGBImage) throws(ReportError) -> [UInt8] {
+    /// - Throws: ``PNGFailure`` for an empty image, one wider or taller than PNG allows, or when zlib fails;
+    ///   callers wrap it in ``ReportError/cannotEncode(file:reason:)`` with the file.
+    public static func encode(_ image: RGBImage) throws(PNGFailure) -> [UInt8] {
         guard image.width > 0, image.height > 0, image.width <= Int(Int32.max), image.height <= Int(Int32.max) else {
-            throw .imageTooLarge(width: image.width, height: image.height)
+            throw PNGFailure(reason: "a \(image.width) x \(image.height) image cannot be a PNG")
         }
         var raw: [UInt8] = []
         let rowBytes = image.width * 3
@@ -30,7 +30,7 @@ public enum PNGEncoder {
         do {
             compressed = try Zlib.deflate(raw, level: 6, strategy: .standard)
         } catch {
-            throw .encodingFailed(reason: error.reason)
+            throw PNGFailure(reason: "zlib: \(error.reason)")
         }
         var png = signature
         var header: [UInt8] = []
@@ -55,6 +55,12 @@ public enum PNGEncoder {
         png += typed
         png.appendBigEndian(typed.withUnsafeBytes { Zlib.crc32($0) })
     }
+}
+
+/// Why an image could not be encoded, phrased for an error message that names the file.
+public struct PNGFailure: Error, Sendable, Equatable {
+    /// What went wrong.
+    public var reason: String
 }
 
 extension [UInt8] {

@@ -4,10 +4,8 @@ import ModelArchive
 public enum ReportError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The model has nothing of the kind asked for (`show filters` of a model without convolutions).
     case nothingToShow(file: String, what: String)
-    /// An image of this size cannot be encoded.
-    case imageTooLarge(width: Int, height: Int)
-    /// zlib failed while encoding a PNG.
-    case encodingFailed(reason: String)
+    /// A picture for `file` could not be encoded as PNG.
+    case cannotEncode(file: String, reason: String)
     /// The data given does not fit the model (`--data` images of another size, labels past the outputs).
     case dataMismatch(file: String, reason: String)
     /// The `--against` model cannot be compared with the model.
@@ -17,8 +15,7 @@ public enum ReportError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .nothingToShow(file, what): "\(file): \(what)"
-        case let .imageTooLarge(width, height): "cannot encode a \(width) x \(height) image as PNG"
-        case let .encodingFailed(reason): "PNG encoding failed: \(reason)"
+        case let .cannotEncode(file, reason): "\(file): cannot encode a picture as PNG: \(reason)"
         case let .dataMismatch(file, reason): "\(file): \(reason)"
         case let .incomparable(file, other, reason): "\(file) against \(other): \(reason)"
         }
@@ -31,7 +28,7 @@ extension ReportError: ModelFileError {
         switch self {
         case .nothingToShow: .unsupported
         case .dataMismatch, .incomparable: .invalidInput
-        case .imageTooLarge, .encodingFailed: .writeFailed
+        case .cannotEncode: .writeFailed
         }
     }
 }

@@ -44,7 +44,7 @@ struct ReportCommand: ParsableCommand {
             let content = try collectReport(model: model, data: data, limit: limit, against: against,
                                             architecture: architectureOption.architecture, threads: threadsOption.threads, progress: progress)
             progress.stage("writing \(output)")
-            let html = try HTMLPage.render(content)
+            let html = try HTMLPage.render(content, file: output)
             try AtomicFile.write(bytes: Array(html.utf8), to: output)
             progress.finish()
             print("wrote \(output) (\(html.utf8.count) bytes): \(content.layers.count) layers, \(content.filters.count) filter grids, "
@@ -77,7 +77,13 @@ struct Show: ParsableCommand {
             let content = try collectReport(model: model, data: nil, limit: nil, against: nil, architecture: architectureOption.architecture,
                                             threads: 1, progress: progress)
             let image = try Pictures.picture(what, of: content)
-            try AtomicFile.write(bytes: try PNGEncoder.encode(image), to: output)
+            let png: [UInt8]
+            do {
+                png = try PNGEncoder.encode(image)
+            } catch let error as PNGFailure {
+                throw ReportError.cannotEncode(file: output, reason: error.reason)
+            }
+            try AtomicFile.write(bytes: png, to: output)
             progress.finish()
             print("wrote \(output) (\(image.width) x \(image.height) PNG): \(what.rawValue) of \(model)")
         }

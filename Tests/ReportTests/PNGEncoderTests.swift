@@ -64,6 +64,6 @@ struct PNGEncoderTests {
 
     @Test("an empty image is refused")
     func empty() {
-        #expect(throws: ReportError.imageTooLarge(width: 0, height: 3)) { try PNGEncoder.encode(RGBImage(width: 0, height: 3)) }
+        #expect(throws: PNGFailure(reason: "a 0 x 3 image cannot be a PNG")) { try PNGEncoder.encode(RGBImage(width: 0, height: 3)) }
     }
 }
