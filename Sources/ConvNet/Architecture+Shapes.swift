@@ -1,8 +1,12 @@
 /// The geometry of one spatial window (convolution or pooling) along one axis.
 public struct WindowGeometry: Sendable, Hashable {
+    /// Input positions along the axis.
     public var input: Int
+    /// The window's extent (kernel or pool size).
     public var window: Int
+    /// Positions between window starts.
     public var stride: Int
+    /// Output positions.
     public var output: Int
     /// Positions of padding before the first input element.
     public var padBefore: Int
@@ -32,6 +36,7 @@ public struct ParameterSpec: Sendable, Hashable {
     public var fanIn: Int
     /// The index of the layer owning the parameter.
     public var layerIndex: Int
+    /// True for a bias vector, false for a kernel.
     public var isBias: Bool
 }
 

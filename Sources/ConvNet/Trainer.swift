@@ -1,12 +1,18 @@
 /// What the trainer reports after each optimizer step and each epoch.
 public struct TrainingProgress: Sendable {
+    /// Finished epochs.
     public var epoch: Int
+    /// The epochs to reach.
     public var totalEpochs: Int
+    /// Examples of the current epoch consumed.
     public var position: Int
+    /// Examples per epoch.
     public var epochSize: Int
+    /// Optimizer steps taken in all.
     public var step: Int
     /// Mean loss so far in this epoch.
     public var runningLoss: Double
+    /// Fraction predicted right so far in this epoch.
     public var runningAccuracy: Double
 }
 
@@ -39,7 +45,9 @@ public struct Trainer: Sendable {
         return max(1, steps / curvePointsPerEpoch)
     }
 
+    /// The network being trained (the last finished step's weights).
     public var network: Network
+    /// Counters, optimizer slots, RNG and history.
     public var state: TrainingState
     /// Worker threads for the batch (1 or more).
     public var threads: Int
@@ -98,9 +106,12 @@ public struct Trainer: Sendable {
 
     /// A copy of the network and state as they are during ``train(on:test:epochs:control:epochEnd:)``.
     public struct Snapshot: Sendable {
+        /// The network being trained (the last finished step's weights).
         public var network: Network
+        /// Counters, optimizer slots, RNG and history.
         public var state: TrainingState
 
+        /// A snapshot.
         public init(network: Network, state: TrainingState) {
             self.network = network
             self.state = state

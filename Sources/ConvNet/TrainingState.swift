@@ -1,10 +1,13 @@
 /// One finished epoch's figures.
 public struct EpochRecord: Codable, Sendable, Hashable {
+    /// Mean training loss of the epoch.
     public var loss: Double
+    /// Fraction of the epoch's examples predicted right as they were trained on.
     public var trainAccuracy: Double
     /// Nil when no test set was given.
     public var testAccuracy: Double?
 
+    /// An epoch's figures.
     public init(loss: Double, trainAccuracy: Double, testAccuracy: Double?) {
         self.loss = loss
         self.trainAccuracy = trainAccuracy
@@ -29,6 +32,7 @@ public struct CurvePoint: Codable, Sendable, Hashable {
     /// Fraction of those examples predicted right.
     public var accuracy: Double
 
+    /// A curve point.
     public init(step: Int, epoch: Int, examples: Int, loss: Double, accuracy: Double) {
         self.step = step
         self.epoch = epoch
@@ -47,6 +51,7 @@ public struct DatasetIdentity: Codable, Sendable, Hashable {
     /// FNV-1a 64 of the training images and labels used, in file order, as 16 hex digits.
     public var fingerprint: String
 
+    /// A data identity.
     public init(name: String, trainCount: Int, fingerprint: String) {
         self.name = name
         self.trainCount = trainCount
@@ -66,23 +71,29 @@ public struct TrainingState: Sendable, Hashable {
     public var step: Int
     /// Examples consumed in the current, unfinished epoch.
     public var position: Int
+    /// Examples per optimizer step.
     public var batchSize: Int
+    /// The optimizer and its settings.
     public var optimizer: OptimizerConfig
     /// Optimizer slot tensors in the exchange layout, named `optimizer.<parameter>.<slot>` (slot: `momentum`,
     /// `velocity`), in parameter order then slot order.
     public var slots: [NamedTensor]
     /// The RNG state at the start of the current epoch.
     public var rngState: [UInt64]
+    /// The seed training started from.
     public var seed: UInt64
+    /// One record per finished epoch.
     public var history: [EpochRecord]
     /// The finer curve, a point every few steps (``CurvePoint``); empty in files written before it existed.
     public var curve: [CurvePoint]
+    /// The training data, so that a resume can refuse other data.
     public var dataset: DatasetIdentity?
     /// Sum of per-example losses in the unfinished epoch (float64, summed in example order).
     public var epochLossSum: Double
     /// Correct predictions in the unfinished epoch.
     public var epochCorrect: Int
 
+    /// A state from its parts; a fresh run's counters are 0.
     public init(epoch: Int = 0, step: Int = 0, position: Int = 0, batchSize: Int, optimizer: OptimizerConfig,
                 slots: [NamedTensor] = [], rngState: [UInt64], seed: UInt64, history: [EpochRecord] = [],
                 curve: [CurvePoint] = [], dataset: DatasetIdentity? = nil, epochLossSum: Double = 0, epochCorrect: Int = 0) {

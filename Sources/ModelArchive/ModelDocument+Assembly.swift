@@ -3,14 +3,18 @@ import ConvNet
 /// Why tensors keyed by name could not be assembled into a document: the tensor (or nil) and a reason phrased
 /// to follow its name.
 public struct DocumentAssemblyFailure: Error, Sendable, Equatable {
+    /// The tensor concerned, if one.
     public var name: String?
+    /// What is wrong, phrased to follow the name.
     public var reason: String
 }
 
 /// Which stored tensors make a document, decided from names and shapes alone (no values read): the
 /// parameters in the architecture's order, the optimizer slots, and the probe tensors when present.
 public struct DocumentLayout: Sendable, Equatable {
+    /// Parameters, in the architecture's order.
     public var parameters: [TensorDescriptor]
+    /// Optimizer slots, in the training state's order.
     public var slots: [TensorDescriptor]
     /// The stored names of the probe inputs and outputs, when the file has probes.
     public var probes: (inputs: TensorDescriptor, outputs: TensorDescriptor)?

@@ -16,6 +16,7 @@ public struct TensorDigests: Sendable, Hashable, Codable {
     /// The only algorithm this version writes and checks.
     public static let algorithmName = "sha256"
 
+    /// The hash algorithm (`sha256`).
     public var algorithm: String
     /// Parameters, optimizer slots and `probes.inputs` / `probes.outputs`, by name: lowercase hex.
     public var tensors: [String: String]
@@ -48,6 +49,7 @@ public struct TensorDigests: Sendable, Hashable, Codable {
 
     /// The names under which probe tensors are digested.
     public static let probeInputs = "probes.inputs"
+    /// The name under which the probe outputs are digested.
     public static let probeOutputs = "probes.outputs"
 
     /// SHA-256 of float32 values as little-endian bytes, lowercase hex.
