@@ -1,7 +1,8 @@
 # CNNKit: `make demo` runs the tour, `make test` runs every test. Both install what is missing first.
 
 SWIFT        ?= swift
-APT_PACKAGES := libhdf5-dev hdf5-tools dataset-fashion-mnist
+# chromium, chromium-driver: the browser test of cnnkit report; pngcheck: a second PNG decoder for cnnkit show.
+APT_PACKAGES := libhdf5-dev hdf5-tools dataset-fashion-mnist chromium chromium-driver pngcheck
 VENV         := .venv
 BENCH_VENV   := .venv-bench
 PYTHON       ?= python3
@@ -16,7 +17,7 @@ MUTATIONS ?= 1000
 BENCH_IMAGES ?= 20000
 BENCH_THREADS ?= 2
 
-.PHONY: all deps venv bench-venv build release test swift-test interop-test examples fuzz fuzz-replay torture demo bench bench-formats clean
+.PHONY: all deps venv bench-venv build release docs test swift-test interop-test examples fuzz fuzz-replay torture demo bench bench-formats clean
 
 all: build
 
@@ -50,11 +51,20 @@ build: deps
 release: deps
 	$(RELEASE)
 
+## DocC documentation of the library modules, combined, into .build/docs/CNNKit (about 30 s); a warning fails it.
+DOC_TARGETS := ConvNet ModelArchive ModelFiles Verification Report
+docs: deps
+	@mkdir -p .build/docs
+	$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation \
+	  $(foreach t,$(DOC_TARGETS),--target $(t)) --enable-experimental-combined-documentation --warnings-as-errors \
+	  --output-path .build/docs/CNNKit
+
 ## Every test: Swift tests, the example, fuzz corpus replay and a short fuzz run, interop tests with outside tools.
 test: deps venv
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) examples
+	$(MAKE) docs
 	$(MAKE) fuzz-replay
 	CNNKIT_BIN=$(CURDIR)/.build/debug/cnnkit KERAS_BACKEND=jax $(VENV)/bin/python -m pytest -q Tests/Interop
 

@@ -12,12 +12,15 @@ let package = Package(
         .library(name: "CNNZFormat", targets: ["CNNZFormat"]),
         .library(name: "ModelFiles", targets: ["ModelFiles"]),
         .library(name: "Verification", targets: ["Verification"]),
+        .library(name: "Report", targets: ["Report"]),
         .executable(name: "cnnkit", targets: ["cnnkit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `swift package generate-documentation` (make docs); a build-time plugin only, nothing links it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // C shims: the macros Swift cannot import become static inline functions.
@@ -62,11 +65,13 @@ let package = Package(
         ]),
         // The verifier: structure, finiteness, probe reruns, comparisons between models.
         .target(name: "Verification", dependencies: ["ConvNet", "ModelArchive"]),
+        // The report of a model (self-contained HTML) and its single pictures (PNG): cnnkit report, cnnkit show.
+        .target(name: "Report", dependencies: ["ConvNet", "ModelArchive", "Verification", "ZlibCoding"]),
 
         .executableTarget(
             name: "cnnkit",
             dependencies: [
-                "ConvNet", "Datasets", "ModelArchive", "ModelFiles", "Verification", "InteropNumPy", "HDF5Format",
+                "ConvNet", "Datasets", "ModelArchive", "ModelFiles", "Verification", "InteropNumPy", "HDF5Format", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -93,6 +98,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: [
             "ConvNet", "ModelArchive", "ModelFiles", "HDF5Format", "KerasFormat", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
         ]),
+        .testTarget(name: "ReportTests", dependencies: ["ConvNet", "ModelArchive", "Report", "ZlibCoding"]),
         .testTarget(name: "VerificationTests", dependencies: ["ConvNet", "ModelArchive", "Verification", "CNNKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -85,4 +85,6 @@ measure "inspect safetensors" "$BIN" inspect "$WORK/big.safetensors"
 measure "inspect npz" "$BIN" inspect "$WORK/big.npz"
 measure "inspect npz (deflate)" "$BIN" inspect "$WORK/big2.npz"
 measure "inspect keras" "$BIN" inspect "$WORK/big.keras"
+measure "report cnnz" "$BIN" report "$WORK/big2.cnnz" -o "$WORK/big.html"  # report and show: the same bound, and under 30 s
+measure "show filters cnnz" "$BIN" show filters "$WORK/big2.cnnz" -o "$WORK/filters.png"
 exit $status

@@ -120,9 +120,11 @@ extension Architecture: Codable {
 
     /// Decodes and validates an architecture from JSON.
     ///
-    /// - Parameter strict: also check every rule of `Schemas/architecture.schema.json` first (``checkSchema(json:)``):
-    ///   unknown keys, empty names, values of the wrong kind. The command line reads people's files so; readers
-    ///   of model files decide for themselves.
+    /// - Parameters:
+    ///   - json: the architecture's JSON bytes.
+    ///   - strict: also check every rule of `Schemas/architecture.schema.json` first (``checkSchema(json:)``):
+    ///     unknown keys, empty names, values of the wrong kind. The command line reads people's files so; readers
+    ///     of model files decide for themselves.
     /// - Throws: ``ConvNetError/invalidArchitecture(layer:reason:)`` for malformed JSON, a schema rule broken
     ///   (with `strict`) or a layer that does not fit.
     public static func decode(json: some DataProtocol, strict: Bool) throws -> Architecture {

@@ -1,8 +1,12 @@
 /// The geometry of one spatial window (convolution or pooling) along one axis.
 public struct WindowGeometry: Sendable, Hashable {
+    /// Input positions along the axis.
     public var input: Int
+    /// The window's extent (kernel or pool size).
     public var window: Int
+    /// Positions between window starts.
     public var stride: Int
+    /// Output positions.
     public var output: Int
     /// Positions of padding before the first input element.
     public var padBefore: Int
@@ -32,6 +36,7 @@ public struct ParameterSpec: Sendable, Hashable {
     public var fanIn: Int
     /// The index of the layer owning the parameter.
     public var layerIndex: Int
+    /// True for a bias vector, false for a kernel.
     public var isBias: Bool
 }
 
@@ -106,6 +111,13 @@ extension Architecture {
     /// The output shape of the network.
     public func outputShape() throws -> ActivationShape {
         try activationShapes().last!
+    }
+
+    /// The number of parameter values of each layer, in layer order (0 for layers without parameters).
+    public func parameterCounts() throws -> [Int] {
+        var counts = [Int](repeating: 0, count: layers.count)
+        for spec in try parameterSpecs() { counts[spec.layerIndex] += spec.shape.reduce(1, *) }
+        return counts
     }
 
     /// Every parameter in order, in the exchange layout.

@@ -9,12 +9,18 @@ public enum Padding: String, Codable, Sendable, CaseIterable {
 
 /// A 2-D convolution layer (cross-correlation, no kernel flip).
 public struct Conv2DSpec: Sendable, Hashable {
+    /// Output channels.
     public var filters: Int
+    /// Kernel height and width.
     public var kernel: [Int]
+    /// Vertical and horizontal stride.
     public var stride: [Int]
+    /// `valid` (no padding) or `same` (output size = ceil(input / stride)).
     public var padding: Padding
+    /// Whether a bias is added.
     public var bias: Bool
 
+    /// A conv layer's settings; the defaults are the seed network's.
     public init(filters: Int, kernel: [Int] = [3, 3], stride: [Int] = [1, 1], padding: Padding = .valid, bias: Bool = false) {
         self.filters = filters
         self.kernel = kernel
@@ -26,10 +32,14 @@ public struct Conv2DSpec: Sendable, Hashable {
 
 /// A 2-D max-pooling layer; `valid` padding floors odd sizes (26 -> 13, 27 -> 13).
 public struct MaxPool2DSpec: Sendable, Hashable {
+    /// Window height and width.
     public var pool: [Int]
+    /// Vertical and horizontal stride.
     public var stride: [Int]
+    /// `valid` (no padding) or `same` (output size = ceil(input / stride)).
     public var padding: Padding
 
+    /// A pooling layer's settings; the stride defaults to the pool size.
     public init(pool: [Int] = [2, 2], stride: [Int]? = nil, padding: Padding = .valid) {
         self.pool = pool
         self.stride = stride ?? pool
@@ -39,9 +49,12 @@ public struct MaxPool2DSpec: Sendable, Hashable {
 
 /// A fully connected layer `y = x W + b`.
 public struct DenseSpec: Sendable, Hashable {
+    /// Outputs.
     public var units: Int
+    /// Whether a bias is added.
     public var bias: Bool
 
+    /// A dense layer's settings.
     public init(units: Int, bias: Bool = true) {
         self.units = units
         self.bias = bias
@@ -84,9 +97,12 @@ public enum LayerKind: Sendable, Hashable {
 
 /// A named layer.
 public struct Layer: Sendable, Hashable {
+    /// The layer's name, unique in the architecture; tensor names start with it.
     public var name: String
+    /// What the layer does, with its settings.
     public var kind: LayerKind
 
+    /// A named layer.
     public init(name: String, kind: LayerKind) {
         self.name = name
         self.kind = kind
@@ -95,9 +111,12 @@ public struct Layer: Sendable, Hashable {
 
 /// The model's own preprocessing, `x = pixel * scale + offset`, applied to raw pixels.
 public struct Preprocessing: Sendable, Hashable, Codable {
+    /// Multiplies each raw pixel.
     public var scale: Float
+    /// Added after scaling.
     public var offset: Float
 
+    /// Preprocessing `x * scale + offset`.
     public init(scale: Float, offset: Float) {
         self.scale = scale
         self.offset = offset
@@ -109,12 +128,16 @@ public struct Preprocessing: Sendable, Hashable, Codable {
 
 /// The extent of an activation: height x width x channels (a flat vector has height = width = 1).
 public struct ActivationShape: Sendable, Hashable, CustomStringConvertible {
+    /// Rows.
     public var height: Int
+    /// Columns.
     public var width: Int
+    /// Channels (C fastest in memory).
     public var channels: Int
     /// True once flattened: printed as `(n)` rather than `(h, w, c)`.
     public var isFlat: Bool
 
+    /// A shape; `isFlat` marks a flattened vector.
     public init(height: Int, width: Int, channels: Int, isFlat: Bool = false) {
         self.height = height
         self.width = width
@@ -122,7 +145,9 @@ public struct ActivationShape: Sendable, Hashable, CustomStringConvertible {
         self.isFlat = isFlat
     }
 
+    /// Values in the activation.
     public var count: Int { height * width * channels }
+    /// `[h, w, c]`, or `[n]` once flattened.
     public var dimensions: [Int] { isFlat ? [count] : [height, width, channels] }
     public var description: String { "(" + dimensions.map(String.init).joined(separator: ", ") + ")" }
 }
@@ -132,10 +157,14 @@ public struct ActivationShape: Sendable, Hashable, CustomStringConvertible {
 /// Encodes to and decodes from the JSON of `Schemas/architecture.schema.json`. Decoding fills in Keras-style
 /// names for layers that have none; ``validate()`` checks that every layer fits the shape it receives.
 public struct Architecture: Sendable, Hashable {
+    /// The input images' shape.
     public var input: ActivationShape
+    /// What the model does to raw pixels first.
     public var preprocessing: Preprocessing
+    /// The layers, in order.
     public var layers: [Layer]
 
+    /// An architecture from its parts.
     public init(input: ActivationShape, preprocessing: Preprocessing = .seed, layers: [Layer]) {
         self.input = input
         self.preprocessing = preprocessing

@@ -1,11 +1,17 @@
 /// Labelled images held as raw bytes (0-255), N x H x W x C, row-major.
 public struct Dataset: Sendable {
+    /// Raw pixels, `count x height x width x channels`, image after image.
     public var images: [UInt8]
+    /// One label per image.
     public var labels: [UInt8]
+    /// Image rows.
     public var height: Int
+    /// Image columns.
     public var width: Int
+    /// Channels per pixel.
     public var channels: Int
 
+    /// A data set from its parts.
     public init(images: [UInt8], labels: [UInt8], height: Int, width: Int, channels: Int = 1) {
         self.images = images
         self.labels = labels
@@ -14,7 +20,9 @@ public struct Dataset: Sendable {
         self.channels = channels
     }
 
+    /// Examples.
     public var count: Int { labels.count }
+    /// Values per image.
     public var imageSize: Int { height * width * channels }
 
     /// The first `n` examples (all when `n` is nil or larger than the set).

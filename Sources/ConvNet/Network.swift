@@ -10,9 +10,11 @@ enum Operation: Sendable {
 
 /// Where one exchange-layout parameter lives in the flat internal buffer.
 public struct ParameterSlot: Sendable, Hashable {
+    /// The parameter it holds.
     public var spec: ParameterSpec
     /// Offset of the first scalar in the flat buffer.
     public var offset: Int
+    /// Scalars.
     public var count: Int
     /// True for dense kernels, stored internally as `[out, in]` (exchange layout is `[in, out]`).
     public var isTransposed: Bool
@@ -24,9 +26,11 @@ public struct ParameterSlot: Sendable, Hashable {
 /// ``load(parameters:)`` translate to and from the exchange layout (`conv.kernel [kh, kw, in, out]`,
 /// `dense.kernel [in, out]`, biases `[n]`).
 public struct Network: Sendable {
+    /// The architecture the network runs.
     public let architecture: Architecture
     /// The shape entering each layer, then the output shape.
     public let shapes: [ActivationShape]
+    /// Where each parameter lives in ``flatParameters``.
     public let slots: [ParameterSlot]
     let operations: [Operation]
     /// Every parameter, flat, in internal layout.

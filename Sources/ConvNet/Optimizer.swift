@@ -18,14 +18,22 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
 /// - Adam: with `t = step + 1`, `alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)`, `m += (g - m) * (1 - beta1)`,
 ///   `v += (g^2 - v) * (1 - beta2)`, `w -= m * alpha / (sqrt(v) + epsilon)`.
 public struct OptimizerConfig: Codable, Sendable, Hashable {
+    /// SGD or Adam.
     public var kind: OptimizerKind
+    /// The step size.
     public var learningRate: Float
+    /// SGD momentum, 0 to below 1.
     public var momentum: Float
+    /// Nesterov momentum (SGD).
     public var nesterov: Bool
+    /// Adam's first-moment decay.
     public var beta1: Float
+    /// Adam's second-moment decay.
     public var beta2: Float
+    /// Adam's denominator guard.
     public var epsilon: Float
 
+    /// An optimizer's settings; the defaults are the seed recipe's SGD and Keras' Adam.
     public init(kind: OptimizerKind = .sgd, learningRate: Float = 0.005, momentum: Float = 0, nesterov: Bool = false,
                 beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
         self.kind = kind

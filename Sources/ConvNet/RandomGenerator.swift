@@ -35,6 +35,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Hashable, Codabl
         self.state = state
     }
 
+    /// The next 64 random bits (xoshiro256**), advancing the state.
     public mutating func next() -> UInt64 {
         let result = rotl(state[1] &* 5, 7) &* 9
         let t = state[1] << 17

@@ -11,7 +11,7 @@ public struct Tensor: Sendable, Hashable, CustomStringConvertible {
     /// Creates a tensor from a shape and its scalars.
     ///
     /// - Precondition: the scalar count equals the product of the shape (checked by callers that take outside
-    ///   input; use ``init(validating:scalars:)`` there).
+    ///   input; use `init(validating:scalars:)` there).
     public init(shape: [Int], scalars: [Float]) {
         self.shape = shape
         self.scalars = scalars
@@ -63,9 +63,12 @@ public struct Tensor: Sendable, Hashable, CustomStringConvertible {
 
 /// A tensor with its name in the exchange set, such as `conv2d.kernel` or `dense.bias`.
 public struct NamedTensor: Sendable, Hashable {
+    /// The tensor's name (`conv2d.kernel`).
     public var name: String
+    /// Its values.
     public var tensor: Tensor
 
+    /// A named tensor.
     public init(name: String, tensor: Tensor) {
         self.name = name
         self.tensor = tensor

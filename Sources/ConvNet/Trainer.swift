@@ -1,12 +1,18 @@
 /// What the trainer reports after each optimizer step and each epoch.
 public struct TrainingProgress: Sendable {
+    /// Finished epochs.
     public var epoch: Int
+    /// The epochs to reach.
     public var totalEpochs: Int
+    /// Examples of the current epoch consumed.
     public var position: Int
+    /// Examples per epoch.
     public var epochSize: Int
+    /// Optimizer steps taken in all.
     public var step: Int
     /// Mean loss so far in this epoch.
     public var runningLoss: Double
+    /// Fraction predicted right so far in this epoch.
     public var runningAccuracy: Double
 }
 
@@ -28,7 +34,20 @@ public struct Trainer: Sendable {
     /// Examples per gradient group; fixed so that the reduction order never depends on the thread count.
     public static let groupSize = 4
 
+    /// About this many curve points are recorded per epoch (``TrainingState/curve``).
+    public static let curvePointsPerEpoch = 50
+
+    /// Steps between two curve points: an epoch of `epochSize` examples in batches of `batchSize` gets about
+    /// ``curvePointsPerEpoch`` points, plus one at its last step. It depends only on the data size and batch
+    /// size, which a resume keeps, so a resumed run records the same points as an uninterrupted one.
+    public static func curveInterval(epochSize: Int, batchSize: Int) -> Int {
+        let steps = (epochSize + batchSize - 1) / max(batchSize, 1)
+        return max(1, steps / curvePointsPerEpoch)
+    }
+
+    /// The network being trained (the last finished step's weights).
     public var network: Network
+    /// Counters, optimizer slots, RNG and history.
     public var state: TrainingState
     /// Worker threads for the batch (1 or more).
     public var threads: Int
@@ -87,9 +106,12 @@ public struct Trainer: Sendable {
 
     /// A copy of the network and state as they are during ``train(on:test:epochs:control:epochEnd:)``.
     public struct Snapshot: Sendable {
+        /// The network being trained (the last finished step's weights).
         public var network: Network
+        /// Counters, optimizer slots, RNG and history.
         public var state: TrainingState
 
+        /// A snapshot.
         public init(network: Network, state: TrainingState) {
             self.network = network
             self.state = state
@@ -103,6 +125,7 @@ public struct Trainer: Sendable {
     ///
     /// - Parameters:
     ///   - data: the training set; must be the one the state was started with when resuming mid-epoch.
+    ///   - epochs: the total number of epochs to reach, finished ones included.
     ///   - test: evaluated at the end of each epoch for the history, when given.
     ///   - control: called after every step with the progress and a function that makes a snapshot (a
     ///     consistent, resumable copy, built only when called); return ``TrainingControl/stop`` to stop.
@@ -157,6 +180,7 @@ public struct Trainer: Sendable {
         let workspaces = (0..<workers).map { _ in Workspace(network: net) }
         let groupGradients = (0..<maxGroups).map { _ in FloatPointer.allocate(capacity: max(paramCount, 1)) }
         defer { groupGradients.forEach { $0.deallocate() } }
+        let curveEvery = Trainer.curveInterval(epochSize: n, batchSize: batchSize)
         let losses = FloatPointer.allocate(capacity: batchSize)
         let correct = UnsafeMutablePointer<Bool>.allocate(capacity: batchSize)
         defer { losses.deallocate(); correct.deallocate() }
@@ -210,6 +234,12 @@ public struct Trainer: Sendable {
                     }
                     state.step += 1
                     state.position += count
+                    let epochStep = (state.position + batchSize - 1) / batchSize
+                    if epochStep % curveEvery == 0 || state.position == n {
+                        state.curve.append(CurvePoint(step: state.step, epoch: state.epoch + 1, examples: state.position,
+                                                      loss: state.epochLossSum / Double(state.position),
+                                                      accuracy: Double(state.epochCorrect) / Double(state.position)))
+                    }
                     let progress = TrainingProgress(epoch: state.epoch, totalEpochs: epochs, position: state.position, epochSize: n, step: state.step,
                                                     runningLoss: state.epochLossSum / Double(state.position),
                                                     runningAccuracy: Double(state.epochCorrect) / Double(state.position))

@@ -1,12 +1,19 @@
 /// Settings a user gives for a training run; nil means "the default, or what the resumed model had".
 public struct TrainingOverrides: Sendable, Hashable {
+    /// `--optimizer`.
     public var optimizer: OptimizerKind?
+    /// `--lr`.
     public var learningRate: Float?
+    /// `--momentum`.
     public var momentum: Float?
+    /// `--nesterov`.
     public var nesterov: Bool
+    /// `--batch-size`.
     public var batchSize: Int?
+    /// `--seed`.
     public var seed: UInt64
 
+    /// Overrides; nil keeps the default or the resumed value.
     public init(optimizer: OptimizerKind? = nil, learningRate: Float? = nil, momentum: Float? = nil, nesterov: Bool = false,
                 batchSize: Int? = nil, seed: UInt64 = 0) {
         self.optimizer = optimizer

@@ -6,6 +6,8 @@ import ModelArchive
 public enum FashionMNIST {
     public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
     public static let debianPackage = "dataset-fashion-mnist"
+    /// The ten class names, by label.
+    public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
     public enum Split: String, Sendable {
         case train

@@ -4,6 +4,7 @@ import Foundation
 /// blocks): sorted keys and unescaped slashes for deterministic bytes, and the non-finite floats a training
 /// state can hold (a diverged loss) as the strings `NaN`, `Infinity` and `-Infinity`.
 public enum ArchiveJSON {
+    /// An encoder with these settings.
     public static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -105,9 +105,13 @@ public enum AtomicFile {
         /// The existing file's mode, owner and group; nil when there is none yet.
         public var existing: Existing?
 
+        /// The file already at the destination.
         public struct Existing: Sendable, Equatable {
+            /// Its permission bits, kept by the replacement.
             public var mode: mode_t
+            /// Its owner.
             public var owner: uid_t
+            /// Its group.
             public var group: gid_t
         }
     }

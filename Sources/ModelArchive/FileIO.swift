@@ -6,9 +6,12 @@ import Darwin
 
 /// A failed system call: its name and `errno`.
 public struct SystemCallError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The system call that failed.
     public var call: String
+    /// Its errno (0 when none).
     public var code: Int32
 
+    /// A failed call.
     public init(call: String, code: Int32) {
         self.call = call
         self.code = code

@@ -3,14 +3,18 @@ import ConvNet
 /// Why tensors keyed by name could not be assembled into a document: the tensor (or nil) and a reason phrased
 /// to follow its name.
 public struct DocumentAssemblyFailure: Error, Sendable, Equatable {
+    /// The tensor concerned, if one.
     public var name: String?
+    /// What is wrong, phrased to follow the name.
     public var reason: String
 }
 
 /// Which stored tensors make a document, decided from names and shapes alone (no values read): the
 /// parameters in the architecture's order, the optimizer slots, and the probe tensors when present.
 public struct DocumentLayout: Sendable, Equatable {
+    /// Parameters, in the architecture's order.
     public var parameters: [TensorDescriptor]
+    /// Optimizer slots, in the training state's order.
     public var slots: [TensorDescriptor]
     /// The stored names of the probe inputs and outputs, when the file has probes.
     public var probes: (inputs: TensorDescriptor, outputs: TensorDescriptor)?
@@ -27,6 +31,8 @@ public struct DocumentLayout: Sendable, Equatable {
     /// inputs and outputs when either is present. Every tensor must be claimed.
     ///
     /// - Parameters:
+    ///   - architecture: the architecture the tensors belong to.
+    ///   - state: the training state whose optimizer slots are claimed, if any.
     ///   - shapes: the stored tensors' shapes by name.
     ///   - specs: `architecture.parameterSpecs()`, computed (and its failure reported) by the caller.
     ///   - probeNames: the names the format gives the probe inputs and outputs.

@@ -11,6 +11,7 @@ public struct Probes: Sendable, Hashable {
     /// Where the inputs came from, such as `fashion-mnist:test[0..<8]` or `random:seed=0`.
     public var source: String
 
+    /// Probes from their parts.
     public init(inputs: Tensor, outputs: Tensor, source: String) {
         self.inputs = inputs
         self.outputs = outputs
@@ -26,14 +27,18 @@ public struct Probes: Sendable, Hashable {
 ///
 /// Data flows one way: `Network` <-> `ModelDocument` <-> one format module <-> bytes.
 public struct ModelDocument: Sendable, Hashable {
+    /// The architecture.
     public var architecture: Architecture
     /// Parameters in the exchange layout and order (`conv2d.kernel`, `dense.kernel`, `dense.bias`, ...).
     public var tensors: [NamedTensor]
+    /// The training state, with its slot tensors; nil for weights only.
     public var trainingState: TrainingState?
+    /// The probes, if recorded.
     public var probes: Probes?
     /// Free-form string metadata (sorted by key when written).
     public var metadata: [String: String]
 
+    /// A document from its parts.
     public init(architecture: Architecture, tensors: [NamedTensor], trainingState: TrainingState? = nil,
                 probes: Probes? = nil, metadata: [String: String] = [:]) {
         self.architecture = architecture
@@ -51,7 +56,7 @@ public struct ModelDocument: Sendable, Hashable {
 
     /// Builds the network the document describes.
     ///
-    /// - Throws: a ``ConvNetError`` naming the tensor that is missing, unknown or mis-shaped.
+    /// - Throws: a `ConvNetError` naming the tensor that is missing, unknown or mis-shaped.
     public func network() throws -> Network {
         try Network(architecture: architecture, parameters: tensors)
     }

@@ -21,6 +21,7 @@ public struct FormatCapabilities: Sendable, Hashable {
     /// Whether the writer takes one tensor at a time from its source (else it gathers the model first).
     public var streamsWrites: Bool
 
+    /// A format's capabilities.
     public init(reads: Bool, writes: Bool, dtypes: [StorageDType] = [.float32], compression: Bool, compressesByDefault: Bool = false,
                 trainingState: Bool, streamsReads: Bool, streamsWrites: Bool) {
         self.reads = reads
@@ -42,10 +43,12 @@ public struct FormatInfo: Sendable {
     public var displayName: String
     /// File name extensions, lower case and without the dot, the usual one first.
     public var extensions: [String]
+    /// What it can do.
     public var capabilities: FormatCapabilities
     /// What reading a file of this format proves about its integrity (shown by `inspect` and `verify`).
     public var integrity: String
 
+    /// A format's description.
     public init(format: ModelFormat, displayName: String, extensions: [String], capabilities: FormatCapabilities, integrity: String) {
         self.format = format
         self.displayName = displayName
@@ -95,6 +98,7 @@ extension ModelFileFormat {
     public var format: ModelFormat { info.format }
     public var displayName: String { info.displayName }
     public var extensions: [String] { info.extensions }
+    /// What it can do.
     public var capabilities: FormatCapabilities { info.capabilities }
     public var integrity: String { info.integrity }
 

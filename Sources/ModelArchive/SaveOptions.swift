@@ -13,6 +13,7 @@ public struct SaveOptions: Sendable, Hashable {
     /// Drop the training state (optimizer slots, counters, history).
     public var weightsOnly: Bool
 
+    /// Options; the defaults write float32, uncompressed, with the training state.
     public init(format: ModelFormat? = nil, compress: Bool = false, level: Int = 6, dtype: StorageDType = .float32, weightsOnly: Bool = false) {
         self.format = format
         self.compress = compress

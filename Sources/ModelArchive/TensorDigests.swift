@@ -16,12 +16,13 @@ public struct TensorDigests: Sendable, Hashable, Codable {
     /// The only algorithm this version writes and checks.
     public static let algorithmName = "sha256"
 
+    /// The hash algorithm (`sha256`).
     public var algorithm: String
     /// Parameters, optimizer slots and `probes.inputs` / `probes.outputs`, by name: lowercase hex.
     public var tensors: [String: String]
     /// The training state's scalars (its slots are ``tensors``) as ``ArchiveJSON`` encodes them.
     public var trainingState: String?
-    /// The architecture as ``ConvNet/Architecture/jsonString()`` writes it.
+    /// The architecture as `ConvNet/Architecture/jsonString()` writes it.
     public var architecture: String
 
     enum CodingKeys: String, CodingKey {
@@ -48,6 +49,7 @@ public struct TensorDigests: Sendable, Hashable, Codable {
 
     /// The names under which probe tensors are digested.
     public static let probeInputs = "probes.inputs"
+    /// The name under which the probe outputs are digested.
     public static let probeOutputs = "probes.outputs"
 
     /// SHA-256 of float32 values as little-endian bytes, lowercase hex.

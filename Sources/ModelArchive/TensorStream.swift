@@ -2,9 +2,12 @@ import ConvNet
 
 /// A tensor's name and shape, known before its values are read.
 public struct TensorDescriptor: Sendable, Hashable {
+    /// The tensor's name.
     public var name: String
+    /// Its shape.
     public var shape: [Int]
 
+    /// A descriptor.
     public init(name: String, shape: [Int]) {
         self.name = name
         self.shape = shape
@@ -13,11 +16,16 @@ public struct TensorDescriptor: Sendable, Hashable {
 
 /// How one tensor is stored in its file, where the format says.
 public struct TensorStorage: Sendable, Hashable, Encodable {
+    /// The stored dtype (`float32`, `float16`, ...).
     public var dtype: String
+    /// How it is stored (`raw`, `shuffle-deflate`, ...).
     public var codec: String
+    /// Bytes in the file, when known.
     public var storedBytes: Int?
+    /// Bytes once decoded.
     public var rawBytes: Int
 
+    /// How one tensor is stored.
     public init(dtype: String, codec: String, storedBytes: Int?, rawBytes: Int) {
         self.dtype = dtype
         self.codec = codec
@@ -42,7 +50,7 @@ public protocol TensorStreamReader: AnyObject {
     var metadata: [String: String] { get }
     /// The parameters, in the order the file lists them.
     var parameterTensors: [TensorDescriptor] { get }
-    /// The optimizer slots (named as ``TrainingState/slotName(parameter:slot:)``), in file order.
+    /// The optimizer slots (named as `TrainingState/slotName(parameter:slot:)`), in file order.
     var slotTensors: [TensorDescriptor] { get }
     /// Reads one tensor (a parameter or a slot), checked as the format requires (checksums, sizes).
     func readTensor(named name: String) throws -> Tensor
@@ -64,10 +72,13 @@ extension TensorStreamReader {
 /// A reader over a model already in memory: for formats whose files are parsed whole when they are opened,
 /// and for library users who hold a ``ModelDocument``.
 public final class DocumentReader: TensorStreamReader {
+    /// The document read from.
     public let document: ModelDocument
+    /// The format version to report.
     public let formatVersion: String
     private let byName: [String: Tensor]
 
+    /// A reader over `document`.
     public init(_ document: ModelDocument, formatVersion: String = "") {
         self.document = document
         self.formatVersion = formatVersion
@@ -89,7 +100,7 @@ public final class DocumentReader: TensorStreamReader {
         (document.trainingState?.slots ?? []).map { TensorDescriptor(name: $0.name, shape: $0.tensor.shape) }
     }
 
-    /// - Throws: ``ConvNetError/missingParameter(name:)`` for a name the document does not hold.
+    /// - Throws: `ConvNetError/missingParameter(name:)` for a name the document does not hold.
     public func readTensor(named name: String) throws -> Tensor {
         guard let t = byName[name] else { throw ConvNetError.missingParameter(name: name) }
         return t
@@ -102,16 +113,22 @@ public final class DocumentReader: TensorStreamReader {
 /// A writer calls ``fetch(_:)`` once per tensor, in the order its format stores them, and lets go of each
 /// tensor before asking for the next, so a conversion holds one tensor at a time.
 public struct StreamedModel {
+    /// The architecture.
     public var architecture: Architecture
     /// The training state's scalars (slots are ``slots``); nil drops the state.
     public var trainingState: TrainingState?
+    /// The probes, if any.
     public var probes: Probes?
+    /// The metadata.
     public var metadata: [String: String]
+    /// Parameter tensors, in the architecture's order.
     public var parameters: [TensorDescriptor]
+    /// Optimizer slot tensors (empty without a training state).
     public var slots: [TensorDescriptor]
     /// Returns a tensor by name (one of ``parameters`` or ``slots``).
     public var tensor: (String) throws -> Tensor
 
+    /// A model from its parts and a function that reads a tensor by name.
     public init(architecture: Architecture, trainingState: TrainingState?, probes: Probes?, metadata: [String: String],
                 parameters: [TensorDescriptor], slots: [TensorDescriptor], tensor: @escaping (String) throws -> Tensor) {
         self.architecture = architecture
@@ -145,7 +162,7 @@ public struct StreamedModel {
 
     /// Fetches a tensor and checks that it has the shape its descriptor announced.
     ///
-    /// - Throws: ``ConvNetError/shapeMismatch(name:expected:found:)`` or what ``tensor`` throws.
+    /// - Throws: `ConvNetError/shapeMismatch(name:expected:found:)` or what ``tensor`` throws.
     public func fetch(_ descriptor: TensorDescriptor) throws -> Tensor {
         let t = try tensor(descriptor.name)
         guard t.shape == descriptor.shape, Tensor.elementCount(t.shape) == t.scalars.count else {
@@ -155,7 +172,7 @@ public struct StreamedModel {
     }
 
     /// Checks, without reading any tensor, that the parameters are exactly those the architecture needs, with
-    /// their shapes (``Architecture/checkParameters(_:suffix:)``); the errors are the ones
+    /// their shapes (`Architecture/checkParameters(_:suffix:)`); the errors are the ones
     /// ``ModelDocument/network()`` would throw.
     public func checkParameters() throws {
         do {

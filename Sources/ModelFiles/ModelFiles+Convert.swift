@@ -11,7 +11,7 @@ public struct ConversionOptions {
     /// Reopen the output and verify it against the input on the probes (formats CNNKit reads).
     public var verify: Bool
     /// Stream tensors from the input to the output one at a time (the default). Off, the input is read whole
-    /// into a ``ModelDocument`` first and the same writer and verifier are fed from memory.
+    /// into a `ModelDocument` first and the same writer and verifier are fed from memory.
     public var allowStreaming: Bool
     /// Runs after the input was read and checked, before the output is created (for example a check that the
     /// output's folder is writable).
@@ -21,6 +21,7 @@ public struct ConversionOptions {
     /// images are used when this gives none.
     public var probeImages: ((ActivationShape) -> (inputs: Tensor, source: String)?)?
 
+    /// Options; by default the output is verified and streamed where both formats allow.
     public init(save: SaveOptions = .init(), architecture: Architecture? = nil, verify: Bool = true, allowStreaming: Bool = true,
                 beforeWriting: (() throws -> Void)? = nil, probeImages: ((ActivationShape) -> (inputs: Tensor, source: String)?)? = nil) {
         self.save = save
@@ -34,11 +35,13 @@ public struct ConversionOptions {
 
 /// What a conversion did.
 public struct ConversionResult: Sendable {
+    /// The input's detected format.
     public var inputFormat: ModelFormat
+    /// The format written.
     public var outputFormat: ModelFormat
     /// The number of parameter tensors.
     public var tensorCount: Int
-    /// Whether the input had a training state (dropped when ``SaveOptions/weightsOnly``).
+    /// Whether the input had a training state (dropped when `SaveOptions/weightsOnly`).
     public var hadTrainingState: Bool
     /// The verification of the output against the input, when asked for.
     public var report: VerifyReport?
@@ -55,10 +58,10 @@ extension ModelFiles {
     /// pseudo-random images when it has none (and the per-layer probe trace when it lacks one), by a forward
     /// pass that fetches one layer's parameters at a time; the writer then pulls one tensor at a time from the
     /// input; the output is reopened and verified against the input, both run layer by layer. Memory stays near
-    /// the largest tensor wherever both formats stream (``FormatCapabilities/streamsReads`` and
-    /// ``FormatCapabilities/streamsWrites``).
+    /// the largest tensor wherever both formats stream (`FormatCapabilities/streamsReads` and
+    /// `FormatCapabilities/streamsWrites`).
     ///
-    /// - Throws: a ``ModelFileError`` naming the file and what is wrong where, or what `beforeWriting` throws.
+    /// - Throws: a `ModelFileError` naming the file and what is wrong where, or what `beforeWriting` throws.
     public static func convert(_ input: String, to output: String, options: ConversionOptions) throws -> ConversionResult {
         let opened = try open(input, architecture: options.architecture)
         let outFormat = outputFormat(path: output, options: options.save)

@@ -12,7 +12,7 @@ import ModelArchive
 /// Reading and writing model files of every format, detected from their bytes.
 ///
 /// ``formats`` is the one list of the formats CNNKit knows; everything else here works through
-/// ``ModelFileFormat`` and never names a format.
+/// `ModelFileFormat` and never names a format.
 public enum ModelFiles {
     /// Every format, in the order detection tries them and help lists them.
     public static let formats: [any ModelFileFormat] = [
@@ -42,12 +42,12 @@ public enum ModelFiles {
     }
 
     /// Detects a file's format from its first bytes, after the input check every read starts with
-    /// (``InputFile/open(_:)``): only a regular file is opened (following symbolic links), never in a way that
+    /// (`InputFile/open(_:)`): only a regular file is opened (following symbolic links), never in a way that
     /// could block.
     ///
-    /// - Throws: ``ArchiveError/missingFile(path:reason:)`` when it is missing, cannot be opened, or is not a
+    /// - Throws: `ArchiveError/missingFile(path:reason:)` when it is missing, cannot be opened, or is not a
     ///   regular file (a FIFO, device, socket or folder: the message says which) or a symbolic link loop;
-    ///   ``ArchiveError/unknownFormat(path:readable:)`` when the bytes match no format.
+    ///   `ArchiveError/unknownFormat(path:readable:)` when the bytes match no format.
     public static func fileFormat(of path: String) throws -> any ModelFileFormat {
         let prefix = try InputFile.read(path, limit: 4096, whole: false)
         guard let format = detect(prefix: prefix) else {
@@ -73,7 +73,7 @@ public enum ModelFiles {
     /// - Parameters:
     ///   - path: the file.
     ///   - architecture: needed for files that carry none (Keras `.weights.h5`).
-    /// - Throws: a ``ModelFileError`` naming the file and what is wrong where.
+    /// - Throws: a `ModelFileError` naming the file and what is wrong where.
     public static func open(_ path: String, architecture: Architecture? = nil) throws -> OpenedModel {
         let format = try fileFormat(of: path)
         let reader = try format.openReader(path: path, architecture: architecture)
@@ -82,30 +82,30 @@ public enum ModelFiles {
 
     /// Reads a whole model file of any readable format into a document.
     ///
-    /// - Throws: a ``ModelFileError`` naming the file and what is wrong where.
+    /// - Throws: a `ModelFileError` naming the file and what is wrong where.
     public static func load(_ path: String, architecture: Architecture? = nil) throws -> ModelDocument {
         try open(path, architecture: architecture).model.document()
     }
 
-    /// The format a save will use: ``SaveOptions/format``, else the extension's, else HDF5.
+    /// The format a save will use: `SaveOptions/format`, else the extension's, else HDF5.
     public static func outputFormat(path: String, options: SaveOptions) -> any ModelFileFormat {
         options.format.flatMap { format(named: $0.rawValue) } ?? formatFromExtension(of: path) ?? formats[0]
     }
 
     /// Writes a document atomically in the requested format.
     ///
-    /// - Throws: ``ArchiveError/unsupported(format:reason:)`` for an option the format cannot hold, or the
+    /// - Throws: `ArchiveError/unsupported(format:reason:)` for an option the format cannot hold, or the
     ///   format module's error.
     public static func save(_ document: ModelDocument, to path: String, options: SaveOptions = .init()) throws {
         try save(StreamedModel(document: document), to: path, options: options)
     }
 
     /// Writes a model from any tensor source atomically in the requested format: the one write path. A lossy
-    /// ``SaveOptions/dtype`` first records in the metadata the tolerance the file guarantees on the probes;
+    /// `SaveOptions/dtype` first records in the metadata the tolerance the file guarantees on the probes;
     /// then the SHA-256 of every tensor, the training state and the architecture are recorded
-    /// (``TensorDigests``), one more pass over the tensors.
+    /// (`TensorDigests`), one more pass over the tensors.
     ///
-    /// - Throws: ``ArchiveError/unsupported(format:reason:)`` for an option the format cannot hold, or the
+    /// - Throws: `ArchiveError/unsupported(format:reason:)` for an option the format cannot hold, or the
     ///   format module's error.
     public static func save(_ model: StreamedModel, to path: String, options: SaveOptions = .init()) throws {
         let format = outputFormat(path: path, options: options)
@@ -121,8 +121,11 @@ public enum ModelFiles {
 
 /// A model file opened for reading: its format, the reader holding it open, and the model as a tensor source.
 public struct OpenedModel {
+    /// The path as given.
     public var path: String
+    /// The format detected from the file's first bytes.
     public var format: any ModelFileFormat
+    /// The format's reader: the small parts read, tensors on demand.
     public var reader: any TensorStreamReader
     /// The model, fetching each tensor from the file when asked.
     public var model: StreamedModel { StreamedModel(reader: reader) }

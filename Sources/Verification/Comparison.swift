@@ -3,16 +3,21 @@ import ConvNet
 /// The verifier's pass rule (`Documentation/cli.md`, "Verification"): element-wise `|a - b| <= atol + rtol * |b|` (NumPy's `allclose`, `b` the
 /// reference); bitwise-equal elements (NaN payloads included) always pass.
 public struct Tolerance: Sendable, Hashable, Codable {
+    /// The absolute tolerance.
     public var atol: Double
+    /// The relative tolerance, a fraction of `|b|`.
     public var rtol: Double
 
+    /// A tolerance; both 0 is exact equality.
     public init(atol: Double = 0, rtol: Double = 0) {
         self.atol = atol
         self.rtol = rtol
     }
 
+    /// Exact equality.
     public static let exact = Tolerance()
 
+    /// Whether `a` passes against the reference `b`.
     @inline(__always)
     public func accepts(_ a: Float, _ b: Float) -> Bool {
         if a.bitPattern == b.bitPattern { return true }
@@ -24,10 +29,15 @@ public struct Tolerance: Sendable, Hashable, Codable {
 
 /// How two sets of outputs (rows of `width` values, one per input) agree.
 public struct OutputComparison: Sendable, Hashable, Codable {
+    /// True when every element passes.
     public var passed: Bool
+    /// Inputs compared.
     public var count: Int
+    /// The largest absolute difference.
     public var maxAbsError: Double
+    /// The mean absolute difference.
     public var meanAbsError: Double
+    /// The largest difference relative to `|b|`.
     public var maxRelError: Double
     /// Inputs whose argmax agrees.
     public var argmaxAgreement: Int
@@ -35,6 +45,7 @@ public struct OutputComparison: Sendable, Hashable, Codable {
     public var worstInput: Int
     /// Elements failing the tolerance.
     public var failingElements: Int
+    /// The tolerance applied.
     public var tolerance: Tolerance
 
     enum CodingKeys: String, CodingKey {

@@ -28,14 +28,16 @@ extension ProbeTrace {
 
 extension Verifier {
     /// Runs a few `inputs` through the model one layer at a time
-    /// (``Network/predictStreaming(architecture:inputs:parameter:layerOutputs:)``), fetching each parameter
+    /// (`Network/predictStreaming(architecture:inputs:parameter:layerOutputs:)`), fetching each parameter
     /// right before its layer, so a model of several hundred MB is run while holding its largest tensor.
     /// Counts the non-finite values of every parameter on the way.
     ///
     /// - Parameters:
+    ///   - model: the model, read one tensor at a time.
+    ///   - inputs: raw-pixel images `[n, h, w, c]`.
     ///   - transform: applied to each tensor after fetching (for example a lossy dtype's round trip).
     ///   - activations: called with each layer's activations (index 0 is the preprocessed input).
-    /// - Throws: what fetching throws, or ``ConvNetError`` for a bad architecture or shape.
+    /// - Throws: what fetching throws, or `ConvNetError` for a bad architecture or shape.
     public static func run(_ model: StreamedModel, inputs: Tensor, transform: ((inout Tensor) -> Void)? = nil,
                            activations: ((Int, [[Float]]) -> Void)? = nil) throws -> ProbeRun {
         let byName = Dictionary(model.parameters.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -9,6 +9,7 @@ import ModelArchive
 /// values and the largest absolute value of the layer's float32 outputs. Stored as JSON in the document metadata
 /// under ``metadataKey`` so every format carries it without a format change.
 public struct ProbeTrace: Codable, Sendable, Hashable {
+    /// The metadata key the trace is stored under.
     public static let metadataKey = "cnnkit.probe_trace"
 
     /// `input`, then each layer's name.

@@ -19,6 +19,7 @@ public struct VerifyOptions {
     /// allows three standard errors of the measured accuracy on `data.count` examples, at least 0.01.
     public var accuracyDrop: Double?
 
+    /// Options; by default only the file's own probes are checked.
     public init(tolerance: Tolerance? = nil, against: (model: StreamedModel, path: String)? = nil, inputs: Tensor? = nil, data: Dataset? = nil,
                 minAccuracy: Double? = nil, accuracyDrop: Double? = nil) {
         self.tolerance = tolerance
@@ -40,11 +41,12 @@ public struct VerifyOptions {
 /// finite, the probes reproduce the stored outputs; optionally the comparison with another model and accuracy
 /// on data.
 ///
-/// It reads the model through a ``StreamedModel``, so the same checks run on a file of any format, one tensor
+/// It reads the model through a `StreamedModel`, so the same checks run on a file of any format, one tensor
 /// at a time, and on a document in memory.
 public enum Verifier {
     /// The metadata keys where a lossy conversion records the tolerance its file guarantees.
     public static let atolKey = "cnnkit.tolerance.atol"
+    /// The metadata key of the recorded relative tolerance (``atolKey`` holds the absolute one).
     public static let rtolKey = "cnnkit.tolerance.rtol"
 
     /// The tolerance recorded in metadata by a lossy conversion, or exact.
@@ -66,9 +68,11 @@ public enum Verifier {
     /// Verifies a model, reading every tensor once (optimizer slots too, so that their checksums are checked).
     ///
     /// - Parameters:
-    ///   - model: the model, usually ``StreamedModel/init(reader:)`` of an opened file.
-    ///   - path, format: how the report names the file.
-    ///   - parseDetail: what opening the file proved (the format's ``ModelFileFormat/integrity``).
+    ///   - model: the model, usually `StreamedModel/init(reader:)` of an opened file.
+    ///   - path: how the report names the file.
+    ///   - format: the file's format, as the report names it.
+    ///   - parseDetail: what opening the file proved (the format's `ModelFileFormat/integrity`).
+    ///   - options: what to compare with, the tolerance, data.
     /// - Throws: what reading a tensor of `model` throws: a file that cannot be read whole. Failures of the
     ///   other model are reported as a failed check.
     public static func verify(_ model: StreamedModel, path: String, format: String, parseDetail: String,

@@ -10,7 +10,7 @@ struct CNNKitCommand: ParsableCommand {
         commandName: "cnnkit",
         abstract: "Train small convolutional networks and keep their model files trustworthy.",
         version: version,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Convert.self, Inspect.self, Verify.self, Diff.self, Demo.self]
+        subcommands: [Train.self, Evaluate.self, Predict.self, Convert.self, Inspect.self, Verify.self, Diff.self, ReportCommand.self, Show.self, Demo.self]
     )
 
     /// `cnnkit help NAME` for a NAME that is no subcommand is a usage error (exit 64); the argument parser

@@ -69,7 +69,11 @@ struct Convert: ParsableCommand {
             try checkInputs(input, architectureOption.architecture)
             let request = ConversionRequest(input: input, output: output, format: to, dtype: dtype, compression: compression, level: level,
                                             weightsOnly: weightsOnly, architecture: try architectureOption.load(), verify: !noVerify)
-            let result = try convertModel(request)
+            let progress = StageProgress(command: "convert")
+            defer { progress.finish() }
+            progress.stage("reading \(input)")
+            let result = try convertModel(request, progress: progress)
+            progress.finish()
             for line in result.lines { print(line) }
             if let report = result.report, !report.passed { throw ExitCode(Exit.checksFailed) }
         }
@@ -93,7 +97,9 @@ struct ConversionRequest {
 /// Converts a file through ``ModelFiles/convert(_:to:options:)`` (streaming wherever both formats stream), carrying
 /// probes over (recording them when the input has none), then reopening the output and verifying it against the
 /// input. Returns the lines to print and the verification report.
-func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: VerifyReport?) {
+///
+/// - Parameter progress: told when writing starts (the line on a terminal).
+func convertModel(_ r: ConversionRequest, progress: StageProgress? = nil) throws -> (lines: [String], report: VerifyReport?) {
     let inFormat = try ModelFiles.format(of: r.input)
     if let warning = ModelFiles.extensionWarning(path: r.input, format: inFormat) { printError("warning: " + warning) }
     var options = SaveOptions(format: r.format, dtype: r.dtype, weightsOnly: r.weightsOnly)
@@ -104,7 +110,10 @@ func convertModel(_ r: ConversionRequest) throws -> (lines: [String], report: Ve
     // A write-only format (ONNX) cannot be reopened here (onnxruntime checks it in Tests/Interop).
     let reverify = r.verify && out.capabilities.reads
     let result = try ModelFiles.convert(r.input, to: r.output, options: ConversionOptions(
-        save: options, architecture: r.architecture, verify: reverify, beforeWriting: { try checkWritable(r.output) },
+        save: options, architecture: r.architecture, verify: reverify, beforeWriting: {
+            try checkWritable(r.output)
+            progress?.stage("writing \(r.output)" + (reverify ? ", then verifying it" : ""))
+        },
         probeImages: fashionMNISTProbes))
     var lines = ["converted \(r.input) (\(inFormat.rawValue), \(fileSize(r.input)) bytes) -> \(r.output) (\(outFormat.rawValue)"
         + (r.dtype == .float32 ? "" : " " + r.dtype.rawValue) + ", \(fileSize(r.output)) bytes), \(result.tensorCount) tensors"

@@ -167,6 +167,7 @@ struct DiffReport: Encodable {
                 lines.append("running epoch totals differ (loss sum \(a.epochLossSum) vs \(b.epochLossSum), correct \(a.epochCorrect) vs \(b.epochCorrect))")
             }
             if a.history != b.history { lines.append("history differs (\(a.history.count) vs \(b.history.count) epochs recorded)") }
+            if a.curve != b.curve { lines.append("training curve differs (\(a.curve.count) vs \(b.curve.count) points recorded)") }
             if a.dataset != b.dataset {
                 func data(_ d: DatasetIdentity?) -> String { d.map { "\($0.trainCount) examples, \($0.fingerprint)" } ?? "none recorded" }
                 lines.append("data \(data(a.dataset)) vs \(data(b.dataset))")

@@ -31,8 +31,13 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try checkInputs(model, architectureOption.architecture)
-            let network = try loadNetwork(model, architecture: architectureOption.architecture)
+            let progress = StageProgress(command: "evaluate", json: output.json)
+            defer { progress.finish() }
+            progress.stage("reading \(model)")
+            let network = try progress.counting(openModel(model, architecture: architectureOption.architecture).model).document().network()
+            progress.stage("reading \(data)")
             let test = try FashionMNIST.load(directory: data, split: .test, limit: limit)
+            progress.stage("evaluating \(test.count) images")
             guard test.imageSize == network.inputCount else {
                 throw ConvNetError.shapeMismatch(name: "test images", expected: network.shapes[0].dimensions, found: [test.height, test.width, test.channels])
             }
@@ -46,6 +51,7 @@ struct Evaluate: ParsableCommand {
             }
             let report = EvaluateReport(accuracy: Double(correct) / Double(max(test.count, 1)), count: test.count, correct: correct,
                                         loss: loss / Double(max(test.count, 1)))
+            progress.finish()
             print(output.json ? jsonLine(report) : String(format: "accuracy %.2f%% (%d of %d), loss %.4f", report.accuracy * 100, correct, test.count, report.loss))
         }
     }

@@ -104,10 +104,9 @@ struct InspectReport: Encodable {
         checksums = opened.integrity
         architecture = model.architecture
         let shapes = try model.architecture.activationShapes()
-        let specs = try model.architecture.parameterSpecs()
+        let counts = try model.architecture.parameterCounts()
         layers = model.architecture.layers.enumerated().map { i, layer in
-            LayerRow(name: layer.name, type: layer.kind.typeName, output: shapes[i + 1].dimensions,
-                     parameters: specs.filter { $0.layerIndex == i }.reduce(0) { $0 + $1.shape.reduce(1, *) })
+            LayerRow(name: layer.name, type: layer.kind.typeName, output: shapes[i + 1].dimensions, parameters: counts[i])
         }
         parameters = layers.reduce(0) { $0 + $1.parameters }
         let format = format

@@ -60,9 +60,13 @@ struct Verify: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try checkInputs(model, against, inputs, architectureOption.architecture)
+            let progress = StageProgress(command: "verify", json: output.json)
+            defer { progress.finish() }
+            progress.stage("opening \(model)")
             let format = try ModelFiles.format(of: model)
             /// A file that cannot be read whole: a failed parse check, exit 65.
             func unreadable(_ error: ModelFileError) -> ExitCode {
+                progress.finish()
                 emit(VerifyReport(passed: false, model: model, format: format.rawValue, against: against,
                                   checks: [CheckResult(name: "parse", status: .fail, detail: error.description)]))
                 printError(error.description)
@@ -88,11 +92,13 @@ struct Verify: ParsableCommand {
             options.minAccuracy = minAccuracy
             options.accuracyDrop = accuracyDrop
             let report: VerifyReport
+            progress.stage("verifying \(model)")
             do {
-                report = try Verifier.verify(opened.model, path: model, format: format.rawValue, parseDetail: opened.integrity, options: options)
+                report = try Verifier.verify(progress.counting(opened.model), path: model, format: format.rawValue, parseDetail: opened.integrity, options: options)
             } catch let error as ModelFileError where error.category == .invalidInput {
                 throw unreadable(error)
             }
+            progress.finish()
             emit(report)
             // A digest mismatch is a checksum mismatch: the file's values are not the ones it was saved with.
             if report.checks.contains(where: { $0.name == "digests" && $0.status == .fail }) { throw ExitCode(Exit.dataError) }

@@ -69,6 +69,34 @@ struct TrainingTests {
         #expect(second.state == straight.state)
     }
 
+    @Test("one epoch records a curve point every few steps; the last one is the epoch's history entry")
+    func curve() throws {
+        let train = try fashion(.train, 300)
+        var trainer = try Trainer(architecture: smallArchitecture, optimizer: OptimizerConfig(learningRate: 0.01), batchSize: 4, seed: 1)
+        try trainer.train(on: train, epochs: 1)
+        let curve = trainer.state.curve
+        // 75 steps, a point every 75 / 50 = 1 step.
+        #expect(Trainer.curveInterval(epochSize: 300, batchSize: 4) == 1)
+        #expect(curve.count == 75)
+        #expect(curve.map(\.step) == Array(1...75))
+        #expect(curve.last?.examples == 300 && curve.last?.epoch == 1)
+        #expect(curve.last?.loss == trainer.state.history[0].loss)
+        #expect(curve.last?.accuracy == trainer.state.history[0].trainAccuracy)
+        #expect(Trainer.curveInterval(epochSize: 60000, batchSize: 1) == 1200)
+        #expect(Trainer.curveInterval(epochSize: 10, batchSize: 32) == 1)
+
+        // The state's JSON carries the curve; JSON without one (files written before curves) reads as empty.
+        let json = try JSONEncoder().encode(trainer.state)
+        var decoded = try JSONDecoder().decode(TrainingState.self, from: json)
+        #expect(decoded.curve == curve)
+        var object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        object["curve"] = nil
+        decoded = try JSONDecoder().decode(TrainingState.self, from: try JSONSerialization.data(withJSONObject: object))
+        #expect(decoded.curve.isEmpty)
+        decoded.curve = []
+        #expect(!String(decoding: try JSONEncoder().encode(decoded), as: UTF8.self).contains("curve"))
+    }
+
     @Test("a state whose slots do not fit the network is refused")
     func badSlots() throws {
         var trainer = try Trainer(architecture: .seed, optimizer: OptimizerConfig(kind: .adam, learningRate: 0.001), batchSize: 4, seed: 0)

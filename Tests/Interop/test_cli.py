@@ -20,7 +20,7 @@ from conftest import PACKAGE_ROOT
 
 SCHEMAS = PACKAGE_ROOT / "Schemas"
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
-SUBCOMMANDS = ["train", "evaluate", "predict", "convert", "inspect", "verify", "diff", "demo"]
+SUBCOMMANDS = ["train", "evaluate", "predict", "convert", "inspect", "verify", "diff", "report", "show", "demo"]
 SMALL = ["--limit", "300", "--batch-size", "8", "--seed", "3"]
 
 
