@@ -47,7 +47,8 @@ public struct ConversionResult: Sendable {
     public var report: VerifyReport?
     /// True when tensors went from the input to the output one at a time.
     public var streamed: Bool
-    /// The architecture the input's reader inferred rather than read (``TensorStreamReader/inferredArchitecture``).
+    /// What the input's reader inferred rather than read (`TensorStreamReader.inferredArchitecture`: a PyTorch state
+    /// dict's `nn.Sequential`), nil when the file or the caller gave the architecture.
     public var inferredArchitecture: String?
 }
 
