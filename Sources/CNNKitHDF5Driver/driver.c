@@ -516,46 +516,26 @@ static herr_t descriptor_truncate(H5FD_t *pub, hid_t dxpl, hbool_t closing) {
     return 0;
 }
 
-static const H5FD_class_t cnnkit_descriptor_class = {
-    "cnnkit_descriptor",     // name
-    (haddr_t)INT64_MAX,      // maxaddr
-    H5F_CLOSE_WEAK,          // fc_degree
-    NULL,                    // terminate
-    NULL,                    // sb_size
-    NULL,                    // sb_encode
-    NULL,                    // sb_decode
-    sizeof(cnnkit_descriptor_info_t), // fapl_size (copied byte for byte)
-    NULL,                    // fapl_get
-    NULL,                    // fapl_copy
-    NULL,                    // fapl_free
-    0,                       // dxpl_size
-    NULL,                    // dxpl_copy
-    NULL,                    // dxpl_free
-    descriptor_open,
-    cnnkit_close,
-    cnnkit_cmp,
-    descriptor_query,
-    NULL,                    // get_type_map
-    NULL,                    // alloc
-    NULL,                    // free
-    cnnkit_get_eoa,
-    cnnkit_set_eoa,
-    cnnkit_get_eof,
-    cnnkit_get_handle,
-    descriptor_read,
-    descriptor_write,
-    NULL,                    // flush
-    descriptor_truncate,
-    cnnkit_lock,
-    cnnkit_unlock,
-    H5FD_FLMAP_DICHOTOMY,
-};
+/// The checked driver's class with the descriptor driver's name, driver information and callbacks.
+static H5FD_class_t descriptor_class(void) {
+    H5FD_class_t class = cnnkit_driver_class;
+    class.name = "cnnkit_descriptor";
+    class.fapl_size = sizeof(cnnkit_descriptor_info_t);  // copied byte for byte
+    class.open = descriptor_open;
+    class.query = descriptor_query;
+    class.read = descriptor_read;
+    class.write = descriptor_write;
+    class.truncate = descriptor_truncate;
+    return class;
+}
 
 static hid_t cnnkit_descriptor_id = -1;
 
 herr_t cnnkit_h5_use_descriptor_driver(hid_t fapl, int fd) {
     if (cnnkit_descriptor_id < 0 || H5Iis_valid(cnnkit_descriptor_id) <= 0) {
-        cnnkit_descriptor_id = H5FDregister(&cnnkit_descriptor_class);
+        static H5FD_class_t class;
+        class = descriptor_class();
+        cnnkit_descriptor_id = H5FDregister(&class);
     }
     if (cnnkit_descriptor_id < 0) return -1;
     cnnkit_descriptor_info_t info = {fd};

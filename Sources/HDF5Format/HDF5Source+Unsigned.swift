@@ -25,12 +25,7 @@ extension HDF5Source {
 
     /// Reads a scalar unsigned integer attribute as uint64, exactly, or nil when it is absent.
     package func unsignedInteger(_ object: HDF5Handle, _ name: String, path: String) throws -> UInt64? {
-        let location = "\(path)@\(name)"
-        guard try check.bool("H5Aexists", location, H5Aexists(object.id, name)) else { return nil }
-        let attribute = try check.open(.attribute, "H5Aopen", location, H5Aopen(object.id, name, h5Default), in: object)
-        let space = try check.open(.dataspace, "H5Aget_space", location, H5Aget_space(attribute.id))
-        let type = try check.open(.datatype, "H5Aget_type", location, H5Aget_type(attribute.id), in: attribute)
-        let count = try check.count("H5Sget_simple_extent_npoints", location, H5Sget_simple_extent_npoints(space.id))
+        guard let (attribute, type, count, location) = try openAttribute(object, name, path: path) else { return nil }
         guard H5Tget_class(type.id) == H5T_INTEGER, H5Tget_sign(type.id) == H5T_SGN_NONE, count == 1 else {
             throw check.invalid(location, "expected one unsigned integer, found \(describe(H5Tget_class(type.id))) with \(count) elements")
         }

@@ -338,14 +338,21 @@ package struct HDF5Source {
         }
     }
 
-    /// Reads a scalar integer attribute, or nil when it is absent.
-    package func integer(_ object: HDF5Handle, _ name: String, path: String) throws -> Int64? {
+    /// Opens an attribute if it exists: the attribute, its datatype, its number of elements and its location
+    /// (`PATH@NAME`) for messages.
+    package func openAttribute(_ object: HDF5Handle, _ name: String, path: String) throws -> (attribute: HDF5Handle, type: HDF5Handle, count: Int, location: String)? {
         let location = "\(path)@\(name)"
         guard try check.bool("H5Aexists", location, H5Aexists(object.id, name)) else { return nil }
         let attribute = try check.open(.attribute, "H5Aopen", location, H5Aopen(object.id, name, h5Default), in: object)
         let space = try check.open(.dataspace, "H5Aget_space", location, H5Aget_space(attribute.id))
         let type = try check.open(.datatype, "H5Aget_type", location, H5Aget_type(attribute.id), in: attribute)
         let count = try check.count("H5Sget_simple_extent_npoints", location, H5Sget_simple_extent_npoints(space.id))
+        return (attribute, type, count, location)
+    }
+
+    /// Reads a scalar integer attribute, or nil when it is absent.
+    package func integer(_ object: HDF5Handle, _ name: String, path: String) throws -> Int64? {
+        guard let (attribute, type, count, location) = try openAttribute(object, name, path: path) else { return nil }
         guard H5Tget_class(type.id) == H5T_INTEGER, count == 1 else {
             throw check.invalid(location, "expected one integer, found \(describe(H5Tget_class(type.id))) with \(count) elements")
         }
