@@ -2,7 +2,7 @@
 
 SWIFT        ?= swift
 # chromium, chromium-driver: the browser test of cnnkit report; pngcheck: a second PNG decoder for cnnkit show.
-APT_PACKAGES := libhdf5-dev hdf5-tools dataset-fashion-mnist chromium chromium-driver pngcheck
+APT_PACKAGES := libhdf5-dev libzstd-dev hdf5-tools dataset-fashion-mnist chromium chromium-driver pngcheck
 VENV         := .venv
 BENCH_VENV   := .venv-bench
 PYTHON       ?= python3

@@ -1,4 +1,5 @@
 import ZlibCoding
+import ZstdCoding
 
 /// Encoding and decoding one chunk (`Schemas/cnnz.md` section 5).
 extension CNNZCodec {
@@ -13,8 +14,8 @@ extension CNNZCodec {
     /// - Parameters:
     ///   - raw: the chunk's raw bytes, a whole number of elements.
     ///   - elementSize: the dtype's size, for the shuffle.
-    ///   - level: the zlib level 0-9.
-    /// - Throws: ``CNNZError/invalidWrite(reason:)`` when zlib fails (which it does only for a bad level).
+    ///   - level: the zlib level 0-9, or the zstd level 1-22 for `shuffle-zstd`.
+    /// - Throws: ``CNNZError/invalidWrite(reason:)`` when zlib or libzstd fails (which they do only for a bad level).
     func encode(_ raw: [UInt8], elementSize: Int, level: Int) throws -> [UInt8] {
         switch self {
         case .raw:
@@ -23,6 +24,15 @@ extension CNNZCodec {
             return try Self.deflate(raw, level: level, strategy: zlibStrategy)
         case .shuffleDeflate:
             return try Self.deflate(Self.shuffle(raw, elementSize: elementSize), level: level, strategy: zlibStrategy)
+        case .shuffleZstd:
+            let result = Self.shuffle(raw, elementSize: elementSize).withUnsafeBytes { bytes in
+                Result { () throws(ZstdFailure) in try Zstd.compress(bytes, level: level) }
+            }
+            do {
+                return try result.get()
+            } catch {
+                throw CNNZError.invalidWrite(reason: error.reason)
+            }
         }
     }
 
@@ -40,6 +50,12 @@ extension CNNZCodec {
             return try Self.inflate(stored, rawCount: rawCount)
         case .shuffleDeflate:
             return Self.unshuffle(try Self.inflate(stored, rawCount: rawCount), elementSize: elementSize)
+        case .shuffleZstd:
+            do {
+                return Self.unshuffle(try Zstd.decompress(stored, rawCount: rawCount), elementSize: elementSize)
+            } catch {
+                throw ChunkDecodeFailure(reason: error.reason)
+            }
         }
     }
 
