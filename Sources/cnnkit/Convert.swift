@@ -137,8 +137,8 @@ func checkOutputFormat(_ r: ConversionRequest) throws -> any ModelFileFormat {
     if let byName, byName.format != out.format {
         printError("warning: \(r.output): the extension says \(byName.format.rawValue) but --to writes \(out.format.rawValue); tools that go by the name will misread it")
     }
-    var scratch = SaveOptions()
-    try CompressionOption.apply(r.compression, level: r.level, to: &scratch, format: out, output: r.output, compressByDefault: true)
+    var options = SaveOptions()
+    try CompressionOption.apply(r.compression, level: r.level, to: &options, format: out, output: r.output, compressByDefault: true)
     return out
 }
 

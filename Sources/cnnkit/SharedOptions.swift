@@ -53,19 +53,33 @@ enum CompressionChoice: String, ExpressibleByArgument, CaseIterable {
 
 /// `--compression none|deflate|zstd` and `--level N` of the commands that write a model (`convert`, `train --out`).
 struct CompressionOption: ParsableArguments {
-    @Option(help: "none, deflate or zstd (CNNZ: shuffle-zstd, the default, or shuffle-deflate; HDF5: shuffle + deflate + Fletcher-32 chunks; npz: deflated members; zstd is CNNZ only).")
+    @Option(help: "none, deflate or zstd (CNNZ: shuffle-zstd or shuffle-deflate; HDF5: shuffle + deflate + Fletcher-32 chunks; npz: deflated members; zstd is CNNZ only). convert compresses CNNZ with zstd unless told; train writes uncompressed unless told.")
     var compression: CompressionChoice?
 
     @Option(parsing: .unconditional, help: "Compression level where the output is compressed: zlib 0-9 (default 6), zstd 1-22 (default 1).")
     var level: Int?
 
-    /// Refuses what ``apply(_:level:to:format:output:compressByDefault:usage:)`` would, before any file is read
-    /// (argument-parser's exit 64), when the output format is known from `--to` or the extension.
+    /// Checks `--level` against the range of the compressor it will reach (argument-parser's exit 64, before any
+    /// file is read), when the output format is known from `--to` or the extension; ``apply(_:level:to:format:output:compressByDefault:)``
+    /// refuses the rest.
     func validate(output: String, to: ModelFormat?, compressByDefault: Bool) throws {
-        guard let out = to.flatMap({ ModelFiles.format(named: $0.rawValue) }) ?? ModelFiles.formatFromExtension(of: output) else { return }
-        var scratch = SaveOptions()
-        try Self.apply(compression, level: level, to: &scratch, format: out, output: output, compressByDefault: compressByDefault,
-                       usage: { ValidationError($0) })
+        guard let out = to.flatMap({ ModelFiles.format(named: $0.rawValue) }) ?? ModelFiles.formatFromExtension(of: output),
+              let compressor = Compressor(rawValue: Self.resolved(compression, format: out, compressByDefault: compressByDefault).rawValue)
+        else { return }
+        try Self.checkLevel(level, for: compressor) { ValidationError($0) }
+    }
+
+    /// The choice given, or the format's default one.
+    static func resolved(_ choice: CompressionChoice?, format out: any ModelFileFormat, compressByDefault: Bool) -> CompressionChoice {
+        if let choice { return choice }
+        guard compressByDefault && out.capabilities.compressesByDefault,
+              let first = out.capabilities.compressors.first.flatMap({ CompressionChoice(rawValue: $0.rawValue) }) else { return .none }
+        return first
+    }
+
+    /// zlib's 0-9 for deflate, libzstd's 1-22 for zstd.
+    static func checkLevel(_ level: Int?, for compressor: Compressor, _ error: (String) -> any Error) throws {
+        try OptionCheck.within(compressor == .zstd ? 1...22 : 0...9, level, "--level", error)
     }
 
     /// Sets `options`' compression from the choice, refusing what the output format would not do or ignore
@@ -74,33 +88,28 @@ struct CompressionOption: ParsableArguments {
     /// - Parameter compressByDefault: whether the format's ``FormatCapabilities/compressesByDefault`` applies when
     ///   no choice is given (`convert`); `train` writes uncompressed unless asked.
     static func apply(_ choice: CompressionChoice?, level: Int?, to options: inout SaveOptions, format out: any ModelFileFormat,
-                      output: String, compressByDefault: Bool, usage: (String) -> any Error = CLIError.usage) throws {
-        let defaultChoice = compressByDefault && out.capabilities.compressesByDefault
-            ? out.capabilities.compressors.first.flatMap { CompressionChoice(rawValue: $0.rawValue) } ?? CompressionChoice.none : .none
-        let resolved = choice ?? defaultChoice
+                      output: String, compressByDefault: Bool) throws {
+        let resolved = resolved(choice, format: out, compressByDefault: compressByDefault)
         if let choice, let compressor = Compressor(rawValue: choice.rawValue), !out.capabilities.compressors.contains(compressor) {
-            throw usage(out.capabilities.compression
+            throw CLIError.usage(out.capabilities.compression
                 ? "--compression \(choice.rawValue): CNNKit writes \(out.displayName) with \(out.capabilities.compressors.map(\.rawValue).joined(separator: " or ")) only (\(output)); zstd is for CNNZ"
                 : "--compression \(choice.rawValue): CNNKit writes \(out.displayName) without compression (\(output)); leave the option out")
         }
         guard let compressor = Compressor(rawValue: resolved.rawValue) else {
             if let level {
-                throw usage(choice == CompressionChoice.none
+                throw CLIError.usage(choice == CompressionChoice.none
                     ? "--level \(level) has no effect with --compression none"
                     : "--level \(level) has no effect: \(output) (\(out.displayName)) is written uncompressed unless --compression deflate is given")
             }
             options.compress = false
             return
         }
+        try checkLevel(level, for: compressor, CLIError.usage)
         options.compress = true
         options.compressor = compressor
         switch compressor {
-        case .deflate:
-            try OptionCheck.within(0...9, level, "--level", usage)
-            options.level = level ?? 6
-        case .zstd:
-            try OptionCheck.within(1...22, level, "--level", usage)
-            options.zstdLevel = level ?? 1
+        case .deflate: options.level = level ?? 6
+        case .zstd: options.zstdLevel = level ?? 1
         }
     }
 }

@@ -26,7 +26,28 @@ enum Fixtures {
         // CNNZ 1.1: the default codec.
         ("tiny-zstd.cnnz", tinyDocument(), CNNZWriteOptions()),
         ("tiny-zstd-bfloat16-chunks16.cnnz", tinyDocument(lossy: .bfloat16), CNNZWriteOptions(dtype: .bfloat16, chunkSize: 16)),
-    ]
+    ] + matrix
+
+    /// `matrix/CODEC-DTYPE.cnnz`: every codec with every dtype, read by the independent Python reader
+    /// (`Tests/Interop/test_cnnz.py`), which recomputes the values from ``matrixValue(_:dtype:)``.
+    static let matrix: [(String, ModelDocument, CNNZWriteOptions)] = CNNZCodec.allCases.flatMap { codec in
+        CNNZDType.allCases.map { dtype in
+            ("matrix/\(codec.rawValue)-\(dtype.rawValue).cnnz", matrixDocument(dtype), CNNZWriteOptions(codec: codec, dtype: dtype, chunkSize: 64))
+        }
+    }
+
+    /// Element `i` of the matrix tensor: whole numbers 0-199 for the integer dtypes, quarters in -15...15 (exact
+    /// in every float dtype, bfloat16 included) for the others.
+    static func matrixValue(_ i: Int, dtype: CNNZDType) -> Float {
+        dtype.isInteger ? Float((i * 37) % 200) : Float((i * 37) % 121 - 60) / 4
+    }
+
+    /// One tensor `t` of shape [5, 37] (several 64-byte chunks, the last partly filled).
+    static func matrixDocument(_ dtype: CNNZDType) -> ModelDocument {
+        ModelDocument(architecture: .seed, tensors: [
+            NamedTensor(name: "t", tensor: Tensor(shape: [5, 37], scalars: (0..<185).map { matrixValue($0, dtype: dtype) })),
+        ])
+    }
 
     /// Broken seeds for the fuzz corpus, each derived from tiny.cnnz.
     /// Seeds from the 1.1 fixture: the first zstd chunk's frame content size flipped, once with its CRC left old
@@ -77,12 +98,12 @@ struct FixtureTests {
         if Self.writing {
             try FileManager.default.createDirectory(atPath: fixturesFolder + "/corpus", withIntermediateDirectories: true)
             try CNNZModel.write(document, to: path, options: options)
-            try CNNZModel.write(document, to: fixturesFolder + "/corpus/" + name, options: options)
+            try FileManager.default.createDirectory(atPath: fixturesFolder + "/matrix", withIntermediateDirectories: true)
+            try CNNZModel.write(document, to: path, options: options)
+            if !name.hasPrefix("matrix/") { try CNNZModel.write(document, to: fixturesFolder + "/corpus/" + name, options: options) }
             let seeds = name == "tiny.cnnz" ? Fixtures.brokenSeeds(bytes) : name == "tiny-zstd.cnnz" ? Fixtures.brokenZstdSeeds(bytes) : []
-            do {
-                for (seed, seedBytes) in seeds {
-                    try Data(seedBytes).write(to: URL(fileURLWithPath: fixturesFolder + "/corpus/" + seed))
-                }
+            for (seed, seedBytes) in seeds {
+                try Data(seedBytes).write(to: URL(fileURLWithPath: fixturesFolder + "/corpus/" + seed))
             }
         }
         let stored = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
@@ -97,7 +118,7 @@ struct FixtureTests {
         }
     }
 
-    @Test("every single-byte change and every truncation is reported as corruption", arguments: ["minimal.cnnz", "tiny.cnnz", "tiny-raw.cnnz"])
+    @Test("every single-byte change and every truncation is reported as corruption", arguments: ["minimal.cnnz", "tiny.cnnz", "tiny-raw.cnnz", "tiny-zstd.cnnz"])
     func everyFlipAndTruncation(_ name: String) throws {
         let (_, document, options) = try #require(Fixtures.files.first { $0.0 == name })
         let bytes = try CNNZModel.encode(document, options: options)
