@@ -348,19 +348,33 @@ public final class CNNZReader {
                 let chunk = info.chunks[k]
                 let location = CNNZLocation(file: self.file, offset: chunk.offset, tensor: info.name, chunk: k)
                 let stored = try Self.read(self.source, file: self.file, at: chunk.offset, count: chunk.storedBytes, what: "chunk")
+                let first = k * perChunk
+                #if _endian(little)
+                // float32 in a shuffled codec: unshuffle straight into the tensor (one pass and one buffer fewer).
+                let direct = info.dtype == .float32 && info.codec.isShuffled
+                #else
+                let direct = false
+                #endif
                 let raw = try stored.withUnsafeBytes { bytes in
                     if self.options.verifyChecksums { try self.check(chunk, k, info, crc: CRC32.checksum(bytes)) }
                     do {
-                        return try info.codec.decode(bytes, rawCount: Int(chunk.rawBytes), elementSize: info.dtype.size)
+                        return direct ? try info.codec.decodeGrouped(bytes, rawCount: Int(chunk.rawBytes))
+                            : try info.codec.decode(bytes, rawCount: Int(chunk.rawBytes), elementSize: info.dtype.size)
                     } catch let failure as ChunkDecodeFailure {
                         throw CNNZError.decompressionFailed(location, reason: failure.reason)
                     }
                 }
-                let first = k * perChunk, n = raw.count / info.dtype.size
+                let n = raw.count / info.dtype.size
                 guard n <= info.elementCount - min(first, info.elementCount) else {
                     throw CNNZError.decompressionFailed(location, reason: "chunk holds more elements than the shape")
                 }
-                raw.withUnsafeBytes { info.dtype.decode($0, count: n, into: base + first) }
+                raw.withUnsafeBytes { bytes in
+                    if direct {
+                        CNNZCodec.unshuffle(bytes, elementSize: 4, into: UnsafeMutableRawPointer(base + first))
+                    } else {
+                        info.dtype.decode(bytes, count: n, into: base + first)
+                    }
+                }
             }
             do {
                 try ChunkParallelism.forEach(info.chunks.count, threads: options.threads, decodeChunk)
