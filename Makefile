@@ -2,7 +2,7 @@
 
 SWIFT        ?= swift
 # chromium, chromium-driver: the browser test of cnnkit report; pngcheck: a second PNG decoder for cnnkit show.
-APT_PACKAGES := libhdf5-dev hdf5-tools dataset-fashion-mnist chromium chromium-driver pngcheck
+APT_PACKAGES := libhdf5-dev libzstd-dev hdf5-tools dataset-fashion-mnist chromium chromium-driver pngcheck
 VENV         := .venv
 BENCH_VENV   := .venv-bench
 PYTHON       ?= python3
@@ -109,6 +109,7 @@ bench-formats: deps venv
 	@mkdir -p .build/bench && rm -rf $(FORMATS_DIR) && echo "load average before: $$(cut -d' ' -f1-3 /proc/loadavg)"
 	.build/release/cnnz-bench --dir $(FORMATS_DIR) > .build/bench/formats-swift.jsonl \
 	  && $(VENV)/bin/python Benchmarks/formats_bench.py $(FORMATS_DIR)/seed/manifest.json $(FORMATS_DIR)/synthetic/manifest.json \
+	     $(FORMATS_DIR)/normal/manifest.json \
 	     > .build/bench/formats-python.jsonl; \
 	  status=$$?; rm -rf $(FORMATS_DIR); exit $$status
 	$(PYTHON) Benchmarks/formats_compare.py .build/bench/formats-swift.jsonl .build/bench/formats-python.jsonl

@@ -25,6 +25,7 @@ let package = Package(
     targets: [
         // C shims: the macros Swift cannot import become static inline functions.
         .systemLibrary(name: "CNNKitZlib", path: "Sources/CNNKitZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CNNKitZstd", path: "Sources/CNNKitZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         // CNNKit's read-only libhdf5 file driver: sec2's reads plus a check of each global heap collection.
         .target(name: "CNNKitHDF5Driver", dependencies: ["CHDF5"]),
@@ -33,6 +34,8 @@ let package = Package(
         .target(name: "ConvNet"),
         // The one zlib wrapper: deflate, inflate, gunzip, CRC-32.
         .target(name: "ZlibCoding", dependencies: ["CNNKitZlib"]),
+        // The one libzstd wrapper: single-frame compression, bounded exact decompression (CNNZ's shuffle-zstd).
+        .target(name: "ZstdCoding", dependencies: ["CNNKitZstd"]),
         // IDX and gzip reading: Fashion-MNIST as Debian installs it (inputs checked by ModelArchive's InputFile).
         .target(name: "Datasets", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding"]),
         // The format-neutral model document, the tensor source and reader, the format protocol, shared errors.
@@ -47,7 +50,7 @@ let package = Package(
         // The check of a zip's local file headers against its central directory (npz, .keras), which ZIPFoundation leaves out.
         .target(name: "ZipIntegrity"),
         // The CNNZ reader/writer.
-        .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding"]),
+        .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding", "ZstdCoding"]),
         // libFuzzer target for every reader through ModelFiles.open + Verifier.verify, one mode per reader
         // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|pt|cnnz; cnnz also fuzzes the CNNZ module alone):
         // scripts/fuzz.sh, Documentation/fuzzing.md
@@ -89,7 +92,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CHDF5", "CNNKitHDF5Driver", "ConvNet", "ModelArchive", "CNNKitTestSupport"]),
-        .testTarget(name: "CNNZFormatTests", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "ZlibCoding"]),
+        .testTarget(name: "CNNZFormatTests", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "ZlibCoding", "ZstdCoding"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropPyTorch", "CNNKitTestSupport"]),
         .testTarget(name: "KerasFormatTests", dependencies: [
             "KerasFormat", "HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport",

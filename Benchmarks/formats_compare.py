@@ -9,10 +9,12 @@ times and speeds (MB/s of float32 payload, MB = 10^6 bytes), then the ratios:
 - CNNZ compressed vs h5py gzip-4+shuffle: size ratio (lower is better), write and decode (warm read) speed
   ratios (higher is better);
 - CNNZ raw vs safetensors: read speed ratio; CNNZ raw vs a plain pread of the same bytes (the page-cache floor);
-- our HDF5 vs h5py (contiguous vs contiguous, shuffle+deflate-4 vs gzip-4+shuffle): time ratios.
+- our HDF5 vs h5py (contiguous vs contiguous, shuffle+deflate-4 vs gzip-4+shuffle): time ratios;
+- CNNZ shuffle-zstd (the default codec of CNNZ 1.1): size vs raw and vs h5py gzip-4+shuffle, encode and decode
+  MB/s in memory (`cnnz-memory` rows, 2 threads and 1), write speed vs h5py gzip-4+shuffle, bfloat16 size vs raw.
 
-The targets (Benchmarks/README.md, "Speed targets", for large files) are judged on the synthetic model; the seed model's ratios
-are shown for information. Exits 0 whatever the numbers; 1 when an input is missing, unparseable or lacks a
+The targets (Benchmarks/README.md, "Speed targets", for large files) are judged on the synthetic model, the
+shuffle-zstd targets on the normal model (N(0, 0.02) float32); the other models' ratios are shown for information. Exits 0 whatever the numbers; 1 when an input is missing, unparseable or lacks a
 result the table needs. Needs only the standard library.
 """
 import json
@@ -21,6 +23,12 @@ import sys
 PAGE_CACHE_TOLERANCE = 1.25  # "loads at page-cache speed": CNNZ raw read <= 1.25x a plain pread of the bytes
 HDF5_TOLERANCE = 1.25        # "HDF5 reads and writes within 1.25x of h5py"
 TARGET_MODEL = "synthetic"
+ZSTD_TARGET_MODEL = "normal"  # N(0, 0.02) float32: the distribution the shuffle-zstd targets are stated for
+ZSTD_MAX_SIZE = 0.845         # shuffle-zstd <= 0.845x raw
+ZSTD_ENCODE_MBS = 1000        # encode >= 1 GB/s with 2 threads
+ZSTD_DECODE_MBS = 2500        # decode >= 2.5 GB/s with 2 threads
+ZSTD_WRITE_VS_H5PY = 20       # >= 20x faster to write than h5py gzip-4+shuffle
+ZSTD_BFLOAT16_MAX = 0.68      # bfloat16 shuffle-zstd <= 0.68x raw bfloat16
 
 
 def fail(message):
@@ -125,7 +133,7 @@ def ratios(model, rows):
           f"time: ours / other (lower is better); (cpu ...): the same ratio of process CPU time, less sensitive to "
           f"machine load")
     results = {}
-    for variant in ("shuffle-deflate", "deflate"):
+    for variant in ("shuffle-zstd", "shuffle-deflate", "deflate"):
         c = need("cnnz", variant)
         size = c["size"] / h5gz["size"]
         write = h5gz["write_s"] / c["write_s"]
@@ -139,6 +147,7 @@ def ratios(model, rows):
             decode_cpu = h5gz["read_cpu_s"] / c["read_cpu_s"]
             results["compressed CNNZ (shuffle-deflate) decodes faster than h5py gzip-4+shuffle"] = (
                 decode > 1, f"{decode:.2f}x the speed", decode_cpu > 1, f"{decode_cpu:.2f}x")
+    results.update(zstd_ratios(model, rows, raw, h5gz))
     r_st = st["read_s"] / raw["read_s"]
     r_st_cold = st["cold_read_s"] / raw["cold_read_s"]
     w_st = st["write_s"] / raw["write_s"]
@@ -174,6 +183,54 @@ def ratios(model, rows):
     return results
 
 
+def zstd_ratios(model, rows, raw, h5gz):
+    """Prints the shuffle-zstd figures and returns its targets (judged on ZSTD_TARGET_MODEL only)."""
+    z = find(rows, "cnnz", "shuffle-zstd")
+    payload, size = z["payload"], z["size"] / raw["size"]
+    print(f"  cnnz shuffle-zstd: size {size:.4f}x raw CNNZ (vs h5py gzip-4+shuffle: the line above)")
+    targets = {}
+    memory = [r for r in rows if r["format"] == "cnnz-memory"]
+    two = next((r for r in memory if r["variant"].startswith("shuffle-zstd, ") and "1 thread" not in r["variant"]), None)
+    one = find(rows, "cnnz-memory", "shuffle-zstd, 1 thread")
+    bf = next((r for r in memory if r["variant"].startswith("shuffle-zstd bfloat16")), None)
+    bf_raw = next((r for r in memory if r["variant"].startswith("raw bfloat16")), None)
+    encode = decode = encode_cpu = decode_cpu = None
+    if two:
+        encode, decode = payload / two["write_s"] / 1e6, payload / two["read_s"] / 1e6
+        encode_cpu, decode_cpu = payload / two["write_cpu_s"] / 1e6, payload / two["read_cpu_s"] / 1e6
+        line = (f"  shuffle-zstd in memory ({two['variant']}): encode {encode:,.0f} MB/s, decode {decode:,.0f} MB/s; "
+                f"per CPU-second: encode {encode_cpu:,.0f} MB, decode {decode_cpu:,.0f} MB")
+        if one:
+            line += (f"; 1 thread: encode {payload / one['write_s'] / 1e6:,.0f} MB/s, "
+                     f"decode {payload / one['read_s'] / 1e6:,.0f} MB/s")
+        print(line)
+    bf_ratio = None
+    if bf and bf_raw:
+        bf_ratio = bf["size"] / bf_raw["size"]
+        print(f"  bfloat16 shuffle-zstd: {bf_ratio:.4f}x raw bfloat16 CNNZ, {bf['size'] / raw['size']:.4f}x raw float32 CNNZ")
+    if model != ZSTD_TARGET_MODEL:
+        return {}
+    targets[f"shuffle-zstd <= {ZSTD_MAX_SIZE}x raw on N(0, 0.02) float32"] = (size <= ZSTD_MAX_SIZE, f"{size:.4f}x", None, None)
+    size_h5 = z["size"] / h5gz["size"]
+    targets["shuffle-zstd no larger than h5py gzip-4+shuffle"] = (size_h5 <= 1, f"{size_h5:.3f}x", None, None)
+    if two:
+        # By CPU time: the MB per CPU-second times the threads, i.e. the speed an unloaded machine would give.
+        threads = 2
+        targets[f"shuffle-zstd encodes >= {ZSTD_ENCODE_MBS} MB/s with 2 threads"] = (
+            encode >= ZSTD_ENCODE_MBS, f"{encode:,.0f} MB/s", encode_cpu * threads >= ZSTD_ENCODE_MBS,
+            f"{encode_cpu * threads:,.0f} MB/s (2 x MB per CPU-second)")
+        targets[f"shuffle-zstd decodes >= {ZSTD_DECODE_MBS} MB/s with 2 threads"] = (
+            decode >= ZSTD_DECODE_MBS, f"{decode:,.0f} MB/s", decode_cpu * threads >= ZSTD_DECODE_MBS,
+            f"{decode_cpu * threads:,.0f} MB/s (2 x MB per CPU-second)")
+    write, write_cpu = h5gz["write_s"] / z["write_s"], h5gz["write_cpu_s"] / z["write_cpu_s"]
+    targets[f"shuffle-zstd writes >= {ZSTD_WRITE_VS_H5PY}x faster than h5py gzip-4+shuffle"] = (
+        write >= ZSTD_WRITE_VS_H5PY, f"{write:.1f}x", write_cpu >= ZSTD_WRITE_VS_H5PY, f"{write_cpu:.1f}x")
+    if bf_ratio is not None:
+        targets[f"bfloat16 shuffle-zstd <= {ZSTD_BFLOAT16_MAX}x raw (bfloat16)"] = (
+            bf_ratio <= ZSTD_BFLOAT16_MAX, f"{bf_ratio:.4f}x", None, None)
+    return targets
+
+
 def main():
     paths = sys.argv[1:] or ["-"]
     rows = load(paths)
@@ -182,18 +239,26 @@ def main():
         if r["model"] not in models:
             models.append(r["model"])
     targets = None
+    zstd_targets = {}
     for model in models:
         mine = [r for r in rows if r["model"] == model]
         table(model, mine)
         result = ratios(model, mine)
+        zstd_keys = [k for k in result if "shuffle-zstd" in k]
+        if model == ZSTD_TARGET_MODEL:
+            zstd_targets = {k: result[k] for k in zstd_keys}
         if model == TARGET_MODEL:
-            targets = result
+            targets = {k: v for k, v in result.items() if k not in zstd_keys}
     print(f"\nSpeed targets of Benchmarks/README.md (large files: judged on the {TARGET_MODEL} model; wall-clock is the target, "
           f"CPU time is shown beside it because wall-clock on a loaded machine says little)")
     if targets is None:
         print(f"  not judged: no {TARGET_MODEL} results")
-        return
-    for name, (met, text, met_cpu, text_cpu) in targets.items():
+        targets = {}
+    if not zstd_targets:
+        print(f"  shuffle-zstd targets not judged: no {ZSTD_TARGET_MODEL} results")
+    else:
+        print(f"  (shuffle-zstd targets: judged on the {ZSTD_TARGET_MODEL} model)")
+    for name, (met, text, met_cpu, text_cpu) in {**targets, **zstd_targets}.items():
         line = f"  {'met    ' if met else 'MISSED '} {name}: {text}"
         if met_cpu is not None:
             line += f"; by CPU time {text_cpu}: {'met' if met_cpu else 'MISSED'}"

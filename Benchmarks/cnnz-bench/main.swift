@@ -15,9 +15,10 @@ import ModelArchive
 // Write/read speed and file size of CNNZ (each codec) and of our HDF5 writer, for the seed model with trained
 // weights and for a synthetic model of about 256 MB of float32 (Benchmarks/README.md, "File formats").
 //
-// Usage: cnnz-bench --dir DIR [--models seed,synthetic] [--formats plain,cnnz,hdf5] [--runs 3] [--small-runs 11]
-//                   (--formats also takes one variant: cnnz:raw, cnnz:deflate, cnnz:shuffle-deflate, hdf5:contiguous,
-//                   hdf5:shuffle)
+// Usage: cnnz-bench --dir DIR [--models seed,synthetic,normal] [--formats plain,cnnz,hdf5,memory] [--runs 3]
+//                   [--small-runs 11] [--threads 2]
+//                   (--formats also takes one variant: cnnz:raw, cnnz:deflate, cnnz:shuffle-deflate, cnnz:shuffle-zstd,
+//                   hdf5:contiguous, hdf5:shuffle; memory is shuffle-zstd encoded and decoded in memory)
 //                   [--single-above 1.0] [--train-images 5000]
 //
 // For each model it writes DIR/<model>/manifest.json and one .npy per tensor (the exact float32 values, for
@@ -34,12 +35,13 @@ func fail(_ message: String, code: Int32) -> Never {
     exit(code)
 }
 guard let directory = option("--dir") else { fail("usage: cnnz-bench --dir DIR [--models seed,synthetic] [--runs 3] [--single-above 1.0]", code: 64) }
-let models = (option("--models") ?? "seed,synthetic").split(separator: ",").map(String.init)
+let models = (option("--models") ?? "seed,synthetic,normal").split(separator: ",").map(String.init)
+let codingThreads = max(1, Int(option("--threads") ?? "2") ?? 2)
 let runs = max(1, Int(option("--runs") ?? "3") ?? 3)
 let singleAbove = Double(option("--single-above") ?? "1.0") ?? 1.0
 let smallRuns = max(runs, Int(option("--small-runs") ?? "11") ?? 11)
 let smallBelow = 0.01
-let formats = Set((option("--formats") ?? "plain,cnnz,hdf5").split(separator: ",").map(String.init))
+let formats = Set((option("--formats") ?? "plain,cnnz,hdf5,memory").split(separator: ",").map(String.init))
 let trainImages = Int(option("--train-images") ?? "5000") ?? 5000
 
 func log(_ message: String) { FileHandle.standardError.write(Data("cnnz-bench: \(message)\n".utf8)) }
@@ -148,6 +150,24 @@ func syntheticModel() throws -> ModelDocument {
     return ModelDocument(architecture: syntheticArchitecture, tensors: tensors, metadata: ["benchmark": "synthetic, seed 2024"])
 }
 
+/// About 64 MiB of float32 weights drawn from N(0, 0.02) (RandomGenerator seed 7), the distribution of the
+/// shuffle-zstd targets: input 64x64x4 -> flatten (16384) -> dense 1024 -> softmax.
+let normalArchitecture = Architecture(input: ActivationShape(height: 64, width: 64, channels: 4),
+                                      kinds: [.flatten, .dense(DenseSpec(units: 1024)), .softmax])
+
+func normalModel() throws -> ModelDocument {
+    var rng = RandomGenerator(seed: 7)
+    let tensors = try normalArchitecture.parameterSpecs().map { spec in
+        let count = spec.shape.reduce(1, *)
+        var scalars = [Float](repeating: 0, count: count)
+        scalars.withUnsafeMutableBufferPointer { out in
+            for i in 0..<count { out[i] = Float(rng.nextGaussian() * 0.02) }
+        }
+        return NamedTensor(name: spec.name, tensor: Tensor(shape: spec.shape, scalars: scalars))
+    }
+    return ModelDocument(architecture: normalArchitecture, tensors: tensors, metadata: ["benchmark": "normal N(0, 0.02), seed 7"])
+}
+
 // MARK: Export for the Python side
 
 /// Writes every tensor as DIR/<model>/npy/<index>.npy (float32, little-endian) and a manifest naming them.
@@ -253,9 +273,10 @@ let system: String = {
         var major: UInt32 = 0, minor: UInt32 = 0, release: UInt32 = 0
         if unsafeBitCast(symbol, to: Version.self)(&major, &minor, &release) >= 0 { parts.append("libhdf5 \(major).\(minor).\(release)") }
     }
-    if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "zlibVersion") {
+    for (library, name) in [("zlib", "zlibVersion"), ("libzstd", "ZSTD_versionString")] {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { continue }
         typealias Version = @convention(c) () -> UnsafePointer<CChar>?
-        if let text = unsafeBitCast(symbol, to: Version.self)() { parts.append("zlib \(String(cString: text))") }
+        if let text = unsafeBitCast(symbol, to: Version.self)() { parts.append("\(library) \(String(cString: text))") }
     }
     return parts.isEmpty ? "cnnkit" : "cnnkit (\(parts.joined(separator: ", ")))"
 }()
@@ -304,11 +325,39 @@ func bench(model: String, document: ModelDocument, format: String, variant: Stri
     unlink(path)
 }
 
+/// The codec alone: `CNNZModel.encode` into memory and `CNNZModel.read(bytes:)` (every CRC checked), no file,
+/// on `codingThreads` threads and on one; then the bfloat16 sizes (raw and shuffle-zstd) against the float32 payload.
+/// Rows `cnnz-memory`: write = encode, read = decode.
+func benchMemory(model: String, document: ModelDocument) throws {
+    var rounded = document
+    for i in rounded.tensors.indices { StorageDType.bfloat16.roundTrip(&rounded.tensors[i].tensor) }
+    var cases: [(String, CNNZWriteOptions, ModelDocument)] = [
+        ("shuffle-zstd, \(codingThreads) threads", CNNZWriteOptions(codec: .shuffleZstd, threads: codingThreads), document),
+        ("shuffle-zstd bfloat16, \(codingThreads) threads", CNNZWriteOptions(codec: .shuffleZstd, dtype: .bfloat16, threads: codingThreads), rounded),
+        ("raw bfloat16, \(codingThreads) threads", CNNZWriteOptions(codec: .raw, dtype: .bfloat16, threads: codingThreads), rounded),
+    ]
+    if codingThreads > 1 { cases.insert(("shuffle-zstd, 1 thread", CNNZWriteOptions(codec: .shuffleZstd, threads: 1), document), at: 1) }
+    for (variant, options, expected) in cases {
+        let load = loadAverage()
+        var bytes: [UInt8] = []
+        let w = try measure({ try CNNZModel.encode(document, options: options) }, keep: { bytes = $0 })
+        var last: ModelDocument?
+        let readOptions = CNNZReadOptions(threads: options.threads)
+        let r = try measure({ try CNNZModel.read(bytes: bytes, name: "memory", options: readOptions) }, keep: { last = $0 })
+        let verified = last.map { sameTensors($0, expected) } ?? false
+        last = nil
+        emit(Result(model: model, system: system, format: "cnnz-memory", variant: variant, size: bytes.count, payload: payloadBytes(document),
+                    write_s: w.seconds, write_cpu_s: w.cpu, write_runs: w.runs, read_s: r.seconds, read_cpu_s: r.cpu, read_runs: r.runs,
+                    verified: verified, load: load, note: "level \(options.level), encode/decode in memory"))
+        log("\(model) cnnz-memory \(variant): \(bytes.count) bytes, encode \(w.seconds) s, decode \(r.seconds) s, verified \(verified)")
+    }
+}
+
 func run(model: String) throws {
     let folder = "\(directory)/\(model)"
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     log("\(model): building the model (load \(loadAverage()))")
-    let document = model == "seed" ? try seedModel() : try syntheticModel()
+    let document = model == "seed" ? try seedModel() : model == "normal" ? try normalModel() : try syntheticModel()
     try export(document, model: model, to: folder)
     log("\(model): \(document.tensors.count) tensors, \(payloadBytes(document)) bytes of float32; exported to \(folder)")
     let shapes = document.tensors.map { ($0.name, $0.tensor.shape) }
@@ -331,6 +380,10 @@ func run(model: String) throws {
                   read: { try CNNZModel.read(path: path) }, extraReads: extra)
     }
 
+    if formats.contains("memory") {
+        try benchMemory(model: model, document: document)
+    }
+
     for (variant, compression) in [("contiguous", HDF5Compression.none), ("shuffle+deflate-4+fletcher32", .deflate(level: 4))]
         where formats.contains("hdf5") || formats.contains("hdf5:\(variant.prefix { $0 != "+" })") {
         let path = "\(folder)/model-\(variant).h5"
@@ -342,7 +395,7 @@ func run(model: String) throws {
 
 do {
     for model in models {
-        guard model == "seed" || model == "synthetic" else { fail("unknown model \(model) (seed, synthetic)", code: 64) }
+        guard ["seed", "synthetic", "normal"].contains(model) else { fail("unknown model \(model) (seed, synthetic, normal)", code: 64) }
         try run(model: model)
     }
 } catch {

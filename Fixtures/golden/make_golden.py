@@ -101,6 +101,10 @@ def steps():
         ("float16.cnnz", ["--dtype", "float16"]), ("bfloat16.cnnz", ["--dtype", "bfloat16"]),
         ("float16-deflate-l9.cnnz", ["--dtype", "float16", "--compression", "deflate", "--level", "9"]),
         ("bfloat16-none.cnnz", ["--dtype", "bfloat16", "--compression", "none"]),
+        # CNNZ 1.1's shuffle-zstd (the default above) with its level given, and at a high level.
+        ("zstd-l1.cnnz", ["--compression", "zstd", "--level", "1"]),
+        ("zstd-l19.cnnz", ["--compression", "zstd", "--level", "19"]),
+        ("bfloat16-zstd-l3.cnnz", ["--dtype", "bfloat16", "--compression", "zstd", "--level", "3"]),
         ("weights-only.cnnz", ["--weights-only"]), ("no-verify.cnnz", ["--no-verify"]),
         ("safetensors", []), ("weights-only.safetensors", ["--weights-only"]),
         ("npz", []), ("deflate-l1.npz", ["--compression", "deflate", "--level", "1"]),
@@ -238,7 +242,7 @@ def generate(cnnkit, outdir, data, jobs, extra_env=None):
 
 
 def library_versions(cnnkit):
-    """The libhdf5 and zlib versions the binary loads: HDF5 and deflate bytes depend on them."""
+    """The libhdf5, zlib and libzstd versions the binary loads: HDF5, deflate and zstd bytes depend on them."""
     versions = {}
     try:
         ldd = subprocess.run(["ldd", str(cnnkit)], capture_output=True, text=True, timeout=60).stdout
@@ -247,6 +251,7 @@ def library_versions(cnnkit):
     for key, pattern, read in [
         ("libhdf5", r"libhdf5\S*\.so\S* => (\S+)", hdf5_version),
         ("zlib", r"libz\.so\S* => (\S+)", zlib_version),
+        ("libzstd", r"libzstd\.so\S* => (\S+)", zstd_version),
     ]:
         match = re.search(pattern, ldd)
         if match:
@@ -261,6 +266,12 @@ def hdf5_version(lib):
     major, minor, release = ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint()
     ctypes.CDLL(lib).H5get_libversion(ctypes.byref(major), ctypes.byref(minor), ctypes.byref(release))
     return f"{major.value}.{minor.value}.{release.value}"
+
+
+def zstd_version(lib):
+    function = ctypes.CDLL(lib).ZSTD_versionString
+    function.restype = ctypes.c_char_p
+    return function().decode()
 
 
 def zlib_version(lib):

@@ -7,7 +7,7 @@ public struct CNNZFileFormat: ModelFileFormat {
 
     public let info = FormatInfo(
         format: "cnnz", displayName: "CNNZ", extensions: ["cnnz"],
-        capabilities: .init(reads: true, writes: true, dtypes: StorageDType.allCases, compression: true, compressesByDefault: true, trainingState: true,
+        capabilities: .init(reads: true, writes: true, dtypes: StorageDType.allCases, compression: true, compressors: [.zstd, .deflate], compressesByDefault: true, trainingState: true,
                            streamsReads: true, streamsWrites: true),
         integrity: "cnnz file read whole; CRC-32 of header, every chunk and footer verified")
 
@@ -23,7 +23,8 @@ public struct CNNZFileFormat: ModelFileFormat {
         try CNNZModel.write(model, to: path, options: Self.writeOptions(options))
     }
 
-    /// The CNNZ options a save asks for: shuffle-deflate when compressing, raw otherwise.
+    /// The CNNZ options a save asks for: shuffle-zstd when compressing (shuffle-deflate when the compressor is
+    /// deflate), raw otherwise.
     public static func writeOptions(_ options: SaveOptions) -> CNNZWriteOptions {
         let dtype: CNNZDType
         switch options.dtype {
@@ -31,6 +32,10 @@ public struct CNNZFileFormat: ModelFileFormat {
         case .float16: dtype = .float16
         case .bfloat16: dtype = .bfloat16
         }
-        return CNNZWriteOptions(codec: options.compress ? .shuffleDeflate : .raw, level: options.level, dtype: dtype)
+        guard options.compress else { return CNNZWriteOptions(codec: .raw, dtype: dtype) }
+        switch options.compressor ?? .zstd {
+        case .deflate: return CNNZWriteOptions(codec: .shuffleDeflate, level: options.level, dtype: dtype)
+        case .zstd: return CNNZWriteOptions(codec: .shuffleZstd, level: options.zstdLevel, dtype: dtype)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import ZlibCoding
+import ZstdCoding
 import ModelArchive
 
 /// The fixed numbers of the CNNZ layout (`Schemas/cnnz.md` sections 2 and 3).
@@ -9,8 +10,9 @@ public enum CNNZLayout {
     public static let signature: [UInt8] = magic + [0x0A]
     /// The major version this library writes and reads.
     public static let majorVersion = 1
-    /// The minor version this library writes; readers accept any minor of a known major.
-    public static let minorVersion = 0
+    /// The highest minor version this library writes (1: `shuffle-zstd`); a file gets the lowest minor that holds
+    /// its codecs (``CNNZCodec/minorVersion``). Readers accept any minor of a known major.
+    public static let minorVersion = 1
     /// The preamble's size in bytes; tensor data starts right after it.
     public static let preambleSize = 16
     /// The footer's size in bytes.
@@ -24,6 +26,9 @@ public enum CNNZLayout {
     /// The most a deflate chunk can expand: a raw chunk larger than this times its stored size is refused before
     /// anything is allocated.
     public static let maxDeflateRatio: UInt64 = SafetyLimits.maxDeflateRatio
+    /// The most a `shuffle-zstd` chunk can expand (``ZstdCoding/Zstd/maxExpansionRatio``, 32768): checked like
+    /// ``maxDeflateRatio`` before anything is allocated.
+    public static let maxZstdRatio: UInt64 = Zstd.maxExpansionRatio
 
     /// The 16-byte preamble for a version (section 2.1).
     static func preamble(major: Int = majorVersion, minor: Int = minorVersion) -> [UInt8] {

@@ -214,10 +214,12 @@ public final class CNNZReader {
                     guard chunk.stored == raw else {
                         throw CNNZError.invalidTensorEntry(at(chunk.offset, chunk: k), reason: "a raw chunk stores \(chunk.stored) bytes, expected \(raw)")
                     }
-                case .deflate, .shuffleDeflate:
-                    let (limit, overflow) = chunk.stored.multipliedReportingOverflow(by: CNNZLayout.maxDeflateRatio)
+                case .deflate, .shuffleDeflate, .shuffleZstd:
+                    // Section 6: no stream expands more than its codec allows, checked before any allocation.
+                    let ratio = codec == .shuffleZstd ? CNNZLayout.maxZstdRatio : CNNZLayout.maxDeflateRatio
+                    let (limit, overflow) = chunk.stored.multipliedReportingOverflow(by: ratio)
                     guard chunk.stored > 0, overflow || raw <= limit else {
-                        throw CNNZError.invalidTensorEntry(at(chunk.offset, chunk: k), reason: "\(chunk.stored) stored bytes cannot inflate to \(raw) raw bytes")
+                        throw CNNZError.invalidTensorEntry(at(chunk.offset, chunk: k), reason: "\(chunk.stored) stored bytes cannot decompress to \(raw) raw bytes with \(codec.rawValue)")
                     }
                 }
                 let (end, endOverflow) = position.addingReportingOverflow(chunk.stored)
@@ -301,7 +303,7 @@ public final class CNNZReader {
 
     /// Reads one tensor, converting its values to float32.
     ///
-    /// Memory: the tensor plus one stored and one raw chunk.
+    /// Memory: the tensor plus one stored and one raw chunk per decoding thread (``CNNZReadOptions/threads``).
     /// - Throws: ``CNNZError/nonzeroPadding(_:)``, ``CNNZError/checksumMismatch(_:region:expected:found:)`` (when
     ///   ``CNNZReadOptions/verifyChecksums``), ``CNNZError/decompressionFailed(_:reason:)``, or an I/O error.
     public func readTensor(at index: Int) throws -> Tensor {
@@ -328,17 +330,10 @@ public final class CNNZReader {
                     let raw = UnsafeRawBufferPointer(out)
                     var found = [UInt32](repeating: 0, count: info.chunks.count)
                     let size = chunkSize, chunks = info.chunks
-                    found.withUnsafeMutableBufferPointer { slots in
-                        let shared = UncheckedSendable((raw, slots))
-                        let work: @Sendable (Int) -> Void = { k in
-                            let (raw, slots) = shared.value
+                    try found.withUnsafeMutableBufferPointer { slots in
+                        try ChunkParallelism.forEach(chunks.count, threads: options.threads) { k in
                             let start = k * size, end = min(start + Int(chunks[k].rawBytes), raw.count)
                             slots[k] = CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[min(start, end)..<end]))
-                        }
-                        if chunks.count > 1 && ProcessInfo.processInfo.activeProcessorCount > 1 {
-                            DispatchQueue.concurrentPerform(iterations: chunks.count, execute: work)
-                        } else {
-                            for k in chunks.indices { work(k) }
                         }
                     }
                     for (k, chunk) in info.chunks.enumerated() { try check(chunk, k, info, crc: found[k]) }
@@ -353,40 +348,40 @@ public final class CNNZReader {
                 let chunk = info.chunks[k]
                 let location = CNNZLocation(file: self.file, offset: chunk.offset, tensor: info.name, chunk: k)
                 let stored = try Self.read(self.source, file: self.file, at: chunk.offset, count: chunk.storedBytes, what: "chunk")
+                let first = k * perChunk
+                #if _endian(little)
+                // float32 in a shuffled codec: unshuffle straight into the tensor (one pass and one buffer fewer).
+                let direct = info.dtype == .float32 && info.codec.isShuffled
+                #else
+                let direct = false
+                #endif
                 let raw = try stored.withUnsafeBytes { bytes in
                     if self.options.verifyChecksums { try self.check(chunk, k, info, crc: CRC32.checksum(bytes)) }
                     do {
-                        return try info.codec.decode(bytes, rawCount: Int(chunk.rawBytes), elementSize: info.dtype.size)
+                        return direct ? try info.codec.decodeGrouped(bytes, rawCount: Int(chunk.rawBytes))
+                            : try info.codec.decode(bytes, rawCount: Int(chunk.rawBytes), elementSize: info.dtype.size)
                     } catch let failure as ChunkDecodeFailure {
                         throw CNNZError.decompressionFailed(location, reason: failure.reason)
                     }
                 }
-                let first = k * perChunk, n = raw.count / info.dtype.size
+                let n = raw.count / info.dtype.size
                 guard n <= info.elementCount - min(first, info.elementCount) else {
                     throw CNNZError.decompressionFailed(location, reason: "chunk holds more elements than the shape")
                 }
-                raw.withUnsafeBytes { info.dtype.decode($0, count: n, into: base + first) }
-            }
-            if info.chunks.count > 1 && ProcessInfo.processInfo.activeProcessorCount > 1 {
-                var failures = [CNNZError?](repeating: nil, count: info.chunks.count)
-                let file = self.file
-                failures.withUnsafeMutableBufferPointer { slots in
-                    // Each iteration writes only its own slot and its own part of the tensor.
-                    let shared = UncheckedSendable((decodeChunk, slots))
-                    DispatchQueue.concurrentPerform(iterations: info.chunks.count) { k in
-                        let (decode, slots) = shared.value
-                        do {
-                            try decode(k)
-                        } catch let error as CNNZError {
-                            slots[k] = error
-                        } catch {
-                            slots[k] = CNNZError.readFailed(path: file, reason: "\(error)")
-                        }
+                raw.withUnsafeBytes { bytes in
+                    if direct {
+                        CNNZCodec.unshuffle(bytes, elementSize: 4, into: UnsafeMutableRawPointer(base + first))
+                    } else {
+                        info.dtype.decode(bytes, count: n, into: base + first)
                     }
                 }
-                if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
-            } else {
-                for k in info.chunks.indices { try decodeChunk(k) }
+            }
+            do {
+                try ChunkParallelism.forEach(info.chunks.count, threads: options.threads, decodeChunk)
+            } catch let error as CNNZError {
+                throw error
+            } catch {
+                throw CNNZError.readFailed(path: file, reason: "\(error)")
             }
         }
         return Tensor(shape: info.shape, scalars: scalars)
@@ -430,10 +425,4 @@ private extension CNNZError {
         guard case let .overlappingChunk(l, _, found) = self else { return self }
         return .invalidTensorEntry(l, reason: "a chunk of \(stored) bytes at byte \(found) runs into the header at byte \(header)")
     }
-}
-
-/// Shares a value across the decoding threads of ``CNNZReader/readTensor(at:)``, which write disjoint memory.
-private struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

@@ -6,8 +6,9 @@ import Darwin
 import ConvNet
 import ModelArchive
 
-/// Writes a CNNZ file tensor by tensor and chunk by chunk, holding at most one chunk in memory
-/// (`Schemas/cnnz.md` section 3: the index is written last, so the writer never seeks back).
+/// Writes a CNNZ file tensor by tensor and chunk by chunk, holding a fixed window of chunks in memory that are
+/// encoded on ``CNNZWriteOptions/threads`` threads and written in order, so the bytes do not depend on the thread
+/// count (`Schemas/cnnz.md` sections 3 and 9: the index is written last, so the writer never seeks back).
 ///
 /// ```swift
 /// try CNNZStreamWriter.write(to: "big.cnnz", architecture: arch) { writer in
@@ -45,10 +46,18 @@ public final class CNNZStreamWriter {
         var expected: Int
         var written = 0
         var buffer: [UInt8] = []
+        /// Full raw chunks waiting to be encoded together (at most ``CNNZStreamWriter/window``).
+        var pending: [[UInt8]] = []
     }
 
+    /// The most raw chunks held before they are encoded in parallel: two per thread.
+    var window: Int { 2 * max(options.threads, 1) }
+
     init(sink: ByteSink, options: CNNZWriteOptions, architecture: Architecture) throws {
-        guard (0...9).contains(options.level) else { throw CNNZError.invalidWrite(reason: "level must be 0-9, found \(options.level)") }
+        let levels = options.codec.levels
+        guard levels.contains(options.level) else {
+            throw CNNZError.invalidWrite(reason: "level must be \(levels.lowerBound)-\(levels.upperBound) for \(options.codec.rawValue), found \(options.level)")
+        }
         guard options.chunkSize >= 8, options.chunkSize <= CNNZLayout.maxChunkSize, options.chunkSize % 8 == 0 else {
             throw CNNZError.invalidWrite(reason: "chunk size must be a multiple of 8 from 8 to \(CNNZLayout.maxChunkSize), found \(options.chunkSize)")
         }
@@ -56,7 +65,7 @@ public final class CNNZStreamWriter {
         self.options = options
         self.architecture = architecture
         self.metadata = [:]
-        try emit(CNNZLayout.preamble())
+        try emit(CNNZLayout.preamble(minor: options.codec.minorVersion))
     }
 
     /// Writes a file atomically: `body` writes the tensors, then the header and footer are appended, the file
@@ -148,7 +157,7 @@ public final class CNNZStreamWriter {
                                   tensor: open.entry.name, firstIndex: open.written)
             open.written += n
             start += n
-            if open.buffer.count == perChunk * open.dtype.size { try flushChunk(&open) }
+            if open.buffer.count == perChunk * open.dtype.size { try queueChunk(&open) }
         }
         current = open
     }
@@ -166,7 +175,8 @@ public final class CNNZStreamWriter {
         guard open.written == open.expected else {
             throw CNNZError.invalidWrite(reason: "tensor \(open.entry.name) received \(open.written) of its \(open.expected) values")
         }
-        if !open.buffer.isEmpty { try flushChunk(&open) }
+        if !open.buffer.isEmpty { try queueChunk(&open) }
+        try flushChunks(&open)
         entries.append(open.entry)
         current = nil
     }
@@ -181,13 +191,29 @@ public final class CNNZStreamWriter {
         try endTensor()
     }
 
-    /// Encodes, checksums and writes one chunk.
-    private func flushChunk(_ open: inout OpenTensor) throws {
-        let stored = try open.codec.encode(open.buffer, elementSize: open.dtype.size, level: options.level)
-        let crc = CRC32.checksum(stored)
-        open.entry.chunks.append(CNNZHeader.ChunkEntry(offset: offset, stored: UInt64(stored.count), crc32: crc))
-        try emit(stored)
+    /// Moves the filled buffer into the window, encoding the window when it is full.
+    private func queueChunk(_ open: inout OpenTensor) throws {
+        open.pending.append(open.buffer)
         open.buffer.removeAll(keepingCapacity: true)
+        if open.pending.count >= window { try flushChunks(&open) }
+    }
+
+    /// Encodes the window's chunks in parallel, then checksums and writes them in order.
+    private func flushChunks(_ open: inout OpenTensor) throws {
+        guard !open.pending.isEmpty else { return }
+        var stored = [[UInt8]](repeating: [], count: open.pending.count)
+        let codec = open.codec, size = open.dtype.size, level = options.level, pending = open.pending
+        try stored.withUnsafeMutableBufferPointer { slots in
+            try ChunkParallelism.forEach(pending.count, threads: options.threads) { k in
+                slots[k] = try codec.encode(pending[k], elementSize: size, level: level)
+            }
+        }
+        open.pending.removeAll(keepingCapacity: true)
+        for bytes in stored {
+            let crc = CRC32.checksum(bytes)
+            open.entry.chunks.append(CNNZHeader.ChunkEntry(offset: offset, stored: UInt64(bytes.count), crc32: crc))
+            try emit(bytes)
+        }
     }
 
     /// Writes the header and the footer (section 2.3); called by ``write(to:options:architecture:_:)``.

@@ -7,6 +7,28 @@ public enum CNNZCodec: String, CaseIterable, Sendable, Codable {
     /// The raw bytes grouped by byte position within each element (HDF5's shuffle), then a zlib stream,
     /// written with zlib's `Z_RLE` strategy (section 5.3 records why).
     case shuffleDeflate = "shuffle-deflate"
+    /// The raw bytes grouped by byte position within each element (as `shuffle-deflate`), then one zstd frame
+    /// (CNNZ 1.1, section 5.4). The default compressed codec.
+    case shuffleZstd = "shuffle-zstd"
+
+    /// The levels the writer accepts: zlib's 0-9 for the deflate codecs, libzstd's 1-22 for `shuffle-zstd`
+    /// (none matter for `raw`, which takes any).
+    public var levels: ClosedRange<Int> {
+        switch self {
+        case .raw, .deflate, .shuffleDeflate: 0...9
+        case .shuffleZstd: 1...22
+        }
+    }
+
+    /// The level used when none is given: zlib's 6, zstd's 1 (section 5.4 records the measurement).
+    public var defaultLevel: Int {
+        self == .shuffleZstd ? 1 : 6
+    }
+
+    /// The lowest CNNZ minor version (of major 1) that holds this codec: 1 for `shuffle-zstd`, 0 for the rest.
+    public var minorVersion: Int {
+        self == .shuffleZstd ? 1 : 0
+    }
 }
 
 /// The element type of a stored tensor, little-endian (`Schemas/cnnz.md` section 4.3).
@@ -58,7 +80,8 @@ public enum CNNZTensorRole: String, CaseIterable, Sendable, Codable {
 public struct CNNZWriteOptions: Sendable, Hashable {
     /// The codec of every tensor.
     public var codec: CNNZCodec
-    /// The zlib level, 0-9, for the deflate codecs.
+    /// The compression level: zlib's 0-9 for the deflate codecs, zstd's 1-22 for `shuffle-zstd`
+    /// (``CNNZCodec/levels``).
     public var level: Int
     /// The storage dtype of parameters and optimizer slots. float16 and bfloat16 round to nearest even and are
     /// marked `lossy`; integer dtypes and float64 are exact or refused. Probe inputs are stored as uint8 when
@@ -66,13 +89,18 @@ public struct CNNZWriteOptions: Sendable, Hashable {
     public var dtype: CNNZDType
     /// The raw bytes per chunk: a multiple of 8 from 8 to 1 MiB (default 1 MiB).
     public var chunkSize: Int
+    /// The threads that encode chunks (default: every core). The writer holds a window of at most twice this
+    /// many chunks; the bytes written are the same for any number of threads.
+    public var threads: Int
 
-    public init(codec: CNNZCodec = .shuffleDeflate, level: Int = 6, dtype: CNNZDType = .float32,
-                chunkSize: Int = CNNZLayout.maxChunkSize) {
+    /// Options; `level` nil takes the codec's ``CNNZCodec/defaultLevel``.
+    public init(codec: CNNZCodec = .shuffleZstd, level: Int? = nil, dtype: CNNZDType = .float32,
+                chunkSize: Int = CNNZLayout.maxChunkSize, threads: Int = ChunkParallelism.defaultThreads) {
         self.codec = codec
-        self.level = level
+        self.level = level ?? codec.defaultLevel
         self.dtype = dtype
         self.chunkSize = chunkSize
+        self.threads = threads
     }
 }
 
@@ -88,9 +116,12 @@ public struct CNNZReadOptions: Sendable, Hashable {
     public var maxElementCount: UInt64
     /// Whether chunk CRCs are checked when tensors are read (the preamble, header and footer CRCs always are).
     public var verifyChecksums: Bool
+    /// The threads that decode a tensor's chunks (default: every core), each holding one stored and one raw chunk.
+    public var threads: Int
 
     public init(maxHeaderBytes: UInt64 = 64 << 20, maxTensorCount: Int = 65_536, maxRank: Int = 8,
-                maxElementCount: UInt64 = 1 << 30, verifyChecksums: Bool = true) {
+                maxElementCount: UInt64 = 1 << 30, verifyChecksums: Bool = true, threads: Int = ChunkParallelism.defaultThreads) {
+        self.threads = threads
         self.maxHeaderBytes = maxHeaderBytes
         self.maxTensorCount = maxTensorCount
         self.maxRank = maxRank

@@ -10,6 +10,9 @@ public struct FormatCapabilities: Sendable, Hashable {
     public var dtypes: [StorageDType]
     /// Whether ``SaveOptions/compress`` changes what is written.
     public var compression: Bool
+    /// The compressors a writer offers, its default (``SaveOptions/compressor`` nil) first; empty without
+    /// ``compression``.
+    public var compressors: [Compressor]
     /// Whether the command line compresses unless told otherwise (`--compression` absent).
     public var compressesByDefault: Bool
     /// Whether a written file keeps the training state (optimizer slots, counters, history), so that
@@ -22,12 +25,14 @@ public struct FormatCapabilities: Sendable, Hashable {
     public var streamsWrites: Bool
 
     /// A format's capabilities.
-    public init(reads: Bool, writes: Bool, dtypes: [StorageDType] = [.float32], compression: Bool, compressesByDefault: Bool = false,
-                trainingState: Bool, streamsReads: Bool, streamsWrites: Bool) {
+    /// `compressors` nil: deflate alone where `compression` is true.
+    public init(reads: Bool, writes: Bool, dtypes: [StorageDType] = [.float32], compression: Bool, compressors: [Compressor]? = nil,
+                compressesByDefault: Bool = false, trainingState: Bool, streamsReads: Bool, streamsWrites: Bool) {
         self.reads = reads
         self.writes = writes
         self.dtypes = dtypes
         self.compression = compression
+        self.compressors = compression ? compressors ?? [.deflate] : []
         self.compressesByDefault = compressesByDefault
         self.trainingState = trainingState
         self.streamsReads = streamsReads
@@ -109,6 +114,15 @@ extension ModelFileFormat {
         guard capabilities.dtypes.contains(options.dtype) else {
             throw ArchiveError.unsupported(format: format.rawValue,
                                            reason: "CNNKit writes \(displayName) as float32; use CNNZ for \(options.dtype.rawValue)")
+        }
+    }
+
+    /// Refuses a compressor the format does not list in ``FormatCapabilities/compressors`` (every save runs it,
+    /// whatever the format's own ``check(_:path:)``).
+    public func checkCompressor(_ options: SaveOptions) throws {
+        if options.compress, let compressor = options.compressor, !capabilities.compressors.contains(compressor) {
+            throw ArchiveError.unsupported(format: format.rawValue,
+                                           reason: "CNNKit does not write \(displayName) with \(compressor.rawValue) compression; use CNNZ for \(compressor.rawValue)")
         }
     }
 

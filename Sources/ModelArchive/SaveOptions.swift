@@ -4,23 +4,40 @@ import ConvNet
 public struct SaveOptions: Sendable, Hashable {
     /// The output format; nil takes it from the file's extension (HDF5 when there is none).
     public var format: ModelFormat?
-    /// Compress tensor data (HDF5: shuffle + deflate + Fletcher-32; CNNZ: shuffle-deflate; npz: deflate).
+    /// Compress tensor data (HDF5: shuffle + deflate + Fletcher-32; CNNZ: shuffle-zstd, or shuffle-deflate with
+    /// ``compressor`` `.deflate`; npz: deflate).
     public var compress: Bool
-    /// zlib level 0-9 when compressing.
+    /// The compressor when compressing; nil takes the format's default (CNNZ: zstd; every other format: deflate).
+    /// Only CNNZ writes zstd: the other formats refuse `.zstd`.
+    public var compressor: Compressor?
+    /// zlib level 0-9 when deflating.
     public var level: Int
+    /// zstd level 1-22 when writing zstd (default 1).
+    public var zstdLevel: Int
     /// Storage precision of float tensors (lossy below float32; only formats that can hold it accept it).
     public var dtype: StorageDType
     /// Drop the training state (optimizer slots, counters, history).
     public var weightsOnly: Bool
 
     /// Options; the defaults write float32, uncompressed, with the training state.
-    public init(format: ModelFormat? = nil, compress: Bool = false, level: Int = 6, dtype: StorageDType = .float32, weightsOnly: Bool = false) {
+    public init(format: ModelFormat? = nil, compress: Bool = false, compressor: Compressor? = nil, level: Int = 6, zstdLevel: Int = 1,
+                dtype: StorageDType = .float32, weightsOnly: Bool = false) {
         self.format = format
         self.compress = compress
+        self.compressor = compressor
         self.level = level
+        self.zstdLevel = zstdLevel
         self.dtype = dtype
         self.weightsOnly = weightsOnly
     }
+}
+
+/// The compressors a save can ask for.
+public enum Compressor: String, Sendable, Hashable, CaseIterable {
+    /// zlib's deflate (every format that compresses).
+    case deflate
+    /// Zstandard (CNNZ only, codec `shuffle-zstd`).
+    case zstd
 }
 
 /// Storage precisions a save can ask for.

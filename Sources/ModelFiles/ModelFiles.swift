@@ -110,6 +110,7 @@ public enum ModelFiles {
     public static func save(_ model: StreamedModel, to path: String, options: SaveOptions = .init()) throws {
         let format = outputFormat(path: path, options: options)
         try format.check(options, path: path)
+        try format.checkCompressor(options)
         var model = model
         // A format that holds no training state (ONNX, PyTorch) records no digest of one.
         if options.weightsOnly || !format.capabilities.trainingState { model.dropTrainingState() }

@@ -16,11 +16,6 @@ extension ModelFormat: ExpressibleByArgument {
 }
 extension StorageDType: ExpressibleByArgument {}
 
-/// `--compression` choices.
-enum CompressionChoice: String, ExpressibleByArgument, CaseIterable {
-    case none
-    case deflate
-}
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,8 +23,8 @@ struct Convert: ParsableCommand {
         discussion: """
         The input format is detected from its bytes; the output's comes from --to or its extension (a name whose \
         extension names no format needs --to; --to that contradicts the extension warns). Options the output \
-        format would ignore are refused: --compression deflate where it has no compression, --level where \
-        nothing is deflated. Probes are \
+        format would ignore are refused: --compression deflate where it has no compression, --compression zstd \
+        for any output but CNNZ, --level where nothing is compressed. Probes are \
         carried over (or recorded on deterministic pseudo-random images when the input has none). A lossy \
         --dtype records the tolerance the output guarantees on the probes.
         """)
@@ -46,11 +41,7 @@ struct Convert: ParsableCommand {
     @Option(help: "Storage precision of weights: float32, float16 or bfloat16 (lossy below float32; CNNZ only).")
     var dtype: StorageDType = .float32
 
-    @Option(help: "none or deflate (HDF5: shuffle + deflate + Fletcher-32 chunks; CNNZ: shuffle-deflate).")
-    var compression: CompressionChoice?
-
-    @Option(parsing: .unconditional, help: "zlib level 0-9 where the output is deflated (default 6).")
-    var level: Int?
+    @OptionGroup var compressionOption: CompressionOption
 
     @Flag(help: "Drop the training state (optimizer slots, counters, history).")
     var weightsOnly = false
@@ -61,13 +52,13 @@ struct Convert: ParsableCommand {
     var noVerify = false
 
     func validate() throws {
-        try OptionCheck.within(0...9, level, "--level")
+        try compressionOption.validate(output: output, to: to, compressByDefault: true)
     }
 
     func run() throws {
         try reportingErrors {
             try checkInputs(input, architectureOption.architecture)
-            let request = ConversionRequest(input: input, output: output, format: to, dtype: dtype, compression: compression, level: level,
+            let request = ConversionRequest(input: input, output: output, format: to, dtype: dtype, compression: compressionOption.compression, level: compressionOption.level,
                                             weightsOnly: weightsOnly, architecture: try architectureOption.load(), verify: !noVerify)
             let progress = StageProgress(command: "convert")
             defer { progress.finish() }
@@ -87,7 +78,7 @@ struct ConversionRequest {
     var format: ModelFormat?
     var dtype: StorageDType = .float32
     var compression: CompressionChoice?
-    /// nil: zlib's level 6 where the output is deflated.
+    /// nil: the compressor's default level (zlib 6, zstd 1).
     var level: Int?
     var weightsOnly = false
     var architecture: Architecture?
@@ -105,8 +96,7 @@ func convertModel(_ r: ConversionRequest, progress: StageProgress? = nil) throws
     var options = SaveOptions(format: r.format, dtype: r.dtype, weightsOnly: r.weightsOnly)
     let out = try checkOutputFormat(r)
     let outFormat = out.format
-    options.compress = (r.compression ?? (out.capabilities.compressesByDefault ? .deflate : .none)) == .deflate
-    options.level = r.level ?? 6
+    try CompressionOption.apply(r.compression, level: r.level, to: &options, format: out, output: r.output, compressByDefault: true)
     // A write-only format (ONNX) cannot be reopened here (onnxruntime checks it in Tests/Interop).
     let reverify = r.verify && out.capabilities.reads
     let result = try ModelFiles.convert(r.input, to: r.output, options: ConversionOptions(
@@ -136,8 +126,8 @@ func convertModel(_ r: ConversionRequest, progress: StageProgress? = nil) throws
 }
 
 /// The output format of a conversion, refusing what it cannot tell or would ignore (exit 64): a name whose
-/// extension names no format without --to, --compression deflate for a format without compression, --level where
-/// nothing is deflated. Warns when --to contradicts the extension.
+/// extension names no format without --to, a compression the format does not write, --level where nothing is
+/// compressed or out of the compressor's range. Warns when --to contradicts the extension.
 func checkOutputFormat(_ r: ConversionRequest) throws -> any ModelFileFormat {
     let byName = ModelFiles.formatFromExtension(of: r.output)
     let choices = ModelFiles.formats.filter(\.capabilities.writes).map(\.format.rawValue).joined(separator: ", ")
@@ -147,15 +137,8 @@ func checkOutputFormat(_ r: ConversionRequest) throws -> any ModelFileFormat {
     if let byName, byName.format != out.format {
         printError("warning: \(r.output): the extension says \(byName.format.rawValue) but --to writes \(out.format.rawValue); tools that go by the name will misread it")
     }
-    if r.compression == .deflate && !out.capabilities.compression {
-        throw CLIError.usage("--compression deflate: CNNKit writes \(out.displayName) without compression (\(r.output)); leave the option out")
-    }
-    let deflated = (r.compression ?? (out.capabilities.compressesByDefault ? .deflate : .none)) == .deflate
-    if let level = r.level, !deflated {
-        throw CLIError.usage(r.compression == CompressionChoice.none
-            ? "--level \(level) has no effect with --compression none"
-            : "--level \(level) has no effect: \(r.output) (\(out.displayName)) is written uncompressed unless --compression deflate is given")
-    }
+    var options = SaveOptions()
+    try CompressionOption.apply(r.compression, level: r.level, to: &options, format: out, output: r.output, compressByDefault: true)
     return out
 }
 

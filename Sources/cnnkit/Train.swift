@@ -64,6 +64,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Also rewrite --out every N optimizer steps.")
     var checkpointEvery: Int?
 
+    @OptionGroup var compressionOption: CompressionOption
+
     @OptionGroup var output: JSONOption
 
     func validate() throws {
@@ -79,6 +81,9 @@ struct Train: ParsableCommand {
         }
         guard let out else {
             if checkpointEvery != nil { throw ValidationError("--checkpoint-every needs --out FILE to write the checkpoints to") }
+            if compressionOption.compression != nil || compressionOption.level != nil {
+                throw ValidationError("--compression and --level apply to --out FILE, which is not given")
+            }
             guard noSave else {
                 throw ValidationError("train needs --out FILE to save the model (\(knownExtensions)), or --no-save to train without saving it")
             }
@@ -91,6 +96,15 @@ struct Train: ParsableCommand {
         if checkpointEvery != nil && !format.capabilities.trainingState {
             throw ValidationError("--checkpoint-every: \(format.displayName) (--out \(out)) cannot hold a training state, so its checkpoints could not be resumed; checkpoint to \(resumableExtensions) and convert at the end")
         }
+        try compressionOption.validate(output: out, to: nil, compressByDefault: false)
+    }
+
+    /// The save options of `--out`: uncompressed unless `--compression` asks.
+    func saveOptions(_ out: String) throws -> SaveOptions {
+        var options = SaveOptions()
+        try CompressionOption.apply(compressionOption.compression, level: compressionOption.level, to: &options,
+                                    format: ModelFiles.outputFormat(path: out, options: options), output: out, compressByDefault: false)
+        return options
     }
 
     func run() throws {
@@ -114,7 +128,7 @@ struct Train: ParsableCommand {
             let resumable = out.map { ModelFiles.outputFormat(path: $0, options: SaveOptions()).capabilities.trainingState } ?? false
             if let out {
                 try checkWritable(out)
-                try dryRun(document(Trainer.Snapshot(network: trainer.network, state: trainer.state)), to: out)
+                try dryRun(document(Trainer.Snapshot(network: trainer.network, state: trainer.state)), to: out, options: saveOptions(out))
                 if !resumable {
                     let name = ModelFiles.outputFormat(path: out, options: SaveOptions()).displayName
                     printError("warning: \(out): \(name) holds no training state, so training cannot resume from it: an interrupted run (Ctrl-C, SIGTERM) saves nothing; write \(resumableExtensions) to keep checkpoints")
@@ -125,7 +139,7 @@ struct Train: ParsableCommand {
             func save(_ snapshot: Trainer.Snapshot) throws {
                 guard let out else { return }
                 try requireFinite(snapshot)
-                try ModelFiles.save(document(snapshot), to: out)
+                try ModelFiles.save(document(snapshot), to: out, options: saveOptions(out))
             }
 
             installInterruptHandler()
@@ -225,12 +239,12 @@ func requireFinite(_ snapshot: Trainer.Snapshot) throws {
 /// Checks before training that `path` can take this model: writes it to a scratch file beside `path` (same
 /// name and extension, so the same format and layout) and deletes it. Whatever the writer refuses (a layer
 /// name HDF5 cannot hold, an architecture too large for an HDF5 attribute, ...) is reported now, naming `path`.
-func dryRun(_ document: ModelDocument, to path: String) throws {
+func dryRun(_ document: ModelDocument, to path: String, options: SaveOptions = .init()) throws {
     let folder = (path as NSString).deletingLastPathComponent
     let scratch = (folder.isEmpty ? "" : folder + "/") + ".cnnkit-check-\(getpid())-" + (path as NSString).lastPathComponent
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     do {
-        try ModelFiles.save(document, to: scratch)
+        try ModelFiles.save(document, to: scratch, options: options)
     } catch {
         let (code, message) = classify(error)
         let text = message.replacingOccurrences(of: scratch, with: path)

@@ -8,12 +8,12 @@ import Testing
 @Suite("CNNZ reader errors")
 struct ErrorCaseTests {
     /// A small valid file: two float32 tensors of 32 and 24 elements in 64-byte chunks (so two chunks each, the last of b half full).
-    static func base(codec: CNNZCodec = .deflate) throws -> [UInt8] {
+    static func base(codec: CNNZCodec = .deflate, level: Int? = nil) throws -> [UInt8] {
         let document = ModelDocument(architecture: .seed, tensors: [
             NamedTensor(name: "a", tensor: Tensor(shape: [4, 8], scalars: (0..<32).map { Float($0) / 7 })),
             NamedTensor(name: "b", tensor: Tensor(shape: [24], scalars: (0..<24).map { Float($0) * 3 })),
         ])
-        return try CNNZModel.encode(document, options: CNNZWriteOptions(codec: codec, chunkSize: 64))
+        return try CNNZModel.encode(document, options: CNNZWriteOptions(codec: codec, level: level, chunkSize: 64))
     }
 
     /// Rebuilds the base file after `change` edits the first tensor's entry.

@@ -19,13 +19,58 @@ enum Fixtures {
     /// name -> (document, options) of every fixture file.
     static let files: [(String, ModelDocument, CNNZWriteOptions)] = [
         ("minimal.cnnz", minimalDocument(), CNNZWriteOptions(codec: .raw)),
-        ("tiny.cnnz", tinyDocument(), CNNZWriteOptions()),
+        ("tiny.cnnz", tinyDocument(), CNNZWriteOptions(codec: .shuffleDeflate)),
         ("tiny-raw.cnnz", tinyDocument(), CNNZWriteOptions(codec: .raw)),
         ("tiny-deflate-float16.cnnz", tinyDocument(lossy: .float16), CNNZWriteOptions(codec: .deflate, dtype: .float16)),
-        ("tiny-bfloat16-chunks16.cnnz", tinyDocument(lossy: .bfloat16), CNNZWriteOptions(dtype: .bfloat16, chunkSize: 16)),
-    ]
+        ("tiny-bfloat16-chunks16.cnnz", tinyDocument(lossy: .bfloat16), CNNZWriteOptions(codec: .shuffleDeflate, dtype: .bfloat16, chunkSize: 16)),
+        // CNNZ 1.1: the default codec.
+        ("tiny-zstd.cnnz", tinyDocument(), CNNZWriteOptions()),
+        ("tiny-zstd-bfloat16-chunks16.cnnz", tinyDocument(lossy: .bfloat16), CNNZWriteOptions(dtype: .bfloat16, chunkSize: 16)),
+    ] + matrix
+
+    /// `matrix/CODEC-DTYPE.cnnz`: every codec with every dtype, read by the independent Python reader
+    /// (`Tests/Interop/test_cnnz.py`), which recomputes the values from ``matrixValue(_:dtype:)``.
+    static let matrix: [(String, ModelDocument, CNNZWriteOptions)] = CNNZCodec.allCases.flatMap { codec in
+        CNNZDType.allCases.map { dtype in
+            ("matrix/\(codec.rawValue)-\(dtype.rawValue).cnnz", matrixDocument(dtype), CNNZWriteOptions(codec: codec, dtype: dtype, chunkSize: 64))
+        }
+    }
+
+    /// Element `i` of the matrix tensor: whole numbers 0-199 for the integer dtypes, quarters in -15...15 (exact
+    /// in every float dtype, bfloat16 included) for the others.
+    static func matrixValue(_ i: Int, dtype: CNNZDType) -> Float {
+        dtype.isInteger ? Float((i * 37) % 200) : Float((i * 37) % 121 - 60) / 4
+    }
+
+    /// One tensor `t` of shape [5, 37] (several 64-byte chunks, the last partly filled).
+    static func matrixDocument(_ dtype: CNNZDType) -> ModelDocument {
+        ModelDocument(architecture: .seed, tensors: [
+            NamedTensor(name: "t", tensor: Tensor(shape: [5, 37], scalars: (0..<185).map { matrixValue($0, dtype: dtype) })),
+        ])
+    }
 
     /// Broken seeds for the fuzz corpus, each derived from tiny.cnnz.
+    /// Seeds from the 1.1 fixture: the first zstd chunk's frame content size flipped, once with its CRC left old
+    /// and once with its CRC kept right, so that the fuzzer starts inside the zstd decoder.
+    static func brokenZstdSeeds(_ tiny: [UInt8]) -> [(String, [UInt8])] {
+        var flipped = tiny
+        // The chunk starts at 16: magic (4 bytes), frame header descriptor, then the 1-byte content size.
+        flipped[16 + 5] ^= 0x10
+        var resealed = flipped
+        if let reader = try? CNNZReader(bytes: tiny, name: "seed"), let chunk = reader.tensors.first?.chunks.first,
+           var parts = try? FileParts(flipped) {
+            parts.minor = 1
+            var tensors = parts.tensors
+            var chunks = tensors[0]["chunks"] as? [[String: Any]] ?? []
+            let stored = Array(flipped[Int(chunk.offset)..<Int(chunk.offset + chunk.storedBytes)])
+            chunks[0]["crc32"] = Int(CRC32.checksum(stored))
+            tensors[0]["chunks"] = chunks
+            parts.tensors = tensors
+            resealed = (try? parts.assemble()) ?? flipped
+        }
+        return [("broken-zstd-flipped.cnnz", flipped), ("broken-zstd-frame.cnnz", resealed)]
+    }
+
     static func brokenSeeds(_ tiny: [UInt8]) -> [(String, [UInt8])] {
         var flipped = tiny
         flipped[tiny.count / 2] ^= 0x40
@@ -36,7 +81,7 @@ enum Fixtures {
             ("broken-flipped.cnnz", flipped),
             ("broken-version.cnnz", CNNZLayout.resealed(version)),
             ("broken-trailing.cnnz", tiny + [0, 0, 0, 0]),
-            ("broken-empty-header.cnnz", CNNZLayout.preamble() + CNNZLayout.footer(headerOffset: 16, headerLength: 0, headerCRC: 0)),
+            ("broken-empty-header.cnnz", CNNZLayout.preamble(minor: 0) + CNNZLayout.footer(headerOffset: 16, headerLength: 0, headerCRC: 0)),
         ]
     }
 }
@@ -53,11 +98,12 @@ struct FixtureTests {
         if Self.writing {
             try FileManager.default.createDirectory(atPath: fixturesFolder + "/corpus", withIntermediateDirectories: true)
             try CNNZModel.write(document, to: path, options: options)
-            try CNNZModel.write(document, to: fixturesFolder + "/corpus/" + name, options: options)
-            if name == "tiny.cnnz" {
-                for (seed, seedBytes) in Fixtures.brokenSeeds(bytes) {
-                    try Data(seedBytes).write(to: URL(fileURLWithPath: fixturesFolder + "/corpus/" + seed))
-                }
+            try FileManager.default.createDirectory(atPath: fixturesFolder + "/matrix", withIntermediateDirectories: true)
+            try CNNZModel.write(document, to: path, options: options)
+            if !name.hasPrefix("matrix/") { try CNNZModel.write(document, to: fixturesFolder + "/corpus/" + name, options: options) }
+            let seeds = name == "tiny.cnnz" ? Fixtures.brokenSeeds(bytes) : name == "tiny-zstd.cnnz" ? Fixtures.brokenZstdSeeds(bytes) : []
+            for (seed, seedBytes) in seeds {
+                try Data(seedBytes).write(to: URL(fileURLWithPath: fixturesFolder + "/corpus/" + seed))
             }
         }
         let stored = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
@@ -72,7 +118,7 @@ struct FixtureTests {
         }
     }
 
-    @Test("every single-byte change and every truncation is reported as corruption", arguments: ["minimal.cnnz", "tiny.cnnz", "tiny-raw.cnnz"])
+    @Test("every single-byte change and every truncation is reported as corruption", arguments: ["minimal.cnnz", "tiny.cnnz", "tiny-raw.cnnz", "tiny-zstd.cnnz"])
     func everyFlipAndTruncation(_ name: String) throws {
         let (_, document, options) = try #require(Fixtures.files.first { $0.0 == name })
         let bytes = try CNNZModel.encode(document, options: options)

@@ -47,7 +47,8 @@ struct WriterTests {
         refused { w in try w.writeTensor("a", Tensor(shape: [1], scalars: [1])); try w.writeTensor("a", Tensor(shape: [1], scalars: [1])) }
         refused { w in try w.beginTensor("a", shape: [-1]) }
         refused { w in try w.writeTensor("p", Tensor(shape: [1], scalars: [1]), role: .probeInputs) }
-        #expect(throws: CNNZError.self) { _ = try CNNZStreamWriter.encode(options: CNNZWriteOptions(level: 10), architecture: .seed) { _ in } }
+        #expect(throws: CNNZError.self) { _ = try CNNZStreamWriter.encode(options: CNNZWriteOptions(codec: .shuffleDeflate, level: 10), architecture: .seed) { _ in } }
+        #expect(throws: CNNZError.self) { _ = try CNNZStreamWriter.encode(options: CNNZWriteOptions(level: 23), architecture: .seed) { _ in } }
         #expect(throws: CNNZError.self) { _ = try CNNZStreamWriter.encode(options: CNNZWriteOptions(chunkSize: 12), architecture: .seed) { _ in } }
         // A document whose tensor is named like a probe tensor collides.
         var document = tinyDocument()

@@ -40,7 +40,7 @@ def library_note(produced):
     found = produced["libraries"]
     if not found or found == recorded:
         return ""
-    return f" (recorded with {recorded}, this binary loads {found}: that alone can change HDF5 and deflate bytes)"
+    return f" (recorded with {recorded}, this binary loads {found}: that alone can change HDF5, deflate and zstd bytes)"
 
 
 @pytest.mark.parametrize("name", sorted(RECORDED["outputs"]))

@@ -87,7 +87,7 @@ def test_help_text_matches_its_snapshot(cnnkit_bin, command):
         ["train", "--epochs", "-1"],
         ["train", "--batch-size", "0"],
         ["train", "--checkpoint-every", "5"],
-        ["convert", "a.h5", "b.cnnz", "--level", "12"],
+        ["convert", "a.h5", "b.cnnz", "--level", "23"],
         ["frobnicate"],
         ["verify"],
     ],

@@ -87,8 +87,12 @@ def test_every_example_architecture_is_accepted(cnnkit, data_dir, tmp_path):
     (["predict", "m.h5", "x.npy", "--threads", "0"], "--threads must be 1 or more, found 0"),
     (["verify", "m.h5", "--data", "d", "--limit", "-1"], "--limit must be 1 or more, found -1"),
     (["verify", "m.h5", "--atol", "-1"], "--atol must be 0 or more, found -1"),
-    (["convert", "a.h5", "b.cnnz", "--level", "-1"], "--level must be 0 to 9, found -1"),
-    (["convert", "a.h5", "b.cnnz", "--level", "12"], "--level must be 0 to 9, found 12"),
+    (["convert", "a.h5", "b.cnnz", "--level", "-1"], "--level must be 1 to 22, found -1"),
+    (["convert", "a.h5", "b.cnnz", "--level", "23"], "--level must be 1 to 22, found 23"),
+    (["convert", "a.h5", "b.cnnz", "--compression", "deflate", "--level", "12"], "--level must be 0 to 9, found 12"),
+    (["train", "--out", "m.cnnz", "--compression", "zstd", "--level", "0"], "--level must be 1 to 22, found 0"),
+    (["train", "--out", "m.npz", "--compression", "zstd"], "--compression zstd: CNNKit writes npz with deflate only"),
+    (["train", "--no-save", "--level", "3"], "--compression and --level apply to --out FILE"),
     (["demo", "--threads", "-2"], "--threads must be 1 or more, found -2"),
 ])
 def test_option_values_are_checked_the_same_way_everywhere(cnnkit_bin, args, message):
@@ -133,6 +137,9 @@ def test_to_that_contradicts_the_extension_warns(cnnkit_bin, model, tmp_path):
     ("o.onnx", ["--compression", "deflate", "--level", "9"], ["--compression deflate", "ONNX"]),
     ("o.h5", ["--level", "9"], ["--level 9", "--compression deflate"]),
     ("o.cnnz", ["--compression", "none", "--level", "3"], ["--level 3", "--compression none"]),
+    ("o.safetensors", ["--compression", "zstd"], ["--compression zstd", "safetensors"]),
+    ("o.h5", ["--compression", "zstd"], ["--compression zstd: CNNKit writes HDF5 with deflate only"]),
+    ("o.keras", ["--compression", "zstd", "--level", "3"], ["--compression zstd", "zstd is for CNNZ"]),
 ])
 def test_options_a_format_would_ignore_are_refused(cnnkit_bin, model, tmp_path, name, options, words):
     result = run(cnnkit_bin, "convert", model, tmp_path / name, *options)
@@ -144,6 +151,10 @@ def test_options_a_format_would_ignore_are_refused(cnnkit_bin, model, tmp_path, 
 
 def test_level_is_taken_where_the_format_compresses_by_default(cnnkit, model, tmp_path):
     cnnkit("convert", model, tmp_path / "o.cnnz", "--level", "9")
+    cnnkit("convert", model, tmp_path / "o19.cnnz", "--level", "19")
+    # zstd's level reaches libzstd: level 19 searches harder than the default 1, so the files differ.
+    cnnkit("convert", model, tmp_path / "o1.cnnz", "--compression", "zstd")
+    assert (tmp_path / "o19.cnnz").read_bytes() != (tmp_path / "o1.cnnz").read_bytes()
 
 
 # Images ----------------------------------------------------------------------------------------------------------
