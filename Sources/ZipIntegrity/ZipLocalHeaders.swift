@@ -79,6 +79,15 @@ public enum ZipLocalHeaders {
                 if uncompressed == 0xFFFF_FFFF { uncompressed = try zip64.next(member) }
                 if compressed == 0xFFFF_FFFF { compressed = try zip64.next(member) }
                 if offset == 0xFFFF_FFFF { offset = try zip64.next(member) }
+                // One disk only, and a file is a file: readers built on miniz (torch.load) refuse other disks and
+                // read an entry whose external attributes mark a folder (DOS 0x10, or a Unix S_IFDIR mode) as one.
+                let disk = directory.u16(at + 34), attributes = directory.u32(at + 38)
+                guard disk == 0 || disk == 0xFFFF else {
+                    throw Mismatch(member: member, reason: "central directory entry: starts on disk \(disk) (CNNKit reads single-disk zips)")
+                }
+                if !member.hasSuffix("/"), attributes & 0x10 != 0 || (attributes >> 16) & 0o170000 == 0o040000 {
+                    throw Mismatch(member: member, reason: "central directory entry: its external attributes \(hex(attributes)) mark a folder, not a file")
+                }
                 try checkLocal(member: member, name: name, at: offset, flags: directory.u16(at + 8), method: directory.u16(at + 10),
                                crc: directory.u32(at + 16), compressed: compressed, uncompressed: uncompressed)
                 at += 46 + nameLength + extraLength + commentLength
@@ -134,6 +143,10 @@ public enum ZipLocalHeaders {
                 position -= 1
             }
             guard let end = found else { throw Mismatch(member: nil, reason: "no end of central directory record") }
+            // A single disk: this disk 0, the directory on disk 0, and all entries on it.
+            guard tail.u16(end + 4) == 0, tail.u16(end + 6) == 0, tail.u16(end + 8) == tail.u16(end + 10) else {
+                throw Mismatch(member: nil, reason: "the end of central directory record describes a multi-disk archive (disk \(tail.u16(end + 4)), directory on disk \(tail.u16(end + 6)), \(tail.u16(end + 8)) of \(tail.u16(end + 10)) entries on this disk); CNNKit reads single-disk zips")
+            }
             var count = UInt64(tail.u16(end + 10)), directorySize = UInt64(tail.u32(end + 12)), directoryOffset = UInt64(tail.u32(end + 16))
             if count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
                 let eocdOffset = size - UInt64(tailLength) + UInt64(end)
@@ -142,6 +155,9 @@ public enum ZipLocalHeaders {
                 guard locator.u32(0) == 0x0706_4B50 else { throw Mismatch(member: nil, reason: "zip64 values without a zip64 end of central directory locator") }
                 let record = try read(locator.u64(8), 56, "the zip64 end of central directory record")
                 guard record.u32(0) == 0x0606_4B50 else { throw Mismatch(member: nil, reason: "no zip64 end of central directory record at byte \(locator.u64(8))") }
+                guard locator.u32(4) == 0, locator.u32(16) <= 1, record.u32(16) == 0, record.u32(20) == 0, record.u64(24) == record.u64(32) else {
+                    throw Mismatch(member: nil, reason: "the zip64 end of central directory record describes a multi-disk archive; CNNKit reads single-disk zips")
+                }
                 (count, directorySize, directoryOffset) = (record.u64(32), record.u64(40), record.u64(48))
             }
             // Each entry takes 46 bytes at least: a count the directory cannot hold is refused before looping.

@@ -448,18 +448,22 @@ def test_libhdf5_findings_end_as_recorded(cnnkit_bin):
 
 
 TORTURE = {
-    "object-header-message-count.h5": "its prefix counts 5 messages, but its chunks hold 20",
-    "float-precision-0.weights.h5": "at /layers/conv2d/vars/0: damaged datatype: a 4-byte float declares 0 bits of precision",
-    "renamed-cnnkit-group.weights.h5": "at /cnnkut: unexpected data at the top level of a Keras 3 weights file",
+    "hdf5/torture/object-header-message-count.h5": "its prefix counts 5 messages, but its chunks hold 20",
+    "hdf5/torture/float-precision-0.weights.h5": "at /layers/conv2d/vars/0: damaged datatype: a 4-byte float declares 0 bits of precision",
+    "hdf5/torture/renamed-cnnkit-group.weights.h5": "at /cnnkut: unexpected data at the top level of a Keras 3 weights file",
+    "pytorch/torture/multidisk-eocd.pt": "central directory entry: starts on disk 28261 (CNNKit reads single-disk zips)",
+    "pytorch/torture/folder-attribute.pt": "member archive/data/1: central directory entry: its external attributes 0x00656c74 mark a folder",
 }
 
 
 @pytest.mark.parametrize("name", sorted(TORTURE))
 def test_torture_findings_are_refused(cnnkit_bin, name):
-    """Fixtures/hdf5/torture/README.md: the mutants `make torture` found passing `verify` although h5py cannot read
-    them (HDF5 1.14's stricter checks) or a CNNKit group was renamed; each is now exit 65 naming what is wrong."""
-    path = PACKAGE_ROOT / "Fixtures" / "hdf5" / "torture" / name
-    result = subprocess.run([str(cnnkit_bin), "verify", str(path), "--architecture", str(ARCH)],
+    """Fixtures/hdf5/torture/README.md and Fixtures/pytorch/torture/README.md: the mutants `make torture` found
+    passing `verify` although an outside reader (h5py with HDF5 1.14's stricter checks, torch.load's miniz) reads
+    them otherwise or not at all, or a CNNKit group was renamed; each is now exit 65 naming what is wrong."""
+    path = PACKAGE_ROOT / "Fixtures" / name
+    extra = ["--architecture", str(ARCH)] if name.endswith(".h5") else []
+    result = subprocess.run([str(cnnkit_bin), "verify", str(path), *extra],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 65, f"{name}: exit {result.returncode}\n{result.stdout}{result.stderr}"
     assert TORTURE[name] in result.stderr, result.stderr

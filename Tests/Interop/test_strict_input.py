@@ -249,9 +249,9 @@ def fixture_models():
         relative = path.relative_to(PACKAGE_ROOT).as_posix()
         # Fuzz corpora (Fixtures/*/corpus, Fixtures/hdf5/*-corpus) and the damaged files kept for libhdf5's own
         # failures (Fixtures/hdf5/hang, Fixtures/hdf5/libhdf5) and the mutants make torture found
-        # (Fixtures/hdf5/torture) exist to be refused, not verified.
+        # (Fixtures/hdf5/torture, Fixtures/pytorch/torture) exist to be refused, not verified.
         if (path.suffix in MODEL_SUFFIXES and "/corpus/" not in relative and "-corpus/" not in relative
-                and "/hdf5/hang/" not in relative and "/hdf5/libhdf5/" not in relative and "/hdf5/torture/" not in relative
+                and "/hdf5/hang/" not in relative and "/hdf5/libhdf5/" not in relative and "/torture/" not in relative
                 and not any(r in path.name for r in REFUSED)):
             yield relative
 
