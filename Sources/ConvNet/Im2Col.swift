@@ -13,18 +13,30 @@ struct Im2ColRows: GEMMOperand {
     func packRows(_ i0: Int, count: Int, depth k0: Int, _ depth: Int, into panel: FloatPointer) {
         let mr = GEMM.mr, w = plan.window, cin = w.inChannels
         let rowTaps = w.windowWidth * cin, inputRow = plan.paddedWidth * cin
-        if count < mr { panel.update(repeating: 0, count: depth * mr) }
-        for r in 0..<count {
-            let p = i0 + r, oy = p / w.outWidth, ox = p % w.outWidth
-            let origin = input + oy * w.strideY * inputRow + ox * w.strideX * cin
-            var ky = k0 / rowTaps, j = k0 % rowTaps
-            var dst = panel + r
-            for _ in 0..<depth {
-                dst.pointee = origin[ky * inputRow + j]
-                dst += mr
-                j += 1
-                if j == rowTaps { j = 0; ky += 1 }
+        // The window origin of each of the panel's positions (rows past count repeat the last one; never stored).
+        var origins = (input, input, input, input, input, input)
+        withUnsafeMutableBytes(of: &origins) { raw in
+            let o = raw.bindMemory(to: ConstFloatPointer.self)
+            for r in 0..<mr {
+                let p = min(i0 + r, i0 + count - 1), oy = p / w.outWidth, ox = p % w.outWidth
+                o[r] = input + oy * w.strideY * inputRow + ox * w.strideX * cin
             }
+        }
+        let (o0, o1, o2, o3, o4, o5) = origins
+        var ky = k0 / rowTaps, j = k0 % rowTaps
+        var dst = panel
+        var done = 0
+        while done < depth {
+            // One run of contiguous taps within kernel row ky.
+            let run = min(rowTaps - j, depth - done), at = ky * inputRow + j
+            for t in 0..<run {
+                dst[0] = o0[at + t]; dst[1] = o1[at + t]; dst[2] = o2[at + t]
+                dst[3] = o3[at + t]; dst[4] = o4[at + t]; dst[5] = o5[at + t]
+                dst += mr
+            }
+            done += run
+            j = 0
+            ky += 1
         }
     }
 
