@@ -45,7 +45,8 @@ struct ConvPlan: Sendable {
 
 extension Kernels {
     /// Forward convolution over a (padded) input as one product, `out[P, cout] = bias + col[P, T] x W[T, cout]`:
-    /// each output element is the bias (or zero), then a fused multiply-add per tap in (ky, kx, c) order.
+    /// each output element is the bias (or zero), then `+ x * w` per tap in (ky, kx, c) order, multiply and add
+    /// rounded separately: bitwise the arithmetic of earlier versions, so recorded probes still verify.
     static func convForward(_ plan: ConvPlan, input: ConstFloatPointer, weights: ConstFloatPointer, bias: ConstFloatPointer?,
                             output: FloatPointer, scratch: GEMMScratch) {
         let cout = plan.window.outChannels, positions = plan.positionCount
@@ -53,7 +54,7 @@ extension Kernels {
             if let bias { (output + p * cout).update(from: bias, count: cout) } else { (output + p * cout).update(repeating: 0, count: cout) }
         }
         GEMM.multiply(m: positions, n: cout, k: plan.tapCount, Im2ColRows(plan: plan, input: input),
-                      StridedMatrix(base: weights, rowStride: cout, columnStride: 1), c: output, ldc: cout, scratch: scratch)
+                      StridedMatrix(base: weights, rowStride: cout, columnStride: 1), c: output, ldc: cout, fused: false, scratch: scratch)
     }
 
     /// Accumulates the kernel gradient `dW[T, cout] += col^T[T, P] x g[P, cout]` (each element continues its
@@ -76,7 +77,7 @@ extension Kernels {
             }
         }
         GEMM.multiply(m: plan.tapCount, n: cout, k: positions, Im2ColColumns(plan: plan, input: input),
-                      StridedMatrix(base: g, rowStride: cout, columnStride: 1), c: weightGradient, ldc: cout, scratch: scratch)
+                      StridedMatrix(base: g, rowStride: cout, columnStride: 1), c: weightGradient, ldc: cout, fused: true, scratch: scratch)
     }
 
     /// The gradient of the (padded) input: `dcol[P, T] = g[P, cout] x W^T[cout, T]` (chains over the output
@@ -86,7 +87,7 @@ extension Kernels {
         let cout = plan.window.outChannels, positions = plan.positionCount, taps = plan.tapCount
         colGradient.update(repeating: 0, count: positions * taps)
         GEMM.multiply(m: positions, n: taps, k: cout, StridedMatrix(base: g, rowStride: cout, columnStride: 1),
-                      StridedMatrix(base: weights, rowStride: 1, columnStride: cout), c: colGradient, ldc: taps, scratch: scratch)
+                      StridedMatrix(base: weights, rowStride: 1, columnStride: cout), c: colGradient, ldc: taps, fused: true, scratch: scratch)
         plan.col2im(colGradient, into: paddedGradient)
     }
 

@@ -12,7 +12,8 @@
 // 4-5 cycle FMA latency on two FMA ports). `kc` = 256 keeps one B panel (16 KB) in a 32 KB L1; `mc` = 96 keeps
 // one A block in L2.
 //
-// Determinism: every element of C is `c = fma(a[i,k], b[k,j], c)` for k = 0, 1, ..., K-1 in order, starting
+// Determinism: every element of C is `c = fma(a[i,k], b[k,j], c)` (or, for the forward pass, `c + a * b`
+// rounded twice) for k = 0, 1, ..., K-1 in order, starting
 // from the value C holds on entry (zero, a bias, or an earlier sum). Depth blocks run in order and C is stored
 // and reloaded exactly between them; a tile at the edge of C runs the same chain in a scratch tile. So the bits
 // of an element depend only on its own row of A, column of B and starting value: not on the blocking, the tile
@@ -108,8 +109,11 @@ enum GEMM {
 
     /// `C[i, j] += sum_k A[i, k] * B[k, j]` for an `m x n` C (row stride `ldc`, columns contiguous), each element
     /// a fused multiply-add chain over k in order (see the file comment).
+    ///
+    /// With `fused` each step is `fma(a, b, c)` (the backward products); without, `c + a * b` rounded twice (the
+    /// forward pass, whose arithmetic is that of earlier versions so that recorded probes still verify).
     static func multiply<A: GEMMOperand, B: GEMMOperand>(m: Int, n: Int, k: Int, _ a: A, _ b: B, c: FloatPointer, ldc: Int,
-                                                         scratch: GEMMScratch) {
+                                                         fused: Bool, scratch: GEMMScratch) {
         precondition(n <= scratch.maxColumns, "GEMM scratch too small")
         if m == 0 || n == 0 || k == 0 { return }
         var k0 = 0
@@ -138,13 +142,13 @@ enum GEMM {
                         let tileRows = min(mr, rows - i)
                         let target = c + (i0 + i) * ldc + j
                         if tileRows == mr && columns == nr {
-                            microKernel(depth, aPanel, bPanel, target, ldc)
+                            fused ? microKernel(depth, aPanel, bPanel, target, ldc, Fused.self) : microKernel(depth, aPanel, bPanel, target, ldc, Unfused.self)
                         } else {
                             // An edge tile: the same chain on a full scratch tile, then the valid part copied back.
                             let t = scratch.tile
                             t.update(repeating: 0, count: mr * nr)
                             for r in 0..<tileRows { (t + r * nr).update(from: target + r * ldc, count: columns) }
-                            microKernel(depth, aPanel, bPanel, t, nr)
+                            fused ? microKernel(depth, aPanel, bPanel, t, nr, Fused.self) : microKernel(depth, aPanel, bPanel, t, nr, Unfused.self)
                             for r in 0..<tileRows { (target + r * ldc).update(from: t + r * nr, count: columns) }
                         }
                         i += mr
@@ -159,7 +163,8 @@ enum GEMM {
 
     /// The 6 x 16 tile at `c` (row stride `ldc`) plus the product of an A panel and a B panel of `depth`.
     @inline(__always)
-    static func microKernel(_ depth: Int, _ a: ConstFloatPointer, _ b: ConstFloatPointer, _ c: FloatPointer, _ ldc: Int) {
+    static func microKernel<M: MultiplyAdd>(_ depth: Int, _ a: ConstFloatPointer, _ b: ConstFloatPointer, _ c: FloatPointer, _ ldc: Int,
+                                            _: M.Type) {
         let c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc
         var t00 = load8(c), t01 = load8(c + 8)
         var t10 = load8(c1), t11 = load8(c1 + 8)
@@ -171,17 +176,17 @@ enum GEMM {
         for _ in 0..<depth {
             let b0 = load8(bp), b1 = load8(bp + 8)
             var v = SIMD8<Float>(repeating: ap[0])
-            t00 = t00.addingProduct(v, b0); t01 = t01.addingProduct(v, b1)
+            t00 = M.apply(t00, v, b0); t01 = M.apply(t01, v, b1)
             v = SIMD8(repeating: ap[1])
-            t10 = t10.addingProduct(v, b0); t11 = t11.addingProduct(v, b1)
+            t10 = M.apply(t10, v, b0); t11 = M.apply(t11, v, b1)
             v = SIMD8(repeating: ap[2])
-            t20 = t20.addingProduct(v, b0); t21 = t21.addingProduct(v, b1)
+            t20 = M.apply(t20, v, b0); t21 = M.apply(t21, v, b1)
             v = SIMD8(repeating: ap[3])
-            t30 = t30.addingProduct(v, b0); t31 = t31.addingProduct(v, b1)
+            t30 = M.apply(t30, v, b0); t31 = M.apply(t31, v, b1)
             v = SIMD8(repeating: ap[4])
-            t40 = t40.addingProduct(v, b0); t41 = t41.addingProduct(v, b1)
+            t40 = M.apply(t40, v, b0); t41 = M.apply(t41, v, b1)
             v = SIMD8(repeating: ap[5])
-            t50 = t50.addingProduct(v, b0); t51 = t51.addingProduct(v, b1)
+            t50 = M.apply(t50, v, b0); t51 = M.apply(t51, v, b1)
             ap += 6
             bp += 16
         }
@@ -192,4 +197,14 @@ enum GEMM {
         store8(t40, c4); store8(t41, c4 + 8)
         store8(t50, c5); store8(t51, c5 + 8)
     }
+}
+
+/// One step of a product's chain: fused (`fma(a, b, c)`) or not (`c + a * b`), chosen per call of the product and
+/// resolved at compile time inside the micro-kernel.
+protocol MultiplyAdd { static func apply(_ c: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> }
+enum Fused: MultiplyAdd {
+    @inline(__always) static func apply(_ c: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { c.addingProduct(a, b) }
+}
+enum Unfused: MultiplyAdd {
+    @inline(__always) static func apply(_ c: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { c + a * b }
 }

@@ -1,6 +1,7 @@
-// Per-sample compute kernels over raw pointers. Every multiply-add is an explicit fused multiply-add
-// (`addingProduct`: one rounding, exact per IEEE 754), never a contraction left to the compiler, so results are
-// the same on every x86-64 and ARM machine. Every loop runs in a fixed order, so results do not depend on
+// Per-sample compute kernels over raw pointers. The forward pass multiplies and adds separately, as earlier
+// versions did, so the outputs (and the probes files record) are unchanged; the backward products use explicit
+// fused multiply-adds (`addingProduct`: one rounding, exact per IEEE 754). Nothing is left to compiler
+// contraction, so results are the same on every x86-64 and ARM machine. Every loop runs in a fixed order, so results do not depend on
 // threads or batch composition. Convolutions are matrix products (GEMM.swift, Im2Col.swift, ConvPlan.swift). Layouts: activations HWC; conv kernels HWIO (`[kh, kw, in, out]`, the exchange
 // layout); dense kernels stored row per output unit (`[out, in]`, the transpose of the exchange layout).
 
@@ -45,26 +46,27 @@ func laneSum(_ acc: SIMD8<Float>) -> Float {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
-/// The dot product of `n` scalars: lane l is a fused multiply-add chain over i = l, l + 8, ... in order; the
-/// lanes are added by ``laneSum(_:)``, then the tail continues as a fused chain in order.
+/// The dot product of `n` scalars: lane l sums the products of i = l, l + 8, ... in order (multiply, then add:
+/// the forward pass keeps the arithmetic of earlier versions, so that recorded probes still verify exactly); the
+/// lanes are added by ``laneSum(_:)``, then the tail in order.
 @inline(__always)
 func dot(_ n: Int, _ x: ConstFloatPointer, _ y: ConstFloatPointer) -> Float {
     var acc = SIMD8<Float>(repeating: 0)
     var i = 0
     while i + 8 <= n {
-        acc = acc.addingProduct(load8(x + i), load8(y + i))
+        acc += load8(x + i) * load8(y + i)
         i += 8
     }
     var sum = laneSum(acc)
     while i < n {
-        sum = sum.addingProduct(x[i], y[i])
+        sum += x[i] * y[i]
         i += 1
     }
     return sum
 }
 
 /// ``dot(_:_:_:)`` of four rows `w`, `w + rowStride`, ... with `x` at once (four independent chains hide the
-/// FMA latency), each bitwise equal to its own `dot`.
+/// add latency), each bitwise equal to its own `dot`.
 @inline(__always)
 func dot4(_ n: Int, _ w: ConstFloatPointer, _ rowStride: Int, _ x: ConstFloatPointer) -> (Float, Float, Float, Float) {
     let w1 = w + rowStride, w2 = w1 + rowStride, w3 = w2 + rowStride
@@ -72,18 +74,18 @@ func dot4(_ n: Int, _ w: ConstFloatPointer, _ rowStride: Int, _ x: ConstFloatPoi
     var i = 0
     while i + 8 <= n {
         let xv = load8(x + i)
-        a0 = a0.addingProduct(load8(w + i), xv)
-        a1 = a1.addingProduct(load8(w1 + i), xv)
-        a2 = a2.addingProduct(load8(w2 + i), xv)
-        a3 = a3.addingProduct(load8(w3 + i), xv)
+        a0 += load8(w + i) * xv
+        a1 += load8(w1 + i) * xv
+        a2 += load8(w2 + i) * xv
+        a3 += load8(w3 + i) * xv
         i += 8
     }
     var s0 = laneSum(a0), s1 = laneSum(a1), s2 = laneSum(a2), s3 = laneSum(a3)
     while i < n {
-        s0 = s0.addingProduct(w[i], x[i])
-        s1 = s1.addingProduct(w1[i], x[i])
-        s2 = s2.addingProduct(w2[i], x[i])
-        s3 = s3.addingProduct(w3[i], x[i])
+        s0 += w[i] * x[i]
+        s1 += w1[i] * x[i]
+        s2 += w2[i] * x[i]
+        s3 += w3[i] * x[i]
         i += 1
     }
     return (s0, s1, s2, s3)

@@ -83,8 +83,8 @@ extension Kernels {
     /// `out[j] = b[j] + sum_i x[i] * W[i, j]` with `W` in the exchange layout `[in, out]`, for several inputs.
     ///
     /// Bitwise equal to ``denseForward(inCount:outCount:input:weights:bias:output:)`` on the transposed kernel:
-    /// for each output the products go into 8 fused chains by `i mod 8`, the lanes are added as ``dot(_:_:_:)``
-    /// adds them, then the tail's fused chain in order, then the bias. Eight outputs are computed at once from contiguous kernel
+    /// for each output the products go into 8 lanes by `i mod 8`, the lanes are added as ``dot(_:_:_:)`` adds
+    /// them, then the tail in order, then the bias. Eight outputs are computed at once from contiguous kernel
     /// rows; blocks of outputs are split over two workers (disjoint outputs, so the split changes nothing).
     static func denseForwardExchange(inCount: Int, outCount: Int, inputs: [ConstFloatPointer], weights: ConstFloatPointer,
                                      bias: ConstFloatPointer?, outputs: [FloatPointer]) {
@@ -117,20 +117,20 @@ extension Kernels {
         var row = w + j
         let step = outCount
         while i + 8 <= inCount {
-            a0 = a0.addingProduct(load8(row), SIMD8(repeating: x[i]))
-            a1 = a1.addingProduct(load8(row + step), SIMD8(repeating: x[i + 1]))
-            a2 = a2.addingProduct(load8(row + 2 * step), SIMD8(repeating: x[i + 2]))
-            a3 = a3.addingProduct(load8(row + 3 * step), SIMD8(repeating: x[i + 3]))
-            a4 = a4.addingProduct(load8(row + 4 * step), SIMD8(repeating: x[i + 4]))
-            a5 = a5.addingProduct(load8(row + 5 * step), SIMD8(repeating: x[i + 5]))
-            a6 = a6.addingProduct(load8(row + 6 * step), SIMD8(repeating: x[i + 6]))
-            a7 = a7.addingProduct(load8(row + 7 * step), SIMD8(repeating: x[i + 7]))
+            a0 += load8(row) * SIMD8(repeating: x[i])
+            a1 += load8(row + step) * SIMD8(repeating: x[i + 1])
+            a2 += load8(row + 2 * step) * SIMD8(repeating: x[i + 2])
+            a3 += load8(row + 3 * step) * SIMD8(repeating: x[i + 3])
+            a4 += load8(row + 4 * step) * SIMD8(repeating: x[i + 4])
+            a5 += load8(row + 5 * step) * SIMD8(repeating: x[i + 5])
+            a6 += load8(row + 6 * step) * SIMD8(repeating: x[i + 6])
+            a7 += load8(row + 7 * step) * SIMD8(repeating: x[i + 7])
             row += 8 * step
             i += 8
         }
         var s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
         while i < inCount {
-            s = s.addingProduct(load8(row), SIMD8(repeating: x[i]))
+            s += load8(row) * SIMD8(repeating: x[i])
             row += step
             i += 1
         }
@@ -145,14 +145,14 @@ extension Kernels {
         var acc = SIMD8<Float>(repeating: 0)
         var i = 0
         while i + 8 <= inCount {
-            var column = SIMD8<Float>(repeating: 0), inputs = SIMD8<Float>(repeating: 0)
-            for l in 0..<8 { column[l] = w[(i + l) * outCount + j]; inputs[l] = x[i + l] }
-            acc = acc.addingProduct(column, inputs)
+            var products = SIMD8<Float>(repeating: 0)
+            for l in 0..<8 { products[l] = w[(i + l) * outCount + j] * x[i + l] }
+            acc += products
             i += 8
         }
-        var s = laneSum(acc)
+        var s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
         while i < inCount {
-            s = s.addingProduct(w[i * outCount + j], x[i])
+            s += w[i * outCount + j] * x[i]
             i += 1
         }
         out[j] = bias.map { $0[j] + s } ?? s
