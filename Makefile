@@ -15,7 +15,9 @@ FUZZ_TEST_SECONDS ?= 0
 # make torture: mutants per format (make test runs 100), and the seed (default: a fresh one, printed).
 MUTATIONS ?= 1000
 BENCH_IMAGES ?= 20000
-BENCH_THREADS ?= 2
+BENCH_TWO_CONV_IMAGES ?= 4000
+BENCH_WIDE_IMAGES ?= 1500
+BENCH_THREAD_COUNTS ?= 1 2
 
 .PHONY: all deps venv bench-venv build release docs test swift-test interop-test examples fuzz fuzz-replay torture demo bench bench-formats clean
 
@@ -91,13 +93,19 @@ torture: deps venv
 demo: deps release
 	.build/release/cnnkit demo
 
-## Throughput of CNNKit beside PyTorch and JAX on the same model, measured in this one run.
+## Throughput of CNNKit beside PyTorch and JAX on the same networks, measured in this one run: each network
+## (images: BENCH_IMAGES for the seed, fewer for the bigger ones) at each of BENCH_THREAD_COUNTS.
+BENCH_NETWORKS := seed:$(BENCH_IMAGES) two-conv:$(BENCH_TWO_CONV_IMAGES) wide:$(BENCH_WIDE_IMAGES)
 bench: deps release bench-venv
 	$(RELEASE) --product cnnkit-bench
-	@mkdir -p .build/bench
-	.build/release/cnnkit-bench --images $(BENCH_IMAGES) --threads $(BENCH_THREADS) --json > .build/bench/cnnkit.json
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BENCH_VENV)/bin/python Benchmarks/torch_bench.py --images $(BENCH_IMAGES) --threads $(BENCH_THREADS) > .build/bench/torch.json
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BENCH_VENV)/bin/python Benchmarks/jax_bench.py --images $(BENCH_IMAGES) --threads $(BENCH_THREADS) > .build/bench/jax.json
+	@mkdir -p .build/bench && rm -f .build/bench/cnnkit.json .build/bench/torch.json .build/bench/jax.json
+	@set -e; for entry in $(BENCH_NETWORKS); do network=$${entry%%:*}; images=$${entry##*:}; \
+	  for threads in $(BENCH_THREAD_COUNTS); do \
+	    echo "bench: $$network, $$images images, $$threads thread(s)"; \
+	    .build/release/cnnkit-bench --network $$network --images $$images --threads $$threads --json >> .build/bench/cnnkit.json; \
+	    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BENCH_VENV)/bin/python Benchmarks/torch_bench.py --network $$network --images $$images --threads $$threads >> .build/bench/torch.json; \
+	    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BENCH_VENV)/bin/python Benchmarks/jax_bench.py --network $$network --images $$images --threads $$threads >> .build/bench/jax.json; \
+	  done; done
 	$(PYTHON) Benchmarks/compare.py .build/bench/cnnkit.json .build/bench/torch.json .build/bench/jax.json
 	$(MAKE) bench-formats
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""JAX (XLA CPU, jit) throughput of CNNKit's seed model and training recipe.
+"""JAX (XLA CPU, jit) throughput of CNNKit's seed model and training recipe (or --network two-conv / wide).
 
 Model (same as CNNKit's default, see Documentation/models.md):
     x = pixel / 255 - 0.5  (inside the model, from raw uint8 pixels)
@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 
-from bench_common import DATA_DIR, LEARNING_RATE, load as load_split, parse_args as common_args, read_idx  # noqa: F401
+from bench_common import DATA_DIR, LEARNING_RATE, NETWORKS, load as load_split, parse_args as common_args, read_idx  # noqa: F401
 
 
 def load(split, limit=None):
@@ -67,23 +67,47 @@ import jax.numpy as jnp  # noqa: E402
 from jax import lax  # noqa: E402
 
 
+SPEC = NETWORKS[args.network]
+
+
+def conv(x, kernel):
+    return lax.conv_general_dilated(x, kernel, window_strides=(1, 1), padding="VALID",
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def pool(x):
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+
 def init_params(seed):
-    k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
+    if SPEC is None:
+        k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
+        return {
+            "conv": jax.random.normal(k1, (3, 3, 1, 16), jnp.float32) / 9.0,       # HWIO
+            "dense": jax.random.normal(k2, (2704, 10), jnp.float32) / 2704.0,      # [in, out]
+            "bias": jnp.zeros((10,), jnp.float32),
+        }
+    (c1, c2), units = SPEC["convs"], SPEC["units"]
+    k = jax.random.split(jax.random.PRNGKey(seed), 4)
     return {
-        "conv": jax.random.normal(k1, (3, 3, 1, 16), jnp.float32) / 9.0,       # HWIO
-        "dense": jax.random.normal(k2, (2704, 10), jnp.float32) / 2704.0,      # [in, out]
-        "bias": jnp.zeros((10,), jnp.float32),
+        "conv1": jax.random.normal(k[0], (3, 3, 1, c1), jnp.float32) / 3.0, "b1": jnp.zeros((c1,), jnp.float32),
+        "conv2": jax.random.normal(k[1], (3, 3, c1, c2), jnp.float32) / (9 * c1) ** 0.5, "b2": jnp.zeros((c2,), jnp.float32),
+        "dense1": jax.random.normal(k[2], (25 * c2, units), jnp.float32) / (25 * c2) ** 0.5, "b3": jnp.zeros((units,), jnp.float32),
+        "dense2": jax.random.normal(k[3], (units, 10), jnp.float32) / units ** 0.5, "b4": jnp.zeros((10,), jnp.float32),
     }
 
 
 def logits(params, pixels):
     # pixels: uint8 [N, 28, 28]
     x = pixels.astype(jnp.float32)[..., None] * (1.0 / 255.0) - 0.5        # NHWC [N, 28, 28, 1]
-    x = lax.conv_general_dilated(x, params["conv"], window_strides=(1, 1), padding="VALID",
-                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))  # [N, 26, 26, 16]
-    x = lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")  # [N, 13, 13, 16]
-    x = x.reshape(x.shape[0], -1)                                            # H, W, C order: [N, 2704]
-    return x @ params["dense"] + params["bias"]
+    if SPEC is None:
+        x = pool(conv(x, params["conv"]))                                    # [N, 13, 13, 16]
+        x = x.reshape(x.shape[0], -1)                                        # H, W, C order: [N, 2704]
+        return x @ params["dense"] + params["bias"]
+    x = pool(jax.nn.relu(conv(x, params["conv1"]) + params["b1"]))
+    x = pool(jax.nn.relu(conv(x, params["conv2"]) + params["b2"]))
+    x = jax.nn.relu(x.reshape(x.shape[0], -1) @ params["dense1"] + params["b3"])
+    return x @ params["dense2"] + params["b4"]
 
 
 def loss_fn(params, pixels, labels):
@@ -96,12 +120,32 @@ def predict(params, pixels):
     return jax.nn.softmax(logits(params, pixels))
 
 
-def _step(params, pixels, labels):
+def _sgd_step(params, pixels, labels):
     grads = jax.grad(loss_fn)(params, pixels, labels)
     return jax.tree_util.tree_map(lambda p, g: p - LEARNING_RATE * g, params, grads)
 
 
-train_step = jax.jit(_step, donate_argnums=0)
+def _adam_step(state, pixels, labels, beta1=0.9, beta2=0.999, eps=1e-7):
+    # Keras' Adam, as CNNKit's (Sources/ConvNet/Optimizer.swift).
+    params, m, v, t = state
+    grads = jax.grad(loss_fn)(params, pixels, labels)
+    t = t + 1
+    alpha = SPEC["learning_rate"] * jnp.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+    m = jax.tree_util.tree_map(lambda m, g: m + (g - m) * (1 - beta1), m, grads)
+    v = jax.tree_util.tree_map(lambda v, g: v + (g * g - v) * (1 - beta2), v, grads)
+    params = jax.tree_util.tree_map(lambda p, m, v: p - m * alpha / (jnp.sqrt(v) + eps), params, m, v)
+    return params, m, v, t
+
+
+def initial_state(seed):
+    params = init_params(seed)
+    if SPEC is None:
+        return params
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+    return params, zeros, jax.tree_util.tree_map(jnp.zeros_like, params), jnp.float32(0)
+
+
+train_step = jax.jit(_sgd_step if SPEC is None else _adam_step, donate_argnums=0)
 
 
 def batches(x, y, batch):
@@ -119,7 +163,7 @@ def train(params, data):
 
 def train_rate(data, count, seed):
     # Warm-up: compile every batch shape (full and a partial last one) and run a few steps.
-    warm = init_params(seed + 1)
+    warm = initial_state(seed + 1)
     shapes_seen = set()
     warm_batches = []
     for b in data:
@@ -128,7 +172,7 @@ def train_rate(data, count, seed):
             warm_batches.append(b)
     warm_batches += data[: max(1, min(len(data), 2000 // data[0][0].shape[0]))]
     train(warm, warm_batches)
-    params = jax.block_until_ready(init_params(seed))
+    params = jax.block_until_ready(initial_state(seed))
     start = time.perf_counter()
     train(params, data)
     elapsed = time.perf_counter() - start
@@ -160,7 +204,8 @@ def accuracy(seed):
     xtr, ytr = load("train")
     xte, yte = load("test")
     xtr, ytr = shuffled(xtr, ytr, seed)
-    params = train(init_params(seed), batches(xtr, ytr, 1))
+    params = train(initial_state(seed), batches(xtr, ytr, 1))
+    params = params if SPEC is None else params[0]
     probs = np.concatenate(run_predict(params, batches(xte, yte, 1000)))
     return float((probs.argmax(axis=1) == yte).mean())
 
@@ -178,6 +223,7 @@ def main():
     b32 = train_rate(batches(images, labels, 32), n, args.seed)
     result = {
         "system": "jax " + jax.__version__,
+        "network": args.network,
         "threads": args.threads,
         "images": n,
         "train_b1": b1,

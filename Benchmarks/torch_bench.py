@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch (CPU) throughput of CNNKit's seed model and training recipe.
+"""PyTorch (CPU) throughput of CNNKit's seed model and training recipe (or --network two-conv / wide).
 
 Model (same as CNNKit's default, see Documentation/models.md):
     x = pixel / 255 - 0.5  (inside the model, from raw uint8 pixels)
@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from bench_common import DATA_DIR, LEARNING_RATE, load as load_split, parse_args as common_args, read_idx  # noqa: F401
+from bench_common import DATA_DIR, LEARNING_RATE, NETWORKS, load as load_split, parse_args as common_args, read_idx  # noqa: F401
 
 
 def load(split, limit=None):
@@ -69,9 +69,40 @@ class SeedNet(torch.nn.Module):
         return torch.softmax(self.logits(pixels), dim=1)
 
 
+class TwoConvNet(torch.nn.Module):
+    """conv(c1) - relu - pool - conv(c2) - relu - pool - dense(units) - relu - dense 10 (--network two-conv, wide)."""
+
+    def __init__(self, spec):
+        super().__init__()
+        c1, c2 = spec["convs"]
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(1, c1, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(c1, c2, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(), torch.nn.Linear(c2 * 5 * 5, spec["units"]), torch.nn.ReLU(),
+            torch.nn.Linear(spec["units"], 10))
+
+    def logits(self, pixels):
+        return self.body(pixels.unsqueeze(1).to(torch.float32) * (1.0 / 255.0) - 0.5)
+
+    def forward(self, pixels):
+        return torch.softmax(self.logits(pixels), dim=1)
+
+
+SPEC = NETWORKS[args.network]
+
+
 def new_model(seed):
     g = torch.Generator().manual_seed(seed)
-    return SeedNet(g)
+    if SPEC is None:
+        return SeedNet(g)
+    torch.manual_seed(seed)
+    return TwoConvNet(SPEC)
+
+
+def new_optimizer(model):
+    if SPEC is None:
+        return torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.0)
+    return torch.optim.Adam(model.parameters(), lr=SPEC["learning_rate"], eps=1e-7)
 
 
 def batches(x, y, batch):
@@ -80,7 +111,7 @@ def batches(x, y, batch):
 
 def train(model, data):
     model.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.0)
+    optimizer = new_optimizer(model)
     for xb, yb in data:
         optimizer.zero_grad(set_to_none=True)
         # cross_entropy on logits == softmax followed by cross-entropy, averaged over the batch
@@ -145,6 +176,7 @@ def main():
 
     result = {
         "system": "pytorch " + torch.__version__.split("+")[0],
+        "network": args.network,
         "threads": args.threads,
         "images": int(x.shape[0]),
         "train_b1": train_rate(x, y, 1, args.seed),

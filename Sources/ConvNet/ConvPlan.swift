@@ -44,194 +44,51 @@ struct ConvPlan: Sendable {
 }
 
 extension Kernels {
-    /// Forward convolution over a (padded) input with output channels in blocks of 8 and four output positions
-    /// at a time; falls back to one position at a time at the end of a row. For each output element the sum runs
-    /// bias first, then taps in (ky, kx, c) order, as in the reference kernel.
-    static func convForwardFast(_ plan: ConvPlan, input: ConstFloatPointer, weights: ConstFloatPointer, bias: ConstFloatPointer?, output: FloatPointer) {
-        let p = plan.window
-        let cout = p.outChannels, cin = p.inChannels, pw = plan.paddedWidth, kh = p.windowHeight, kw = p.windowWidth
-        let sx = p.strideX
-        let tapStride = sx * cin
-        let rowTaps = kw * cin
-        for oy in 0..<p.outHeight {
-            let rowBase = oy * p.strideY
-            var ox = 0
-            while ox < p.outWidth {
-                let block = min(4, p.outWidth - ox)
-                var chunk = 0
-                // Sixteen channels and four positions at once: eight independent sums hide the add latency.
-                while block == 4 && chunk + 16 <= cout {
-                    let b0 = bias.map { load8($0 + chunk) } ?? SIMD8<Float>(repeating: 0)
-                    let b1 = bias.map { load8($0 + chunk + 8) } ?? SIMD8<Float>(repeating: 0)
-                    var a0 = b0, a1 = b0, a2 = b0, a3 = b0
-                    var c0 = b1, c1 = b1, c2 = b1, c3 = b1
-                    for ky in 0..<kh {
-                        // Within one kernel row the taps (kx, c) are contiguous in both input and kernel.
-                        var inTap = input + ((rowBase + ky) * pw + ox * sx) * cin
-                        var wTap = weights + (ky * rowTaps) * cout + chunk
-                        for _ in 0..<rowTaps {
-                            let w0 = load8(wTap), w1 = load8(wTap + 8)
-                            let v0 = SIMD8(repeating: inTap[0]), v1 = SIMD8(repeating: inTap[tapStride])
-                            let v2 = SIMD8(repeating: inTap[2 &* tapStride]), v3 = SIMD8(repeating: inTap[3 &* tapStride])
-                            a0 += v0 * w0; c0 += v0 * w1
-                            a1 += v1 * w0; c1 += v1 * w1
-                            a2 += v2 * w0; c2 += v2 * w1
-                            a3 += v3 * w0; c3 += v3 * w1
-                            inTap += 1
-                            wTap += cout
-                        }
-                    }
-                    let out = output + (oy * p.outWidth + ox) * cout + chunk
-                    store8(a0, out); store8(c0, out + 8)
-                    store8(a1, out + cout); store8(c1, out + cout + 8)
-                    store8(a2, out + 2 * cout); store8(c2, out + 2 * cout + 8)
-                    store8(a3, out + 3 * cout); store8(c3, out + 3 * cout + 8)
-                    chunk += 16
-                }
-                while chunk < cout {
-                    let b = bias.map { load8($0 + chunk) } ?? SIMD8<Float>(repeating: 0)
-                    var a0 = b, a1 = b, a2 = b, a3 = b
-                    for ky in 0..<kh {
-                        var inTap = input + ((rowBase + ky) * pw + ox * sx) * cin
-                        var wTap = weights + (ky * rowTaps) * cout + chunk
-                        if block == 4 {
-                            for _ in 0..<rowTaps {
-                                let w = load8(wTap)
-                                a0 += SIMD8(repeating: inTap[0]) * w
-                                a1 += SIMD8(repeating: inTap[tapStride]) * w
-                                a2 += SIMD8(repeating: inTap[2 &* tapStride]) * w
-                                a3 += SIMD8(repeating: inTap[3 &* tapStride]) * w
-                                inTap += 1
-                                wTap += cout
-                            }
-                        } else {
-                            for _ in 0..<rowTaps {
-                                let w = load8(wTap)
-                                a0 += SIMD8(repeating: inTap[0]) * w
-                                if block > 1 { a1 += SIMD8(repeating: inTap[tapStride]) * w }
-                                if block > 2 { a2 += SIMD8(repeating: inTap[2 &* tapStride]) * w }
-                                inTap += 1
-                                wTap += cout
-                            }
-                        }
-                    }
-                    let out = output + (oy * p.outWidth + ox) * cout + chunk
-                    store8(a0, out)
-                    if block > 1 { store8(a1, out + cout) }
-                    if block > 2 { store8(a2, out + 2 * cout) }
-                    if block > 3 { store8(a3, out + 3 * cout) }
-                    chunk += 8
-                }
-                ox += block
-            }
+    /// Forward convolution over a (padded) input as one product, `out[P, cout] = bias + col[P, T] x W[T, cout]`:
+    /// each output element is the bias (or zero), then `+ x * w` per tap in (ky, kx, c) order, multiply and add
+    /// rounded separately: bitwise the arithmetic of earlier versions, so recorded probes still verify.
+    static func convForward(_ plan: ConvPlan, input: ConstFloatPointer, weights: ConstFloatPointer, bias: ConstFloatPointer?,
+                            output: FloatPointer, scratch: GEMMScratch) {
+        let cout = plan.window.outChannels, positions = plan.positionCount
+        for p in 0..<positions {
+            if let bias { (output + p * cout).update(from: bias, count: cout) } else { (output + p * cout).update(repeating: 0, count: cout) }
         }
+        GEMM.multiply(m: positions, n: cout, k: plan.tapCount, Im2ColRows(plan: plan, input: input),
+                      StridedMatrix(base: weights, rowStride: cout, columnStride: 1), c: output, ldc: cout, fused: false, scratch: scratch)
     }
 
-    /// Kernel and bias gradients over a (padded) input, output channels in blocks of 16 or 8. For each kernel
-    /// element the products over all output positions are summed in row-major position order in a register,
-    /// then added to the accumulated gradient.
-    static func convWeightGradientFast(_ plan: ConvPlan, input: ConstFloatPointer, outputGradient g: ConstFloatPointer,
-                                       weightGradient: FloatPointer, biasGradient: FloatPointer?) {
-        let p = plan.window
-        let cout = p.outChannels, cin = p.inChannels, pw = plan.paddedWidth, kh = p.windowHeight
-        let rowTaps = p.windowWidth * cin
-        let sx = p.strideX, sy = p.strideY, ow = p.outWidth, oh = p.outHeight
-        let stepX = sx * cin
+    /// Accumulates the kernel gradient `dW[T, cout] += col^T[T, P] x g[P, cout]` (each element continues its
+    /// fused chain over the positions in row-major order) and the bias gradient `db += g[p, :]` for p in order.
+    static func convWeightGradient(_ plan: ConvPlan, input: ConstFloatPointer, outputGradient g: ConstFloatPointer,
+                                   weightGradient: FloatPointer, biasGradient: FloatPointer?, scratch: GEMMScratch) {
+        let cout = plan.window.outChannels, positions = plan.positionCount
         if let biasGradient {
-            var chunk = 0
-            while chunk < cout {
-                var acc = SIMD8<Float>(repeating: 0)
-                for pos in 0..<(oh * ow) { acc += load8(g + pos * cout + chunk) }
-                store8(load8(biasGradient + chunk) + acc, biasGradient + chunk)
-                chunk += 8
-            }
-        }
-        var chunk = 0
-        while chunk < cout {
-            let wide = chunk + 16 <= cout
-            for ky in 0..<kh {
-                // Taps j = kx * cin + c of one kernel row are contiguous in the input row and in the kernel.
-                var j = 0
-                while j < rowTaps {
-                    let group = min(4, rowTaps - j)
-                    var a0 = SIMD8<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
-                    var b0 = a0, b1 = a0, b2 = a0, b3 = a0
-                    for oy in 0..<oh {
-                        var i = input + ((oy * sy + ky) * pw) * cin + j
-                        var gp = g + oy * ow * cout + chunk
-                        if wide && group == 4 {
-                            for _ in 0..<ow {
-                                let g0 = load8(gp), g1 = load8(gp + 8)
-                                let v0 = SIMD8(repeating: i[0]), v1 = SIMD8(repeating: i[1])
-                                let v2 = SIMD8(repeating: i[2]), v3 = SIMD8(repeating: i[3])
-                                a0 += v0 * g0; b0 += v0 * g1
-                                a1 += v1 * g0; b1 += v1 * g1
-                                a2 += v2 * g0; b2 += v2 * g1
-                                a3 += v3 * g0; b3 += v3 * g1
-                                i += stepX
-                                gp += cout
-                            }
-                        } else {
-                            for _ in 0..<ow {
-                                let g0 = load8(gp)
-                                let g1 = wide ? load8(gp + 8) : g0
-                                let v0 = SIMD8(repeating: i[0])
-                                a0 += v0 * g0
-                                if wide { b0 += v0 * g1 }
-                                if group > 1 { let v = SIMD8(repeating: i[1]); a1 += v * g0; if wide { b1 += v * g1 } }
-                                if group > 2 { let v = SIMD8(repeating: i[2]); a2 += v * g0; if wide { b2 += v * g1 } }
-                                if group > 3 { let v = SIMD8(repeating: i[3]); a3 += v * g0; if wide { b3 += v * g1 } }
-                                i += stepX
-                                gp += cout
-                            }
-                        }
-                    }
-                    let base = weightGradient + (ky * rowTaps + j) * cout + chunk
-                    let sums = [a0, a1, a2, a3], highs = [b0, b1, b2, b3]
-                    for t in 0..<group {
-                        let at = base + t * cout
-                        store8(load8(at) + sums[t], at)
-                        if wide { store8(load8(at + 8) + highs[t], at + 8) }
-                    }
-                    j += group
+            for p in 0..<positions {
+                let row = g + p * cout
+                var o = 0
+                while o + 8 <= cout {
+                    store8(load8(biasGradient + o) + load8(row + o), biasGradient + o)
+                    o += 8
                 }
-            }
-            chunk += wide ? 16 : 8
-        }
-    }
-
-    /// The gradient with respect to the (padded) input: for each output position and tap,
-    /// `dP[iy, ix, :] += sum_o g[oy, ox, o] * W[ky, kx, :, o]`, using `transposed` = W as `[kh, kw, out, in]`.
-    static func convInputGradientFast(_ plan: ConvPlan, transposedWeights wt: ConstFloatPointer, outputGradient g: ConstFloatPointer,
-                                      paddedGradient dp: FloatPointer) {
-        let p = plan.window
-        let cout = p.outChannels, cin = p.inChannels, pw = plan.paddedWidth, kh = p.windowHeight, kw = p.windowWidth
-        dp.update(repeating: 0, count: plan.paddedCount)
-        for oy in 0..<p.outHeight {
-            for ox in 0..<p.outWidth {
-                let gp = g + (oy * p.outWidth + ox) * cout
-                for ky in 0..<kh {
-                    for kx in 0..<kw {
-                        let target = dp + ((oy * p.strideY + ky) * pw + ox * p.strideX + kx) * cin
-                        let wTap = wt + (ky * kw + kx) * cout * cin
-                        for o in 0..<cout {
-                            axpy(cin, gp[o], wTap + o * cin, target)
-                        }
-                    }
+                while o < cout {
+                    biasGradient[o] += row[o]
+                    o += 1
                 }
             }
         }
+        GEMM.multiply(m: plan.tapCount, n: cout, k: positions, Im2ColColumns(plan: plan, input: input),
+                      StridedMatrix(base: g, rowStride: cout, columnStride: 1), c: weightGradient, ldc: cout, fused: true, scratch: scratch)
     }
 
-    /// Writes `W[kh, kw, in, out]` as `[kh, kw, out, in]`.
-    static func transposeKernel(_ p: WindowPlan, weights: ConstFloatPointer, into wt: FloatPointer) {
-        let cin = p.inChannels, cout = p.outChannels
-        for tap in 0..<(p.windowHeight * p.windowWidth) {
-            let src = weights + tap * cin * cout, dst = wt + tap * cin * cout
-            for c in 0..<cin {
-                for o in 0..<cout { dst[o * cin + c] = src[c * cout + o] }
-            }
-        }
+    /// The gradient of the (padded) input: `dcol[P, T] = g[P, cout] x W^T[cout, T]` (chains over the output
+    /// channels in order, from zero), then ``ConvPlan/col2im(_:into:)``.
+    static func convInputGradient(_ plan: ConvPlan, weights: ConstFloatPointer, outputGradient g: ConstFloatPointer,
+                                  colGradient: FloatPointer, paddedGradient: FloatPointer, scratch: GEMMScratch) {
+        let cout = plan.window.outChannels, positions = plan.positionCount, taps = plan.tapCount
+        colGradient.update(repeating: 0, count: positions * taps)
+        GEMM.multiply(m: positions, n: taps, k: cout, StridedMatrix(base: g, rowStride: cout, columnStride: 1),
+                      StridedMatrix(base: weights, rowStride: 1, columnStride: cout), c: colGradient, ldc: taps, fused: true, scratch: scratch)
+        plan.col2im(colGradient, into: paddedGradient)
     }
 
     /// Max pooling with channels in blocks of 8: the first maximum in row-major window order wins; a NaN wins

@@ -1,6 +1,8 @@
-// Per-sample compute kernels over raw pointers. Multiply-adds are never fused (no FMA), so results are the
-// same on every x86-64 and ARM machine. Every loop runs in a fixed order, so results do not depend on
-// threads or batch composition. Layouts: activations HWC; conv kernels HWIO (`[kh, kw, in, out]`, the exchange
+// Per-sample compute kernels over raw pointers. The forward pass multiplies and adds separately, as earlier
+// versions did, so the outputs (and the probes files record) are unchanged; the backward products use explicit
+// fused multiply-adds (`addingProduct`: one rounding, exact per IEEE 754). Nothing is left to compiler
+// contraction, so results are the same on every x86-64 and ARM machine. Every loop runs in a fixed order, so results do not depend on
+// threads or batch composition. Convolutions are matrix products (GEMM.swift, Im2Col.swift, ConvPlan.swift). Layouts: activations HWC; conv kernels HWIO (`[kh, kw, in, out]`, the exchange
 // layout); dense kernels stored row per output unit (`[out, in]`, the transpose of the exchange layout).
 
 typealias FloatPointer = UnsafeMutablePointer<Float>
@@ -23,35 +25,39 @@ struct WindowPlan: Sendable {
     }
 }
 
-/// `y += a * x` over `n` scalars.
+/// `y = fma(a, x, y)` elementwise over `n` scalars.
 @inline(__always)
 func axpy(_ n: Int, _ a: Float, _ x: ConstFloatPointer, _ y: FloatPointer) {
     var i = 0
     let av = SIMD8<Float>(repeating: a)
     while i + 8 <= n {
-        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: yv + av * xv, as: SIMD8<Float>.self)
+        store8(load8(y + i).addingProduct(av, load8(x + i)), y + i)
         i += 8
     }
     while i < n {
-        y[i] += a * x[i]
+        y[i] = y[i].addingProduct(a, x[i])
         i += 1
     }
 }
 
-/// The dot product of `n` scalars, summed in 8 fixed lanes, then the lanes in order, then the tail.
+/// The sum of 8 lanes in a fixed tree: `((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7))`.
+@inline(__always)
+func laneSum(_ acc: SIMD8<Float>) -> Float {
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// The dot product of `n` scalars: lane l sums the products of i = l, l + 8, ... in order (multiply, then add:
+/// the forward pass keeps the arithmetic of earlier versions, so that recorded probes still verify exactly); the
+/// lanes are added by ``laneSum(_:)``, then the tail in order.
 @inline(__always)
 func dot(_ n: Int, _ x: ConstFloatPointer, _ y: ConstFloatPointer) -> Float {
     var acc = SIMD8<Float>(repeating: 0)
     var i = 0
     while i + 8 <= n {
-        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
-        acc += xv * yv
+        acc += load8(x + i) * load8(y + i)
         i += 8
     }
-    var sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    var sum = laneSum(acc)
     while i < n {
         sum += x[i] * y[i]
         i += 1
@@ -59,93 +65,33 @@ func dot(_ n: Int, _ x: ConstFloatPointer, _ y: ConstFloatPointer) -> Float {
     return sum
 }
 
+/// ``dot(_:_:_:)`` of four rows `w`, `w + rowStride`, ... with `x` at once (four independent chains hide the
+/// add latency), each bitwise equal to its own `dot`.
+@inline(__always)
+func dot4(_ n: Int, _ w: ConstFloatPointer, _ rowStride: Int, _ x: ConstFloatPointer) -> (Float, Float, Float, Float) {
+    let w1 = w + rowStride, w2 = w1 + rowStride, w3 = w2 + rowStride
+    var a0 = SIMD8<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+    var i = 0
+    while i + 8 <= n {
+        let xv = load8(x + i)
+        a0 += load8(w + i) * xv
+        a1 += load8(w1 + i) * xv
+        a2 += load8(w2 + i) * xv
+        a3 += load8(w3 + i) * xv
+        i += 8
+    }
+    var s0 = laneSum(a0), s1 = laneSum(a1), s2 = laneSum(a2), s3 = laneSum(a3)
+    while i < n {
+        s0 += w[i] * x[i]
+        s1 += w1[i] * x[i]
+        s2 += w2[i] * x[i]
+        s3 += w3[i] * x[i]
+        i += 1
+    }
+    return (s0, s1, s2, s3)
+}
+
 enum Kernels {
-    // MARK: Convolution
-
-    /// `out[oy, ox, :] = bias + sum over taps of in[iy, ix, c] * W[ky, kx, c, :]`.
-    static func convForward(_ p: WindowPlan, input: ConstFloatPointer, weights: ConstFloatPointer, bias: ConstFloatPointer?, output: FloatPointer) {
-        let cout = p.outChannels, cin = p.inChannels
-        for oy in 0..<p.outHeight {
-            for ox in 0..<p.outWidth {
-                let out = output + (oy * p.outWidth + ox) * cout
-                if let bias { out.update(from: bias, count: cout) } else { out.update(repeating: 0, count: cout) }
-                let y0 = oy * p.strideY - p.padTop, x0 = ox * p.strideX - p.padLeft
-                if cout == 16 {
-                    // The seed's width: keep the 16 outputs in two registers across every tap.
-                    var a0 = UnsafeRawPointer(out).loadUnaligned(as: SIMD8<Float>.self)
-                    var a1 = UnsafeRawPointer(out + 8).loadUnaligned(as: SIMD8<Float>.self)
-                    for ky in 0..<p.windowHeight {
-                        let iy = y0 + ky
-                        if iy < 0 || iy >= p.inHeight { continue }
-                        for kx in 0..<p.windowWidth {
-                            let ix = x0 + kx
-                            if ix < 0 || ix >= p.inWidth { continue }
-                            let inp = input + (iy * p.inWidth + ix) * cin
-                            var w = weights + (ky * p.windowWidth + kx) * cin * 16
-                            for c in 0..<cin {
-                                let v = SIMD8<Float>(repeating: inp[c])
-                                a0 += v * UnsafeRawPointer(w).loadUnaligned(as: SIMD8<Float>.self)
-                                a1 += v * UnsafeRawPointer(w + 8).loadUnaligned(as: SIMD8<Float>.self)
-                                w += 16
-                            }
-                        }
-                    }
-                    UnsafeMutableRawPointer(out).storeBytes(of: a0, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(out + 8).storeBytes(of: a1, as: SIMD8<Float>.self)
-                    continue
-                }
-                for ky in 0..<p.windowHeight {
-                    let iy = y0 + ky
-                    if iy < 0 || iy >= p.inHeight { continue }
-                    for kx in 0..<p.windowWidth {
-                        let ix = x0 + kx
-                        if ix < 0 || ix >= p.inWidth { continue }
-                        let inp = input + (iy * p.inWidth + ix) * cin
-                        let w = weights + (ky * p.windowWidth + kx) * cin * cout
-                        for c in 0..<cin {
-                            axpy(cout, inp[c], w + c * cout, out)
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Accumulates the kernel gradient `dW[ky, kx, c, :] += in[iy, ix, c] * g[oy, ox, :]`, the bias gradient
-    /// `db += g[oy, ox, :]`, and, when `inputGradient` is given, writes `dx[iy, ix, c] = sum W[ky, kx, c, :] . g[oy, ox, :]`.
-    static func convBackward(_ p: WindowPlan, input: ConstFloatPointer, weights: ConstFloatPointer, outputGradient: ConstFloatPointer,
-                             weightGradient: FloatPointer, biasGradient: FloatPointer?, inputGradient: FloatPointer?) {
-        let cout = p.outChannels, cin = p.inChannels
-        inputGradient?.update(repeating: 0, count: p.inHeight * p.inWidth * cin)
-        for oy in 0..<p.outHeight {
-            for ox in 0..<p.outWidth {
-                let g = outputGradient + (oy * p.outWidth + ox) * cout
-                if let biasGradient {
-                    for o in 0..<cout { biasGradient[o] += g[o] }
-                }
-                let y0 = oy * p.strideY - p.padTop, x0 = ox * p.strideX - p.padLeft
-                for ky in 0..<p.windowHeight {
-                    let iy = y0 + ky
-                    if iy < 0 || iy >= p.inHeight { continue }
-                    for kx in 0..<p.windowWidth {
-                        let ix = x0 + kx
-                        if ix < 0 || ix >= p.inWidth { continue }
-                        let inOffset = (iy * p.inWidth + ix) * cin
-                        let wOffset = (ky * p.windowWidth + kx) * cin * cout
-                        for c in 0..<cin {
-                            axpy(cout, input[inOffset + c], g, weightGradient + wOffset + c * cout)
-                        }
-                        if let inputGradient {
-                            for c in 0..<cin {
-                                inputGradient[inOffset + c] += dot(cout, weights + wOffset + c * cout, g)
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     // MARK: Pooling
 
     /// Max over each window, remembering the input index of the first maximum (row-major window order).
@@ -191,16 +137,26 @@ enum Kernels {
 
     // MARK: Dense
 
-    /// `out[j] = b[j] + W[j, :] . x` with `W` stored row per output.
+    /// `out[j] = W[j, :] . x + b[j]` with `W` stored row per output (``dot(_:_:_:)``, then the bias added).
     static func denseForward(inCount: Int, outCount: Int, input: ConstFloatPointer, weights: ConstFloatPointer,
                              bias: ConstFloatPointer?, output: FloatPointer) {
-        for j in 0..<outCount {
-            let s = dot(inCount, weights + j * inCount, input)
-            output[j] = bias.map { $0[j] + s } ?? s
+        var j = 0
+        while j + 4 <= outCount {
+            let (s0, s1, s2, s3) = dot4(inCount, weights + j * inCount, inCount, input)
+            output[j] = s0; output[j + 1] = s1; output[j + 2] = s2; output[j + 3] = s3
+            j += 4
+        }
+        while j < outCount {
+            output[j] = dot(inCount, weights + j * inCount, input)
+            j += 1
+        }
+        if let bias {
+            for j in 0..<outCount { output[j] = bias[j] + output[j] }
         }
     }
 
-    /// `dW[j, :] += g[j] * x`, `db += g`, and optionally `dx = sum_j g[j] * W[j, :]`.
+    /// `dW[j, :] = fma(g[j], x, dW[j, :])`, `db += g`, and optionally `dx = sum_j g[j] * W[j, :]` (a fused chain
+    /// over j in order, from zero).
     static func denseBackward(inCount: Int, outCount: Int, input: ConstFloatPointer, weights: ConstFloatPointer,
                               outputGradient: ConstFloatPointer, weightGradient: FloatPointer, biasGradient: FloatPointer?,
                               inputGradient: FloatPointer?) {

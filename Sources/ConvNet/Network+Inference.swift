@@ -32,10 +32,12 @@ extension Network {
             output.withUnsafeMutableBufferPointer { out in
                 let outBase = UncheckedSendable(out.baseAddress!)
                 let wBase = UncheckedSendable(w.baseAddress!)
-                runWorkers(workers) { worker in
-                    let ws = Workspace(network: self)
-                    let start = n * worker / workers, end = n * (worker + 1) / workers
-                    for i in start..<end {
+                // Chunks of 32 images, taken by whichever worker is free (each image's output is the same on any).
+                let chunk = 32, chunks = (n + chunk - 1) / chunk
+                let workspaces = (0..<workers).map { _ in Workspace(network: self) }
+                runTasks(chunks, workers: workers) { worker, task in
+                    let ws = workspaces[worker]
+                    for i in (task * chunk)..<min(n, (task + 1) * chunk) {
                         switch pixels {
                         case let .bytes(b): b.withUnsafeBufferPointer { loadInput($0.baseAddress! + i * inCount, into: ws) }
                         case let .floats(f): f.withUnsafeBufferPointer { loadInput($0.baseAddress! + i * inCount, into: ws) }

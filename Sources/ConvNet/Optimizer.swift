@@ -88,11 +88,24 @@ public struct OptimizerConfig: Codable, Sendable, Hashable {
             let t = Float(step + 1)
             let alpha = lr * (1 - powf(beta2, t)).squareRoot() / (1 - powf(beta1, t))
             let m = slots[0], v = slots[1], c1 = 1 - beta1, c2 = 1 - beta2, eps = epsilon
-            for i in 0..<count {
+            // Eight lanes at a time with the scalar tail's exact operations (lane-wise IEEE, no fusing).
+            let c1v = SIMD8(repeating: c1), c2v = SIMD8(repeating: c2), alphaV = SIMD8(repeating: alpha), epsV = SIMD8(repeating: eps)
+            var i = 0
+            while i + 8 <= count {
+                let gi = load8(g + i)
+                let mi = load8(m + i) + (gi - load8(m + i)) * c1v
+                let vi = load8(v + i) + (gi * gi - load8(v + i)) * c2v
+                store8(mi, m + i)
+                store8(vi, v + i)
+                store8(load8(w + i) - (mi * alphaV) / (vi.squareRoot() + epsV), w + i)
+                i += 8
+            }
+            while i < count {
                 let gi = g[i]
                 m[i] += (gi - m[i]) * c1
                 v[i] += (gi * gi - v[i]) * c2
                 w[i] -= (m[i] * alpha) / (v[i].squareRoot() + eps)
+                i += 1
             }
         }
     }

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// Runs `body(worker)` for `workers` workers at once and waits for all. With one worker it runs inline.
 ///
@@ -18,4 +19,18 @@ func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
 struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+/// Runs `body(worker, task)` for every task in `0..<tasks` on `workers` workers, each taking the next task not yet
+/// taken (a shared counter), so a worker slowed by other load on the machine takes fewer tasks. Callers make each
+/// task's result independent of the worker that runs it (per-worker scratch only), so results stay bitwise the same.
+func runTasks(_ tasks: Int, workers: Int, _ body: (_ worker: Int, _ task: Int) -> Void) {
+    let next = Atomic<Int>(0)
+    runWorkers(min(workers, tasks)) { worker in
+        while true {
+            let task = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if task >= tasks { return }
+            body(worker, task)
+        }
+    }
 }

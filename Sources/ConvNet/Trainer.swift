@@ -197,23 +197,19 @@ public struct Trainer: Sendable {
                     let scale = 1 / Float(count)
                     let active = min(workers, groups)
                     let shared = UncheckedSendable((order, images, losses, correct, weights))
-                    runWorkers(active) { worker in
+                    runTasks(groups, workers: active) { worker, g in
                         let (order, images, losses, correct, weights) = shared.value
                         let ws = workspaces[worker]
-                        var g = worker
-                        while g < groups {
-                            let gradient = groupGradients[g]
-                            gradient.update(repeating: 0, count: paramCount)
-                            for k in (g * Trainer.groupSize)..<min((g + 1) * Trainer.groupSize, count) {
-                                let example = order[start + k]
-                                let label = Int(data.labels[example])
-                                net.loadInput(images + example * inputCount, into: ws)
-                                net.forward(ws, parameters: weights)
-                                losses[k] = net.loss(ws, label: label)
-                                correct[k] = net.labels(fromPointer: ws.activations[outputIndex]) == label
-                                net.backward(ws, label: label, scale: scale, parameters: weights, gradient: gradient)
-                            }
-                            g += active
+                        let gradient = groupGradients[g]
+                        gradient.update(repeating: 0, count: paramCount)
+                        for k in (g * Trainer.groupSize)..<min((g + 1) * Trainer.groupSize, count) {
+                            let example = order[start + k]
+                            let label = Int(data.labels[example])
+                            net.loadInput(images + example * inputCount, into: ws)
+                            net.forward(ws, parameters: weights)
+                            losses[k] = net.loss(ws, label: label)
+                            correct[k] = net.labels(fromPointer: ws.activations[outputIndex]) == label
+                            net.backward(ws, label: label, scale: scale, parameters: weights, gradient: gradient)
                         }
                     }
                     // A non-finite loss means the weights are already unusable: stop before the step is applied, so
@@ -225,7 +221,15 @@ public struct Trainer: Sendable {
                     let total = groupGradients[0]
                     for g in 1..<groups {
                         let part = groupGradients[g]
-                        for i in 0..<paramCount { total[i] += part[i] }
+                        var i = 0
+                        while i + 8 <= paramCount {
+                            store8(load8(total + i) + load8(part + i), total + i)
+                            i += 8
+                        }
+                        while i < paramCount {
+                            total[i] += part[i]
+                            i += 1
+                        }
                     }
                     state.optimizer.apply(step: state.step, count: paramCount, weights: weights, gradient: total, slots: slots)
                     for k in 0..<count {

@@ -5,10 +5,13 @@ final class Workspace {
     let activationCounts: [Int]
     let gradients: [FloatPointer]
     let argmax: [UnsafeMutablePointer<Int32>?]
-    /// Per convolution: the zero-padded input (when padded), the padded input gradient, the transposed kernel.
+    /// Per convolution: the zero-padded input (when padded), the padded input gradient, the gradient of the
+    /// im2col matrix (positions x taps).
     let padded: [FloatPointer?]
     let paddedGradient: [FloatPointer?]
-    let transposedKernel: [FloatPointer?]
+    let colGradient: [FloatPointer?]
+    /// Packing buffers of the convolution products.
+    let gemm: GEMMScratch
 
     convenience init(network: Network) {
         self.init(shapes: network.shapes, operations: network.operations)
@@ -36,7 +39,12 @@ final class Workspace {
         }
         padded = scratch { $0.isPadded ? $0.paddedCount : nil }
         paddedGradient = scratch { $0.isPadded ? $0.paddedCount : nil }
-        transposedKernel = scratch { $0.window.windowHeight * $0.window.windowWidth * $0.window.inChannels * $0.window.outChannels }
+        colGradient = scratch { $0.positionCount * $0.tapCount }
+        // The widest C of any product: cout (forward, kernel gradient) or the taps (input gradient).
+        gemm = GEMMScratch(columns: operations.reduce(1) { widest, op in
+            guard case let .conv(plan, _, _) = op else { return widest }
+            return max(widest, plan.window.outChannels, plan.tapCount)
+        })
         for (p, n) in zip(activations, activationCounts) { p.initialize(repeating: 0, count: max(n, 1)) }
         for (p, n) in zip(gradients, activationCounts) { p.initialize(repeating: 0, count: max(n, 1)) }
     }
@@ -45,7 +53,7 @@ final class Workspace {
         activations.forEach { $0.deallocate() }
         gradients.forEach { $0.deallocate() }
         argmax.forEach { $0?.deallocate() }
-        (padded + paddedGradient + transposedKernel).forEach { $0?.deallocate() }
+        (padded + paddedGradient + colGradient).forEach { $0?.deallocate() }
     }
 }
 
@@ -84,16 +92,12 @@ extension Network {
         switch op {
         case let .conv(plan, _, _):
             guard let weights else { return }
-            if plan.window.outChannels % 8 == 0 {
-                var source = input
-                if let padded = ws.padded[index] {
-                    plan.pad(input, into: padded)
-                    source = UnsafePointer(padded)
-                }
-                Kernels.convForwardFast(plan, input: source, weights: weights, bias: bias, output: output)
-            } else {
-                Kernels.convForward(plan.window, input: input, weights: weights, bias: bias, output: output)
+            var source = input
+            if let padded = ws.padded[index] {
+                plan.pad(input, into: padded)
+                source = UnsafePointer(padded)
             }
+            Kernels.convForward(plan, input: source, weights: weights, bias: bias, output: output, scratch: ws.gemm)
         case let .relu(count):
             Kernels.reluForward(count: count, input: input, output: output)
         case let .maxPool(plan):
@@ -134,23 +138,14 @@ extension Network {
             let gIn: FloatPointer? = index > 0 ? ws.gradients[index] : nil
             switch operations[index] {
             case let .conv(plan, weights, bias):
-                if plan.window.outChannels % 8 == 0 {
-                    let source = ws.padded[index].map { UnsafePointer($0) } ?? input
-                    Kernels.convWeightGradientFast(plan, input: source, outputGradient: gOut, weightGradient: gw + weights,
-                                                   biasGradient: bias.map { gw + $0 })
-                    if let gIn {
-                        let wt = ws.transposedKernel[index]!
-                        Kernels.transposeKernel(plan.window, weights: w + weights, into: wt)
-                        if let dp = ws.paddedGradient[index] {
-                            Kernels.convInputGradientFast(plan, transposedWeights: wt, outputGradient: gOut, paddedGradient: dp)
-                            plan.crop(dp, into: gIn)
-                        } else {
-                            Kernels.convInputGradientFast(plan, transposedWeights: wt, outputGradient: gOut, paddedGradient: gIn)
-                        }
-                    }
-                } else {
-                    Kernels.convBackward(plan.window, input: input, weights: w + weights, outputGradient: gOut, weightGradient: gw + weights,
-                                         biasGradient: bias.map { gw + $0 }, inputGradient: gIn)
+                let source = ws.padded[index].map { UnsafePointer($0) } ?? input
+                Kernels.convWeightGradient(plan, input: source, outputGradient: gOut, weightGradient: gw + weights,
+                                           biasGradient: bias.map { gw + $0 }, scratch: ws.gemm)
+                if let gIn, let colGradient = ws.colGradient[index] {
+                    let dp = ws.paddedGradient[index] ?? gIn
+                    Kernels.convInputGradient(plan, weights: w + weights, outputGradient: gOut, colGradient: colGradient,
+                                              paddedGradient: dp, scratch: ws.gemm)
+                    if dp != gIn { plan.crop(dp, into: gIn) }
                 }
             case let .relu(count):
                 if let gIn { Kernels.reluBackward(count: count, input: input, outputGradient: gOut, inputGradient: gIn) }

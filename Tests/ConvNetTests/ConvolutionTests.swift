@@ -15,6 +15,11 @@ let convCases: [ConvCase] = [
     ConvCase(h: 5, w: 5, cin: 4, filters: 5, kernel: [3, 3], stride: [1, 1], padding: .same, bias: true),
     ConvCase(h: 11, w: 6, cin: 1, filters: 3, kernel: [5, 2], stride: [2, 2], padding: .valid, bias: false),
     ConvCase(h: 4, w: 4, cin: 1, filters: 16, kernel: [4, 4], stride: [1, 1], padding: .valid, bias: true),
+    // Channel counts of real networks: several GEMM panels of 6 x 16, edge tiles, depth past one 256 block.
+    ConvCase(h: 13, w: 13, cin: 32, filters: 64, kernel: [3, 3], stride: [1, 1], padding: .valid, bias: true),
+    ConvCase(h: 7, w: 6, cin: 64, filters: 128, kernel: [3, 3], stride: [1, 1], padding: .same, bias: true),
+    ConvCase(h: 6, w: 7, cin: 128, filters: 32, kernel: [3, 3], stride: [2, 2], padding: .same, bias: false),
+    ConvCase(h: 5, w: 5, cin: 32, filters: 20, kernel: [2, 2], stride: [1, 1], padding: .valid, bias: true),
 ]
 
 @Suite("Convolution and pooling against naive references")

@@ -22,6 +22,10 @@ let gradientCases: [GradientCase] = [
     GradientCase(name: "wide conv 24 channels stride 2 valid, same pooling", architecture: Architecture(input: .init(height: 9, width: 9, channels: 1), kinds: [
         .conv2d(Conv2DSpec(filters: 24, kernel: [3, 3], stride: [2, 2], bias: true)),
         .maxPool2d(MaxPool2DSpec(pool: [2, 2], padding: .same)), .flatten, .dense(DenseSpec(units: 3)), .softmax])),
+    GradientCase(name: "32, 64 and 128 channels (GEMM panels, edge tiles, depth 576)", architecture: Architecture(input: .init(height: 5, width: 5, channels: 2), kinds: [
+        .conv2d(Conv2DSpec(filters: 32, kernel: [3, 3], padding: .same, bias: true)), .relu,
+        .conv2d(Conv2DSpec(filters: 64, kernel: [3, 3], bias: true)), .relu,
+        .conv2d(Conv2DSpec(filters: 128, kernel: [3, 3], bias: true)), .relu, .flatten, .dense(DenseSpec(units: 4)), .softmax])),
     GradientCase(name: "dense only with two hidden layers", architecture: Architecture(input: .init(height: 3, width: 4, channels: 2), kinds: [
         .flatten, .dense(DenseSpec(units: 7)), .relu, .dense(DenseSpec(units: 6)), .softmax])),
 ]

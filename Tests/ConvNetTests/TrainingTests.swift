@@ -14,6 +14,14 @@ let smallArchitecture = Architecture(input: .init(height: 28, width: 28, channel
     .maxPool2d(MaxPool2DSpec()), .flatten, .dense(DenseSpec(units: 10)), .softmax,
 ])
 
+/// Real channel counts (32, 64, 128) at a small cost: strided convolutions shrink the 28x28 images quickly.
+let wideArchitecture = Architecture(input: .init(height: 28, width: 28, channels: 1), kinds: [
+    .conv2d(Conv2DSpec(filters: 32, kernel: [3, 3], stride: [2, 2], bias: true)), .relu,
+    .conv2d(Conv2DSpec(filters: 64, kernel: [3, 3], stride: [2, 2], padding: .same, bias: true)), .relu,
+    .conv2d(Conv2DSpec(filters: 128, kernel: [3, 3], stride: [2, 2], bias: true)), .relu,
+    .maxPool2d(MaxPool2DSpec()), .flatten, .dense(DenseSpec(units: 10)), .softmax,
+])
+
 @Suite("Training")
 struct TrainingTests {
     @Test("training on 2,000 images lowers the loss and beats 70% on 1,000 test images")
@@ -45,6 +53,27 @@ struct TrainingTests {
             results.append(trainer.network.flatParameters)
         }
         #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern))
+    }
+
+    @Test("32, 64 and 128 channels: weights are bitwise the same for 1 and 2 threads, and a resumed run ends as an uninterrupted one",
+          arguments: [(OptimizerKind.sgd, 8), (.adam, 5), (.adam, 1)])
+    func wideChannels(kind: OptimizerKind, batch: Int) throws {
+        let train = try fashion(.train, 40)
+        let config = OptimizerConfig(kind: kind, learningRate: 0.01, momentum: kind == .sgd ? 0.9 : 0)
+        var results: [[Float]] = []
+        for threads in [1, 2] {
+            var trainer = try Trainer(architecture: wideArchitecture, optimizer: config, batchSize: batch, seed: 5, threads: threads)
+            try trainer.train(on: train, epochs: 1)
+            results.append(trainer.network.flatParameters)
+        }
+        #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern))
+
+        var first = try Trainer(architecture: wideArchitecture, optimizer: config, batchSize: batch, seed: 5, threads: 2)
+        #expect(try !first.train(on: train, epochs: 1, control: { p, _ in p.position >= 20 ? .stop : .proceed }))
+        let network = try Network(architecture: wideArchitecture, parameters: first.network.parameters)
+        var second = try Trainer(network: network, state: first.state, threads: 1)
+        try second.train(on: train, epochs: 1)
+        #expect(second.network.flatParameters.map(\.bitPattern) == results[0].map(\.bitPattern))
     }
 
     @Test("stopping mid-epoch and resuming from a snapshot gives the weights of an uninterrupted run",
