@@ -90,7 +90,7 @@ let package = Package(
 
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
-        .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive"]),
+        .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive", "CNNKitTestSupport"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CHDF5", "CNNKitHDF5Driver", "ConvNet", "ModelArchive", "CNNKitTestSupport"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "ZlibCoding", "ZstdCoding"]),
         .testTarget(name: "InteropFormatsTests", dependencies: ["ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropPyTorch", "CNNKitTestSupport"]),
@@ -99,7 +99,7 @@ let package = Package(
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .testTarget(name: "ModelFilesTests", dependencies: [
-            "ConvNet", "ModelArchive", "ModelFiles", "HDF5Format", "KerasFormat", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification",
+            "ConvNet", "ModelArchive", "ModelFiles", "HDF5Format", "KerasFormat", "CNNZFormat", "InteropSafetensors", "InteropNumPy", "InteropONNX", "Verification", "CNNKitTestSupport",
         ]),
         .testTarget(name: "ReportTests", dependencies: ["ConvNet", "ModelArchive", "Report", "ZlibCoding"]),
         .testTarget(name: "VerificationTests", dependencies: ["ConvNet", "ModelArchive", "Verification", "CNNKitTestSupport"]),

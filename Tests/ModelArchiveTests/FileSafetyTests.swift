@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ModelArchive
+import CNNKitTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Files of every kind in a fresh folder, and a guard against a read that blocks.
+/// Files of every kind in a fresh folder.
 enum FileSupport {
     static func folder() throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cnnkit-fs-\(UUID().uuidString)").path
@@ -61,29 +62,6 @@ enum FileSupport {
         }
         return bound == 0
     }
-
-    final class Box: @unchecked Sendable {
-        var value: String?
-    }
-
-    /// Runs `body` on its own thread and waits at most `seconds`; a body still running then (blocked in an
-    /// open or read of the FIFO) is released by opening the FIFO for writing and closing it, and the result is
-    /// nil. So a regression fails the test instead of hanging it.
-    static func withinSeconds(_ seconds: Double, releasing fifo: String, _ body: @escaping @Sendable () -> String) -> String? {
-        let done = DispatchSemaphore(value: 0)
-        let box = Box()
-        Thread.detachNewThread {
-            box.value = body()
-            done.signal()
-        }
-        if done.wait(timeout: .now() + seconds) == .success { return box.value }
-        for _ in 0..<50 {
-            let fd = open(fifo, O_WRONLY | O_NONBLOCK)
-            if fd >= 0 { close(fd) }
-            if done.wait(timeout: .now() + 0.1) == .success { break }
-        }
-        return nil
-    }
 }
 
 @Suite("Atomic writes: destinations")
@@ -93,7 +71,7 @@ struct AtomicDestinationTests {
         let dir = try FileSupport.folder()
         let path = dir + "/out.cnnz"
         #expect(mkfifo(path, 0o644) == 0)
-        let message = FileSupport.withinSeconds(2, releasing: path) {
+        let message = BlockingGuard.withinSeconds(2, releasing: path) {
             var ran = false
             do {
                 try AtomicFile.write(to: path) { _ in ran = true }
@@ -331,7 +309,7 @@ struct InputFileTests {
         let path = dir + "/in.h5"
         #expect(mkfifo(path, 0o644) == 0)
         let start = ContinuousClock.now
-        let message = FileSupport.withinSeconds(2, releasing: path) {
+        let message = BlockingGuard.withinSeconds(2, releasing: path) {
             do {
                 return "read \(try InputFile.read(path).count) bytes"
             } catch {

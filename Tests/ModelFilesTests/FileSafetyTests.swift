@@ -2,6 +2,7 @@ import ConvNet
 import Foundation
 import ModelArchive
 import Testing
+import CNNKitTestSupport
 @testable import ModelFiles
 
 #if canImport(Glibc)
@@ -14,28 +15,6 @@ import Darwin
 /// Documentation/cli.md ("Writing files", "Reading files") for each format.
 @Suite("File safety of every format")
 struct FileSafetyTests {
-    final class Box: @unchecked Sendable {
-        var value: String?
-    }
-
-    /// Runs `body` on its own thread and waits at most `seconds`; a body still blocked on the FIFO then is
-    /// released (the FIFO is opened for writing and closed) and the result is nil: a regression fails, not hangs.
-    static func withinSeconds(_ seconds: Double, releasing fifo: String, _ body: @escaping @Sendable () -> String) -> String? {
-        let done = DispatchSemaphore(value: 0)
-        let box = Box()
-        Thread.detachNewThread {
-            box.value = body()
-            done.signal()
-        }
-        if done.wait(timeout: .now() + seconds) == .success { return box.value }
-        for _ in 0..<50 {
-            let fd = open(fifo, O_WRONLY | O_NONBLOCK)
-            if fd >= 0 { close(fd) }
-            if done.wait(timeout: .now() + 0.1) == .success { break }
-        }
-        return nil
-    }
-
     /// Every format CNNKit writes, by extension.
     static let extensions = ["h5", "weights.h5", "cnnz", "keras", "safetensors", "npz", "onnx"]
 
@@ -108,7 +87,7 @@ struct FileSafetyTests {
         #expect(symlink("a", dir + "/b") == 0)
         // The FIFO has no writer: a blocking open would hang, so the FIFO is tried on a thread given 2 seconds.
         let fifo = dir + "/pipe.h5"
-        let message = Self.withinSeconds(2, releasing: fifo) {
+        let message = BlockingGuard.withinSeconds(2, releasing: fifo) {
             do {
                 _ = try ModelFiles.load(fifo)
                 return "read"
