@@ -71,7 +71,15 @@ let architectureJSON = [
     #"{"version":1,"input":{"height":6,"width":6,"channels":1},"layers":[{"type":"conv2d","name":"conv2d","filters":2,"kernel":[3,3],"bias":true},{"type":"relu","name":"re_lu"},{"type":"maxpool2d","name":"max_pooling2d","pool":[2,2]},{"type":"flatten","name":"flatten"},{"type":"dense","name":"dense","units":3,"bias":true},{"type":"softmax","name":"softmax"}]}"#,
     #"{"version":1,"input":{"channels":3,"height":11,"width":10},"preprocessing":{"offset":0,"scale":0.003921569},"layers":[{"bias":true,"filters":4,"kernel":[3,3],"name":"conv2d","padding":"same","stride":[2,2],"type":"conv2d"},{"name":"conv2d_relu","type":"relu"},{"bias":false,"filters":5,"kernel":[3,2],"name":"conv2d_1","padding":"same","stride":[1,1],"type":"conv2d"},{"name":"re_lu","type":"relu"},{"name":"max_pooling2d","padding":"same","pool":[3,3],"stride":[2,2],"type":"maxpool2d"},{"name":"flatten","type":"flatten"},{"bias":true,"name":"dense","type":"dense","units":7},{"name":"softmax","type":"softmax"}]}"#,
 ]
-let architectures: [Architecture] = architectureJSON.map { try! Architecture.decode(json: Array($0.utf8), strict: true) }
+let architectures: [Architecture] = architectureJSON.map { json in
+    do {
+        return try Architecture.decode(json: Array(json.utf8), strict: true)
+    } catch {
+        // The harness's own constants, never fuzz input: a broken one stops every run at once, saying why.
+        complain("ModelFuzz: a built-in architecture does not decode: \(error)")
+        exit(2)
+    }
+}
 
 /// The private folder the inputs are written to, made once per process.
 let scratchFolder: String = {
