@@ -57,16 +57,8 @@ extension Kernels {
                             wTap += cout
                         }
                     }
-                    let out = output + (oy * p.outWidth + ox) * cout + chunk
-                    let lows = (a0, a1, a2, a3), highs = (c0, c1, c2, c3)
-                    withUnsafeBytes(of: lows) { l in
-                        withUnsafeBytes(of: highs) { h in
-                            for i in 0..<block {
-                                store8(l.load(fromByteOffset: i * 32, as: SIMD8<Float>.self), out + i * cout)
-                                if wide { store8(h.load(fromByteOffset: i * 32, as: SIMD8<Float>.self), out + i * cout + 8) }
-                            }
-                        }
-                    }
+                    storeRows((a0, a1, a2, a3), (c0, c1, c2, c3), count: block, wide: wide,
+                              to: output + (oy * p.outWidth + ox) * cout + chunk, rowStride: cout)
                     chunk += wide ? 16 : 8
                 }
                 ox += block
@@ -115,18 +107,26 @@ extension Kernels {
                         gp += cout
                     }
                 }
-                let lows = (a0, a1, a2, a3), highs = (b0, b1, b2, b3)
-                withUnsafeBytes(of: lows) { l in
-                    withUnsafeBytes(of: highs) { h in
-                        for i in 0..<group {
-                            store8(l.load(fromByteOffset: i * 32, as: SIMD8<Float>.self), rows + i * cout)
-                            if wide { store8(h.load(fromByteOffset: i * 32, as: SIMD8<Float>.self), rows + i * cout + 8) }
-                        }
-                    }
-                }
+                storeRows((a0, a1, a2, a3), (b0, b1, b2, b3), count: group, wide: wide, to: rows, rowStride: cout)
                 t0 += group
             }
             chunk += wide ? 16 : 8
+        }
+    }
+
+    /// Stores the first `count` of four rows of 8 (or, when `wide`, 16) values: row i's low half `lows.i`, its
+    /// high half `highs.i`, at `to + i * rowStride`.
+    @inline(__always)
+    private static func storeRows(_ lows: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
+                                  _ highs: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
+                                  count: Int, wide: Bool, to target: FloatPointer, rowStride: Int) {
+        withUnsafeBytes(of: lows) { l in
+            withUnsafeBytes(of: highs) { h in
+                for i in 0..<count {
+                    store8(l.load(fromByteOffset: i * 32, as: SIMD8<Float>.self), target + i * rowStride)
+                    if wide { store8(h.load(fromByteOffset: i * 32, as: SIMD8<Float>.self), target + i * rowStride + 8) }
+                }
+            }
         }
     }
 }
