@@ -42,10 +42,15 @@ enum Fixtures {
         dtype.isInteger ? Float((i * 37) % 200) : Float((i * 37) % 121 - 60) / 4
     }
 
-    /// One tensor `t` of shape [5, 37] (several 64-byte chunks, the last partly filled).
+    /// The architecture of the matrix files: `flatten -> dense(37, no bias)` on a 1x1x5 input, whose one
+    /// parameter is `dense.kernel` of shape [5, 37].
+    static let matrixArchitecture = Architecture(input: ActivationShape(height: 1, width: 1, channels: 5), preprocessing: Preprocessing(scale: 1, offset: 0),
+                                                 kinds: [.flatten, .dense(DenseSpec(units: 37, bias: false))])
+
+    /// One tensor `dense.kernel` of shape [5, 37] (several 64-byte chunks, the last partly filled).
     static func matrixDocument(_ dtype: CNNZDType) -> ModelDocument {
-        ModelDocument(architecture: .seed, tensors: [
-            NamedTensor(name: "t", tensor: Tensor(shape: [5, 37], scalars: (0..<185).map { matrixValue($0, dtype: dtype) })),
+        ModelDocument(architecture: matrixArchitecture, tensors: [
+            NamedTensor(name: "dense.kernel", tensor: Tensor(shape: [5, 37], scalars: (0..<185).map { matrixValue($0, dtype: dtype) })),
         ])
     }
 
