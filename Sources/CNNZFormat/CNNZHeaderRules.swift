@@ -6,8 +6,9 @@ import ConvNet
 indirect enum HeaderRule: Sendable {
     /// An integer token (`0|[1-9][0-9]*`: no sign, fraction or exponent) whose value lies in the range.
     case integer(ClosedRange<UInt64>)
-    /// A JSON number, or for ``NumberRange/any`` also the strings `NaN`, `Infinity`, `-Infinity`.
-    case number(NumberRange)
+    /// A JSON number, or for ``NumberRange/any`` also the strings `NaN`, `Infinity`, `-Infinity`; float64, or
+    /// float32 when `float32`: its value rounded to that type must be finite, and zero only if it is zero.
+    case number(NumberRange, float32: Bool = false)
     case string
     /// One of these strings.
     case oneOf([String])
@@ -32,7 +33,7 @@ indirect enum HeaderRule: Sendable {
         case unit
         /// 0 to below 1 (momentum, Adam's betas).
         case belowOne
-        /// Above 0 and finite as float32 (learning rate, epsilon).
+        /// Above 0 (learning rate, epsilon).
         case positive
 
         func allows(_ v: Double) -> Bool {
@@ -40,7 +41,7 @@ indirect enum HeaderRule: Sendable {
             case .any: v.isFinite
             case .unit: v >= 0 && v <= 1
             case .belowOne: v >= 0 && v < 1
-            case .positive: v > 0 && v <= Double(Float.greatestFiniteMagnitude)
+            case .positive: v > 0
             }
         }
 
@@ -49,7 +50,7 @@ indirect enum HeaderRule: Sendable {
             case .any: "a number (or \"NaN\", \"Infinity\", \"-Infinity\")"
             case .unit: "a number from 0 to 1"
             case .belowOne: "a number from 0 to below 1"
-            case .positive: "a number above 0 (at most float32's largest)"
+            case .positive: "a number above 0"
             }
         }
     }
@@ -85,8 +86,9 @@ indirect enum HeaderRule: Sendable {
         "batch_size": (.integer(1...UInt64(Int64.max)), true),
         "optimizer": (.object([
             "kind": (.oneOf(OptimizerKind.allCases.map(\.rawValue)), true),
-            "learningRate": (.number(.positive), true), "momentum": (.number(.belowOne), true), "nesterov": (.bool, true),
-            "beta1": (.number(.belowOne), true), "beta2": (.number(.belowOne), true), "epsilon": (.number(.positive), true),
+            "learningRate": (.number(.positive, float32: true), true), "momentum": (.number(.belowOne, float32: true), true),
+            "nesterov": (.bool, true), "beta1": (.number(.belowOne, float32: true), true), "beta2": (.number(.belowOne, float32: true), true),
+            "epsilon": (.number(.positive, float32: true), true),
         ], open: false), true),
         "rng_state": (.array(.hexWord, count: 4), true),
         "seed": (.integer(0...UInt64.max), true),
@@ -117,12 +119,15 @@ indirect enum HeaderRule: Sendable {
             }
             guard let v = parsed else { throw fail("must be \(bounds), found \(token), which does not fit in 64 bits") }
             guard range.contains(v) else { throw fail("must be \(bounds), found \(token)") }
-        case let (.number(range), .number(token)):
-            guard let v = Double(token), v.isFinite else {
-                throw fail("\(token) is out of the range of a 64-bit float" + (range == .any ? " (write \"Infinity\" or \"-Infinity\")" : ""))
+        case let (.number(range, float32), .number(token)):
+            let v: Double
+            do throws(HeaderRuleFailure) {
+                v = try Self.floatValue(token, float32: float32)
+            } catch {
+                throw fail(error.reason + (range == .any ? " (write \"Infinity\" or \"-Infinity\")" : ""))
             }
-            guard range.allows(v) else { throw fail("must be \(range.text), found \(token)") }
-        case let (.number(.any), .string(s)) where ["NaN", "Infinity", "-Infinity"].contains(s):
+            guard range.allows(v) else { throw fail("must be \(range.text)\(float32 ? " as float32" : ""), found \(token)") }
+        case let (.number(.any, _), .string(s)) where ["NaN", "Infinity", "-Infinity"].contains(s):
             break
         case (.string, .string(_)), (.bool, .bool(_)):
             break
@@ -161,12 +166,25 @@ indirect enum HeaderRule: Sendable {
         }
     }
 
-    /// Every number of the architecture but `preprocessing`'s is an integer (a count, size or version).
+    /// Every number of the architecture but `preprocessing`'s is an integer (a count, size or version);
+    /// `preprocessing`'s are within float32's range.
     private static func checkArchitectureIntegers(_ node: StrictJSON.Node, at path: String) throws(HeaderRuleFailure) {
         switch node.value {
         case let .object(pairs):
-            for (key, value) in pairs where key != "preprocessing" || path != "architecture" {
-                try checkArchitectureIntegers(value, at: join(path, key))
+            for (key, value) in pairs {
+                if key == "preprocessing" && path == "architecture", case let .object(numbers) = value.value {
+                    // scale and offset are float32: a number beyond float32's range is refused, not rounded to infinity.
+                    for (name, number) in numbers {
+                        guard case let .number(token) = number.value else { continue }
+                        do throws(HeaderRuleFailure) {
+                            _ = try floatValue(token, float32: true)
+                        } catch {
+                            throw HeaderRuleFailure(offset: number.offset, reason: "at \(path).preprocessing.\(name): \(error.reason)")
+                        }
+                    }
+                } else {
+                    try checkArchitectureIntegers(value, at: join(path, key))
+                }
             }
         case let .array(items):
             for (i, x) in items.enumerated() { try checkArchitectureIntegers(x, at: "\(path)[\(i)]") }
@@ -177,6 +195,20 @@ indirect enum HeaderRule: Sendable {
         default:
             break
         }
+    }
+
+    /// A number token's value rounded to float64 (or float32): refused when that is infinite, or zero for a
+    /// token that is not zero (`1e400`, `1e-400`; `1e39` and `1e-50` for float32), as JSON decoders refuse them.
+    static func floatValue(_ token: String, float32: Bool) throws(HeaderRuleFailure) -> Double {
+        let type = float32 ? "float32" : "a 64-bit float"
+        guard var v = Double(token) else { throw HeaderRuleFailure(offset: 0, reason: "\(token) is not a number") }
+        if float32 { v = Double(Float(v)) }
+        guard v.isFinite else { throw HeaderRuleFailure(offset: 0, reason: "\(token) is out of the range of \(type)") }
+        let mantissa = token.prefix { $0 != "e" && $0 != "E" }
+        guard v != 0 || !mantissa.contains(where: { ("1"..."9").contains($0) }) else {
+            throw HeaderRuleFailure(offset: 0, reason: "\(token) is too small for \(type) (it would round to 0)")
+        }
+        return v
     }
 
     /// nil when the token is not an integer token; `.some(nil)` when it is but does not fit in 64 bits.
@@ -190,7 +222,7 @@ indirect enum HeaderRule: Sendable {
     private var description: String {
         switch self {
         case .integer: "an integer"
-        case let .number(range): range.text
+        case let .number(range, _): range.text
         case .string, .oneOf, .hexWord: "a string"
         case .bool: "true or false"
         case .array: "an array"

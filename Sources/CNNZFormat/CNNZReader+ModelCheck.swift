@@ -32,7 +32,7 @@ extension CNNZReader {
             layout = try DocumentLayout(shapes: shapes, architecture: architecture, specs: specs, state: trainingState, probeNames: probeNames,
                                         unclaimedReason: "is neither a parameter of the architecture nor an optimizer slot of the training state's optimizer")
         } catch {
-            throw CNNZError.invalidTensorEntry(at(error.name), reason: error.name.map { "\($0) \(error.reason)" } ?? error.reason)
+            throw CNNZError.invalidTensorEntry(at(error.name), reason: "does not fit the architecture: \(error.reason)")
         }
         let claims = layout.parameters.map { ($0.name, CNNZTensorRole.parameter) } + layout.slots.map { ($0.name, .optimizerSlot) }
             + (layout.probes.map { [($0.inputs.name, CNNZTensorRole.probeInputs), ($0.outputs.name, .probeOutputs)] } ?? [])
