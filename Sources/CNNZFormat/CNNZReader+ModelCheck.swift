@@ -30,7 +30,7 @@ extension CNNZReader {
         let layout: DocumentLayout
         do {
             layout = try DocumentLayout(shapes: shapes, architecture: architecture, specs: specs, state: trainingState, probeNames: probeNames,
-                                        unclaimedReason: "is neither a parameter of the architecture nor an optimizer slot of the training state's optimizer")
+                                        unclaimedReason: "neither a parameter of the architecture nor an optimizer slot of the training state's optimizer")
         } catch {
             throw CNNZError.invalidTensorEntry(at(error.name), reason: "does not fit the architecture: \(error.reason)")
         }
