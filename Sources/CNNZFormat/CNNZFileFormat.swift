@@ -29,6 +29,7 @@ public struct CNNZFileFormat: ModelFileFormat {
         let dtype: CNNZDType
         switch options.dtype {
         case .float32: dtype = .float32
+        case .float64: dtype = .float64
         case .float16: dtype = .float16
         case .bfloat16: dtype = .bfloat16
         }

@@ -290,11 +290,12 @@ public final class CNNZReader {
         tensors.firstIndex { $0.name == name }
     }
 
-    /// The metadata as the document sees it: the stored metadata without any stored `cnnz.lossy`, plus one listing
+    /// The metadata as the document sees it: the stored metadata without its `cnnz.` keys, plus `cnnz.lossy` listing
     /// `name:dtype` of every lossy tensor, comma-separated in file order, when there is one (section 4.4).
     public var metadata: [String: String] {
-        // A stored cnnz.lossy is ignored: it is derived from the tensors (files by older writers may hold a stale one).
-        var result = storedMetadata.filter { $0.key != "cnnz.lossy" }
+        // Stored `cnnz.` keys are ignored: they are derived from the file (older writers stored a cnnz.lossy that
+        // could be stale).
+        var result = storedMetadata.filter { !$0.key.hasPrefix("cnnz.") }
         let lossy = tensors.filter(\.lossy).map { "\($0.name):\($0.dtype.rawValue)" }
         if !lossy.isEmpty { result["cnnz.lossy"] = lossy.joined(separator: ",") }
         return result

@@ -433,3 +433,25 @@ def test_convert_recomputes_cnnz_lossy(dtype, cnnkit, cnnkit_json, tmp_path):
     else:
         assert lossy and all(x.endswith(":bfloat16") for x in lossy)
         assert cnnkit_json("inspect", out)["metadata"]["cnnz.lossy"] == ",".join(lossy)
+
+
+def test_convert_writes_float64_and_deflate(cnnkit, cnnkit_json, tmp_path):
+    """The CLI writes float64 (exact) to CNNZ, with either compressor; the values are the input's bit for bit and
+    nothing is marked lossy. Other formats refuse float64 (exit 64)."""
+    source = ROOT / "Fixtures" / "cnnz" / "tiny-raw.cnnz"
+    _, base = read_cnnz(source.read_bytes())
+    for compression, codec in (("deflate", "shuffle-deflate"), ("zstd", "shuffle-zstd"), ("none", "raw")):
+        out = tmp_path / f"f64-{compression}.cnnz"
+        cnnkit("convert", source, out, "--dtype", "float64", "--compression", compression)
+        header, tensors = read_cnnz(out.read_bytes())
+        stored = {t["name"]: (t["dtype"], t["codec"], t.get("lossy", False)) for t in header["tensors"]}
+        for name, (dtype, c, lossy) in stored.items():
+            role = next(t["role"] for t in header["tensors"] if t["name"] == name)
+            if role in ("parameter", "optimizer_slot"):
+                assert (dtype, c, lossy) == ("float64", codec, False), name
+            assert np.array_equal(tensors[name].view(np.uint32), base[name].view(np.uint32)), name
+        assert not any(k.startswith("cnnkit.tolerance") or k == "cnnkit.lossy_dtype" for k in header["metadata"])
+        assert "cnnz.lossy" not in cnnkit_json("inspect", out)["metadata"]
+        spec_reader()(out.read_bytes())
+    result = cnnkit("convert", source, tmp_path / "x.safetensors", "--dtype", "float64", expect=64)
+    assert "float64" in result.stderr
