@@ -116,13 +116,18 @@ struct StrictJSON {
             p += 1
             skipSpace()
             pairs.append((key, try value(depth: depth + 1)))
-            skipSpace()
-            guard p < bytes.count else { throw fail("unexpected end of header, expected ',' or '}'") }
-            if bytes[p] == UInt8(ascii: ",") { p += 1; continue }
-            guard bytes[p] == UInt8(ascii: "}") else { throw fail("unexpected \(shown), expected ',' or '}'") }
-            p += 1
-            return .object(pairs)
+            if try closes("}") { return .object(pairs) }
         }
+    }
+
+    /// After an item: true past the closing bracket, false past a comma (another item follows).
+    private mutating func closes(_ bracket: Unicode.Scalar) throws(Failure) -> Bool {
+        skipSpace()
+        guard p < bytes.count else { throw fail("unexpected end of header, expected ',' or '\(bracket)'") }
+        let b = bytes[p]
+        guard b == UInt8(ascii: ",") || b == UInt8(ascii: bracket) else { throw fail("unexpected \(shown), expected ',' or '\(bracket)'") }
+        p += 1
+        return b != UInt8(ascii: ",")
     }
 
     private mutating func array(depth: Int) throws(Failure) -> Value {
@@ -133,12 +138,7 @@ struct StrictJSON {
         while true {
             skipSpace()
             items.append(try value(depth: depth + 1))
-            skipSpace()
-            guard p < bytes.count else { throw fail("unexpected end of header, expected ',' or ']'") }
-            if bytes[p] == UInt8(ascii: ",") { p += 1; continue }
-            guard bytes[p] == UInt8(ascii: "]") else { throw fail("unexpected \(shown), expected ',' or ']'") }
-            p += 1
-            return .array(items)
+            if try closes("]") { return .array(items) }
         }
     }
 

@@ -177,4 +177,31 @@ struct HeaderRuleTests {
         let bfloat16 = try CNNZReader(bytes: CNNZModel.encode(document, options: CNNZWriteOptions(dtype: .bfloat16)), name: "bf16")
         #expect(bfloat16.metadata["cnnz.lossy"]?.hasPrefix("conv2d.kernel:bfloat16,") == true)
     }
+
+    @Test("any header text gives a document or a CNNZError of category invalidInput, never a crash")
+    func everyHeaderByte() throws {
+        let header = try Self.withHeader { $0 }
+        let offset = Int(try CNNZReader(bytes: header, name: "b").headerOffset)
+        let text = Array(header[offset..<(header.count - 32)])
+        func expectHandled(_ json: [UInt8], _ what: String) throws {
+            do {
+                _ = try CNNZModel.read(bytes: try Self.withHeader { _ in json }, name: "h.cnnz")
+            } catch let error as CNNZError {
+                #expect(error.category == .invalidInput, "\(what): \(error)")
+            } catch {
+                Issue.record("\(what): not a CNNZError: \(error)")
+            }
+        }
+        for i in stride(from: 0, to: text.count, by: 3) {
+            for byte: UInt8 in [0x22, 0x2D, 0x30, 0x5C, 0x7B, 0xFF] {
+                var changed = text
+                changed[i] = byte
+                try expectHandled(changed, "byte \(i) = \(byte)")
+            }
+            try expectHandled(Array(text.prefix(i)), "cut at \(i)")
+        }
+        // Nesting far past the cap is refused without exhausting the stack.
+        let deep = Array("{\"x\":".utf8) + [UInt8](repeating: UInt8(ascii: "["), count: 100_000) + [UInt8](repeating: UInt8(ascii: "]"), count: 100_000) + Array("}".utf8)
+        Self.expectRefused(try Self.withHeader { _ in deep }, saying: "nested deeper than 64")
+    }
 }
