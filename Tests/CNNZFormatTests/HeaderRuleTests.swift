@@ -204,4 +204,35 @@ struct HeaderRuleTests {
         let deep = Array("{\"x\":".utf8) + [UInt8](repeating: UInt8(ascii: "["), count: 100_000) + [UInt8](repeating: UInt8(ascii: "]"), count: 100_000) + Array("}".utf8)
         Self.expectRefused(try Self.withHeader { _ in deep }, saying: "nested deeper than 64")
     }
+
+    /// One tensor of 1 MiB of zeros then 1 MiB of noise, in 1 MiB chunks: chunk 0 compresses about 1000:1, chunk 1
+    /// not at all.
+    static func zerosThenNoise(_ options: CNNZWriteOptions) throws -> [UInt8] {
+        var rng = RandomGenerator(seed: 5)
+        let n = 1 << 18
+        let values = [Float](repeating: 0, count: n) + (0..<n).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0x3FFF_FFFF) }
+        return try CNNZModel.encode(ModelDocument(architecture: .seed, tensors: [NamedTensor(name: "z", tensor: Tensor(shape: [2 * n], scalars: values))]),
+                                    options: options)
+    }
+
+    @Test("1032 * stored bounds each chunk on its own, not the tensor; a stored chunk may exceed its raw size")
+    func chunkBounds() throws {
+        // Level 0 stores: each chunk is larger than its 1 MiB of raw bytes, and reads.
+        let stored = try Self.zerosThenNoise(CNNZWriteOptions(codec: .deflate, level: 0))
+        let reader = try CNNZReader(bytes: stored, name: "s", options: .container)
+        #expect(reader.tensors[0].chunks.allSatisfy { $0.storedBytes > $0.rawBytes && $0.rawBytes == 1 << 20 })
+        #expect(try reader.readTensor(at: 0).scalars.count == 1 << 19)
+        // Chunk 0 shrunk below raw / 1032 is refused, although the tensor's 2 MiB are far below 1032 times its stored bytes.
+        var parts = try FileParts(Self.zerosThenNoise(CNNZWriteOptions(codec: .deflate)))
+        var tensors = parts.tensors
+        var chunks = ErrorCaseTests.chunks(tensors[0])
+        let first = try #require(chunks[0]["stored"] as? Int), second = try #require(chunks[1]["stored"] as? Int)
+        #expect(first * 1032 >= 1 << 20 && first < 1100 && (2 << 20) <= 1032 * ((1 << 20) / 1032 - 1 + second))
+        chunks[0]["stored"] = (1 << 20) / 1032 - 1
+        tensors[0]["chunks"] = chunks
+        parts.tensors = tensors
+        let error = #expect(throws: CNNZError.self) { try CNNZReader(bytes: parts.assemble(), name: "h.cnnz", options: .container) }
+        guard case let .invalidTensorEntry(l, reason)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(l.chunk == 0 && reason.contains("cannot decompress to 1048576 raw bytes"))
+    }
 }
