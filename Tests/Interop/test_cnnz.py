@@ -21,7 +21,8 @@ import pytest
 import zstandard
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = sorted((ROOT / "Fixtures" / "cnnz").glob("*.cnnz")) + sorted((ROOT / "Fixtures" / "cnnz" / "matrix").glob("*.cnnz"))
+CHUNKS = sorted((ROOT / "Fixtures" / "cnnz" / "chunks").glob("*.cnnz"))
+FIXTURES = sorted((ROOT / "Fixtures" / "cnnz").glob("*.cnnz")) + sorted((ROOT / "Fixtures" / "cnnz" / "matrix").glob("*.cnnz")) + CHUNKS
 MATRIX = sorted((ROOT / "Fixtures" / "cnnz" / "matrix").glob("*.cnnz"))
 CODECS = ["raw", "deflate", "shuffle-deflate", "shuffle-zstd"]
 SCHEMA = json.loads((ROOT / "Schemas" / "cnnz-header.schema.json").read_text())
@@ -175,6 +176,24 @@ def test_every_codec_and_dtype_from_our_writer(path):
     if dtype == "bfloat16":
         values = (values.astype(np.uint32) << 16).view(np.float32)
     assert np.array_equal(values.astype(np.float32), expected)
+
+
+@pytest.mark.parametrize("path", CHUNKS, ids=lambda p: p.stem)
+def test_tensors_of_several_1mib_chunks(path):
+    """chunks/CODEC-DTYPE.cnnz: dense.kernel [784, 200] of FixtureTests.matrixValue in the default 1 MiB chunks,
+    the last one partly filled; the values come back exactly through both readers."""
+    codec, dtype = next((c, path.stem[len(c) + 1:]) for c in sorted(CODECS, key=len, reverse=True) if path.stem.startswith(c + "-"))
+    header, tensors = read_cnnz(path.read_bytes())
+    (entry,) = header["tensors"]
+    assert (entry["codec"], entry["dtype"], entry["shape"], header["chunk_size"]) == (codec, dtype, [784, 200], 1 << 20)
+    raw = 156800 * np.dtype(DTYPES[dtype]).itemsize
+    assert len(entry["chunks"]) == 2 and raw % (1 << 20) != 0
+    i = np.arange(156800)
+    integer = dtype in ("int32", "int64", "uint8")
+    expected = ((i * 37) % 200).astype(np.float32) if integer else (((i * 37) % 121 - 60) / 4).astype(np.float32)
+    assert np.array_equal(tensors["dense.kernel"].ravel(), expected)
+    _, spec = spec_reader()(path.read_bytes())
+    assert np.array_equal(np.frombuffer(spec["dense.kernel"], DTYPES[dtype]).astype(np.float32), expected)
 
 
 def test_unknown_codec_is_an_error_naming_it():
