@@ -381,6 +381,7 @@ CRAFTED = [
     ("learning-rate-above-float32", text('"learningRate":0.005', '"learningRate":3.402823567797337e38'), False, "out of the range of float32"),
     ("loss-underflow", text('"loss":0.5', '"loss":1e-400'), False, "too small for a 64-bit float"),
     ("loss-subnormal", text('"loss":0.5', '"loss":5e-324'), True, None),
+    ("preprocessing-infinity-string", text('"offset":-0.5', '"offset":"-Infinity"'), False, "preprocessing.offset: must be a number"),
     ("preprocessing-underflow", text('"scale":0.003921569', '"scale":1e-50'), False, "too small for float32"),
     ("momentum-one", text('"momentum":0.9', '"momentum":1'), False, "below 1"),
     ("beta2-one-in-float32", text('"beta2":0.999', '"beta2":0.99999999999'), False, "below 1 as float32"),
@@ -474,3 +475,59 @@ def test_convert_writes_float64_and_deflate(cnnkit, cnnkit_json, tmp_path):
         spec_reader()(out.read_bytes())
     result = cnnkit("convert", source, tmp_path / "x.safetensors", "--dtype", "float64", expect=64)
     assert "float64" in result.stderr
+
+
+MUTATION_VALUES = [0, 1, -1, 2, 3, 0.5, 1.0, -0.0, 1e-50, 1e39, 2**63, 2**64 - 1, 2**64, "NaN", "Infinity", "A", "1", "ff", "",
+                   None, True, False, [], {}, [1, 2], {"x": 1}, "sgd", "adam", "same", "float16", "dense", 0.99999999999, 7, 16]
+
+
+def mutated_headers(seed, count):
+    """`count` files from the fixtures, each with one or two random edits of its parsed header (a value replaced
+    by another of another type or range, a key removed or added), resealed."""
+    import random
+    rng = random.Random(seed)
+    bases = [ROOT / "Fixtures" / "cnnz" / n for n in ("tiny-raw.cnnz", "tiny.cnnz", "minimal.cnnz", "corpus/seed-adam-float16.cnnz")]
+
+    def paths(o, p=()):
+        yield p
+        children = o.items() if isinstance(o, dict) else enumerate(o) if isinstance(o, list) else ()
+        for k, v in children:
+            yield from paths(v, p + (k,))
+
+    for _ in range(count):
+        body, header = split(rng.choice(bases).read_bytes())
+        h = json.loads(header)
+        for _ in range(rng.randint(1, 2)):
+            # Not the chunk table: its offsets are checked exactly, so nearly every edit there is a plain refusal.
+            p = rng.choice([p for p in paths(h) if p and not (len(p) >= 3 and p[0] == "tensors" and p[2] == "chunks")])
+            parent = h
+            for k in p[:-1]:
+                parent = parent[k]
+            r = rng.random()
+            if r < 0.6:
+                parent[p[-1]] = rng.choice(MUTATION_VALUES)
+            elif isinstance(parent, dict) and r < 0.8:
+                del parent[p[-1]]
+            elif isinstance(parent, dict):
+                parent[rng.choice(["future", "name", "bias", "units", "lossy", "version", "kind"])] = rng.choice(MUTATION_VALUES)
+        yield reseal(body, json.dumps(h, sort_keys=True, separators=(",", ":")).encode())
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_spec_reader_and_inspect_agree_on_random_headers(seed, cnnkit_bin, tmp_path):
+    """Beyond the crafted files: on 100 random header edits per seed, the spec's reader accepts exactly the files
+    `cnnkit inspect` accepts (and both take some: the edits are not all fatal)."""
+    accepted = 0
+    for k, data in enumerate(mutated_headers(seed, 100)):
+        path = tmp_path / f"m{k}.cnnz"
+        path.write_bytes(data)
+        try:
+            spec_reader()(data)
+            spec_accepts = True
+        except ValueError:
+            spec_accepts = False
+        result = subprocess.run([str(cnnkit_bin), "inspect", str(path)], capture_output=True, text=True, timeout=120)
+        assert result.returncode in (0, 65), result.stderr
+        assert spec_accepts == (result.returncode == 0), f"edit {k}: spec {spec_accepts}, inspect: {result.stderr.strip()}"
+        accepted += spec_accepts
+    assert 5 <= accepted <= 95
