@@ -405,6 +405,13 @@ CRAFTED = [
 ]
 
 
+# Refusals the JSON Schemas express too (the others are about the text, the tensors, or float32 rounding).
+SCHEMA_REFUSES = {"crc32-above-2^32", "seed-2^64", "step-2^63", "extent-2^63", "accuracy-above-1", "unknown-architecture-key",
+                  "unknown-layer-key", "unknown-input-key", "unknown-optimizer-key", "epoch-negative", "batch-size-zero",
+                  "rng-uppercase", "rng-plus-sign", "rng-17-digits", "rng-three-words", "learning-rate-zero", "momentum-one",
+                  "optimizer-kind", "top-level-array", "preprocessing-infinity-string"}
+
+
 @pytest.mark.parametrize("case", CRAFTED, ids=[c[0] for c in CRAFTED])
 def test_crafted_file_spec_reader_and_inspect_agree(case, cnnkit_bin, tmp_path):
     """Appendix B: each decision on a file made for it. The spec's reader and `cnnkit inspect` both accept it, or both
@@ -422,9 +429,17 @@ def test_crafted_file_spec_reader_and_inspect_agree(case, cnnkit_bin, tmp_path):
     assert spec_accepts == accepted, f"{name}: the spec's reader {'accepts' if spec_accepts else 'refuses'} it"
     if accepted:
         assert result.returncode == 0, result.stderr
+        header = json.loads(split(data)[1])
+        jsonschema.validate(header, SCHEMA)                          # what the reader accepts, the schemas accept
+        jsonschema.validate(header["architecture"], ARCHITECTURE_SCHEMA)
         report = json.loads(result.stdout)
         assert "cnnz.lossy" not in report.get("metadata", {})       # a stored one is ignored (section 4.4)
     else:
+        if name in SCHEMA_REFUSES:
+            header = json.loads(split(data)[1])
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate(header, SCHEMA)
+                jsonschema.validate(header["architecture"], ARCHITECTURE_SCHEMA)
         assert result.returncode == 65, f"{name}: exit {result.returncode}\n{result.stderr}"
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"cnnkit: {path}: at byte "), result.stderr
