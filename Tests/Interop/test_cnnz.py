@@ -345,6 +345,8 @@ CRAFTED = [
     ("shape-fraction", text('"name":"dense.bias","role":"parameter","shape":[3]', '"name":"dense.bias","role":"parameter","shape":[3.0]'), False, "tensors[3].shape[0]"),
     ("architecture-integer-fraction", text('"units":3', '"units":3.0'), False, "architecture.layers[3].units"),
     ("offset-above-2^64", text('"offset":64,', '"offset":18446744073709551616,'), False, "does not fit in 64 bits"),
+    ("offset-2^64-1", text('"offset":64,', '"offset":18446744073709551615,'), False, "unaccounted bytes"),
+    ("stored-2^64-1", text('"stored":32}', '"stored":18446744073709551615}'), False, "a raw chunk stores 18446744073709551615 bytes, expected 32"),
     ("crc32-above-2^32", text('"crc32":3701415128', '"crc32":4294967296'), False, "from 0 to 4294967295"),
     ("seed-2^64-1", text('"seed":7', '"seed":18446744073709551615'), True, None),
     ("seed-2^64", text('"seed":7', '"seed":18446744073709551616'), False, "does not fit in 64 bits"),
