@@ -235,4 +235,21 @@ struct HeaderRuleTests {
         guard case let .invalidTensorEntry(l, reason)? = error else { Issue.record("\(String(describing: error))"); return }
         #expect(l.chunk == 0 && reason.contains("cannot decompress to 1048576 raw bytes"))
     }
+
+    @Test("CNNKit's model writer (ModelFiles' CNNZ format) refuses a model its reader would refuse, leaving nothing")
+    func writerChecksTheModel() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var document = tinyDocument()
+        document.trainingState?.optimizer.kind = .adam          // Adam needs velocity slots the document lacks
+        let path = folder + "/m.cnnz"
+        let error = #expect(throws: CNNZError.self) {
+            try CNNZFileFormat().write(StreamedModel(document: document), to: path, options: SaveOptions())
+        }
+        guard case let .invalidWrite(reason)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(reason.contains("tensor optimizer.conv2d.kernel.velocity") && reason.contains("missing"))
+        #expect(!FileManager.default.fileExists(atPath: path))
+        try CNNZFileFormat().write(StreamedModel(document: tinyDocument()), to: path, options: SaveOptions())
+        #expect(try CNNZReader(path: path).tensors.count == 10)
+    }
 }
