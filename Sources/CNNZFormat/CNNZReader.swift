@@ -152,6 +152,9 @@ public final class CNNZReader {
         guard header.trainingState != nil || count(.optimizerSlot) == 0 else {
             throw CNNZError.malformedHeader(at(headerOffset), reason: "optimizer_slot tensors without a 'training_state' entry")
         }
+        if options.checksModel {
+            try Self.checkModel(tensors, architecture: architecture, trainingState: trainingState, file: file, headerOffset: headerOffset)
+        }
     }
 
     /// Checks the tensor table against the caps and the layout of section 3: chunks in table order, each
@@ -192,6 +195,9 @@ public final class CNNZReader {
             let expectedChunks = rawBytes == 0 ? 0 : (rawBytes - 1) / chunkSize + 1
             guard UInt64(entry.chunks.count) == expectedChunks else {
                 throw CNNZError.invalidTensorEntry(at(headerOffset), reason: "\(entry.chunks.count) chunks listed, expected \(expectedChunks) for \(rawBytes) raw bytes in chunks of \(chunkSize)")
+            }
+            if entry.lossy == true && !dtype.isLossyForFloat32 {
+                throw CNNZError.invalidTensorEntry(at(headerOffset), reason: "\"lossy\": true on a \(dtype.rawValue) tensor, which holds float32 values exactly (only float16 and bfloat16 are lossy)")
             }
             let paddingOffset = position
             if codec == .raw && !entry.chunks.isEmpty {
@@ -284,10 +290,12 @@ public final class CNNZReader {
         tensors.firstIndex { $0.name == name }
     }
 
-    /// The metadata as the document sees it: the stored metadata, plus `cnnz.lossy` listing
+    /// The metadata as the document sees it: the stored metadata without its `cnnz.` keys, plus `cnnz.lossy` listing
     /// `name:dtype` of every lossy tensor, comma-separated in file order, when there is one (section 4.4).
     public var metadata: [String: String] {
-        var result = storedMetadata
+        // Stored `cnnz.` keys are ignored: they are derived from the file (older writers stored a cnnz.lossy that
+        // could be stale).
+        var result = storedMetadata.filter { !$0.key.hasPrefix("cnnz.") }
         let lossy = tensors.filter(\.lossy).map { "\($0.name):\($0.dtype.rawValue)" }
         if !lossy.isEmpty { result["cnnz.lossy"] = lossy.joined(separator: ",") }
         return result

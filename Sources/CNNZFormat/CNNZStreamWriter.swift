@@ -26,7 +26,7 @@ public final class CNNZStreamWriter {
     public var trainingState: TrainingState?
     /// The probes' source; set it when probe tensors are written.
     public var probesSource: String?
-    /// String metadata (written sorted by key).
+    /// String metadata (written sorted by key; keys starting `cnnz.` are left out: they are derived on reading).
     public var metadata: [String: String]
     /// The options the writer was created with.
     public let options: CNNZWriteOptions
@@ -230,7 +230,9 @@ public final class CNNZStreamWriter {
         }
         var state = trainingState
         state?.slots = []
-        let header = CNNZHeader(architecture: architecture, chunkSize: options.chunkSize, metadata: metadata,
+        // Section 4.4: `cnnz.` keys are derived from the file on reading (cnnz.lossy from the tensors' lossy flags,
+        // which record what this writer stored), so none is copied from the document.
+        let header = CNNZHeader(architecture: architecture, chunkSize: options.chunkSize, metadata: metadata.filter { !$0.key.hasPrefix("cnnz.") },
                                 probes: probesSource.map { CNNZHeader.ProbesEntry(source: $0) }, tensors: entries,
                                 trainingState: state)
         let json = try header.encoded()

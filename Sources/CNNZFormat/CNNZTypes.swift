@@ -118,6 +118,9 @@ public struct CNNZReadOptions: Sendable, Hashable {
     public var verifyChecksums: Bool
     /// The threads that decode a tensor's chunks (default: every core), each holding one stored and one raw chunk.
     public var threads: Int
+    /// Whether the tensors are checked against the architecture and training state when the file is opened
+    /// (`Schemas/cnnz.md` section 4.2; default true). Turn it off only to read a file as a plain tensor container.
+    public var checksModel = true
 
     public init(maxHeaderBytes: UInt64 = 64 << 20, maxTensorCount: Int = 65_536, maxRank: Int = 8,
                 maxElementCount: UInt64 = 1 << 30, verifyChecksums: Bool = true, threads: Int = ChunkParallelism.defaultThreads) {

@@ -114,7 +114,7 @@ public enum ModelFiles {
         var model = model
         // A format that holds no training state (ONNX, PyTorch) records no digest of one.
         if options.weightsOnly || !format.capabilities.trainingState { model.dropTrainingState() }
-        if options.dtype != .float32 { try recordLossyBound(&model, dtype: options.dtype) }
+        if options.dtype.isLossy { try recordLossyBound(&model, dtype: options.dtype) }
         model.metadata[TensorDigests.metadataKey] = try TensorDigests.compute(model, dtype: options.dtype).jsonString()
         try format.write(model, to: path, options: options)
     }
