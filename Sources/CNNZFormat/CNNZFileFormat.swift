@@ -19,6 +19,12 @@ public struct CNNZFileFormat: ModelFileFormat {
         try CNNZTensorReader(path: path)
     }
 
+    /// Maps the file read-only (``CNNZReadOptions/mapFile``): raw float32 tensors are then viewed in place, their
+    /// chunk CRCs checked once when the file is opened.
+    public func openMappedReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
+        try CNNZTensorReader(path: path, options: CNNZReadOptions(mapFile: true))
+    }
+
     public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {
         try CNNZModel.write(model, to: path, options: Self.writeOptions(options))
     }
