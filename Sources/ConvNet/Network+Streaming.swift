@@ -20,6 +20,14 @@ extension Network {
     public static func predictStreaming(architecture: Architecture, inputs: [Float],
                                         parameter: (ParameterSpec) throws -> Tensor,
                                         layerOutputs: ((Int, [[Float]]) -> Void)? = nil) throws -> [Float] {
+        try predictStreaming(architecture: architecture, inputs: inputs, view: { TensorView(try parameter($0)) }, layerOutputs: layerOutputs)
+    }
+
+    /// ``predictStreaming(architecture:inputs:parameter:layerOutputs:)`` on parameters given as views, which may
+    /// borrow memory (a mapped model file): the parameters are used where they lie, never copied.
+    public static func predictStreaming(architecture: Architecture, inputs: [Float],
+                                        view parameter: (ParameterSpec) throws -> TensorView,
+                                        layerOutputs: ((Int, [[Float]]) -> Void)? = nil) throws -> [Float] {
         let plan = try NetworkPlan(architecture: architecture)
         let inCount = plan.shapes[0].count, outCount = plan.shapes[plan.shapes.count - 1].count
         let n = inputs.count / max(inCount, 1)
@@ -60,20 +68,44 @@ extension Network {
         return output
     }
 
+    /// Class probabilities of any number of images, computed from parameter views `batchSize` images at a time
+    /// (memory: the activations of one batch, besides the parameters), bitwise those of ``predict(_:threads:)``.
+    /// With views borrowed from a mapped file, the weights are read where they lie: nothing is copied.
+    ///
+    /// - Parameters:
+    ///   - inputs: N x H x W x C raw pixels, flat.
+    ///   - parameter: a view of a parameter in the exchange layout; called for every parameter of every batch,
+    ///     so it should hand out views made once.
+    /// - Throws: as ``predictStreaming(architecture:inputs:view:layerOutputs:)``.
+    public static func predict(architecture: Architecture, inputs: [Float], batchSize: Int = 64,
+                               view parameter: (ParameterSpec) throws -> TensorView) throws -> [Float] {
+        let inCount = try architecture.activationShapes()[0].count
+        guard inCount > 0, inputs.count % inCount == 0 else {
+            throw ConvNetError.shapeMismatch(name: "input", expected: [-1, inCount], found: [inputs.count])
+        }
+        let n = inputs.count / inCount, batch = max(batchSize, 1)
+        var output: [Float] = []
+        for start in stride(from: 0, to: n, by: batch) {
+            let end = min(n, start + batch)
+            output += try predictStreaming(architecture: architecture, inputs: Array(inputs[(start * inCount)..<(end * inCount)]), view: parameter)
+        }
+        return output
+    }
+
     /// Fetches one parameter and checks its shape.
-    private static func fetch(_ spec: ParameterSpec, _ parameter: (ParameterSpec) throws -> Tensor) throws -> Tensor {
+    private static func fetch(_ spec: ParameterSpec, _ parameter: (ParameterSpec) throws -> TensorView) throws -> TensorView {
         let tensor = try parameter(spec)
-        guard tensor.shape == spec.shape, Tensor.elementCount(spec.shape) == tensor.scalars.count else {
+        guard tensor.shape == spec.shape, Tensor.elementCount(spec.shape) == tensor.count else {
             throw ConvNetError.shapeMismatch(name: spec.name, expected: spec.shape, found: tensor.shape)
         }
         return tensor
     }
 
-    /// Runs `body` with pointers to the scalars of two optional tensors.
-    private static func withPointers(_ a: Tensor?, _ b: Tensor?, _ body: (ConstFloatPointer?, ConstFloatPointer?) throws -> Void) rethrows {
-        func with(_ t: Tensor?, _ inner: (ConstFloatPointer?) throws -> Void) rethrows {
+    /// Runs `body` with pointers to the values of two optional tensors.
+    private static func withPointers(_ a: TensorView?, _ b: TensorView?, _ body: (ConstFloatPointer?, ConstFloatPointer?) throws -> Void) rethrows {
+        func with(_ t: TensorView?, _ inner: (ConstFloatPointer?) throws -> Void) rethrows {
             guard let t else { return try inner(nil) }
-            try t.scalars.withUnsafeBufferPointer { try inner($0.baseAddress) }
+            try t.withUnsafeBufferPointer { try inner($0.baseAddress) }
         }
         try with(a) { pa in try with(b) { pb in try body(pa, pb) } }
     }
