@@ -74,21 +74,46 @@ extension Network {
     ///
     /// - Parameters:
     ///   - inputs: N x H x W x C raw pixels, flat.
-    ///   - parameter: a view of a parameter in the exchange layout; called for every parameter of every batch,
-    ///     so it should hand out views made once.
+    ///   - parameter: a view of a parameter in the exchange layout; called once per parameter.
     /// - Throws: as ``predictStreaming(architecture:inputs:view:layerOutputs:)``.
-    public static func predict(architecture: Architecture, inputs: [Float], batchSize: Int = 64,
+    ///   - threads: batches run on up to this many threads at once (each batch's output goes to its own rows).
+    public static func predict(architecture: Architecture, inputs: [Float], batchSize: Int = 64, threads: Int = 1,
                                view parameter: (ParameterSpec) throws -> TensorView) throws -> [Float] {
-        let inCount = try architecture.activationShapes()[0].count
+        let shapes = try architecture.activationShapes()
+        let inCount = shapes[0].count, outCount = shapes[shapes.count - 1].count
         guard inCount > 0, inputs.count % inCount == 0 else {
             throw ConvNetError.shapeMismatch(name: "input", expected: [-1, inCount], found: [inputs.count])
         }
         let n = inputs.count / inCount, batch = max(batchSize, 1)
-        var output: [Float] = []
-        for start in stride(from: 0, to: n, by: batch) {
-            let end = min(n, start + batch)
-            output += try predictStreaming(architecture: architecture, inputs: Array(inputs[(start * inCount)..<(end * inCount)]), view: parameter)
+        // The views are fetched once, here, and shared read-only by the threads.
+        var views: [String: TensorView] = [:]
+        for spec in try architecture.parameterSpecs() { views[spec.name] = try parameter(spec) }
+        let batches = (n + batch - 1) / batch
+        var output = [Float](repeating: 0, count: n * outCount)
+        var failures = [(any Error)?](repeating: nil, count: batches)
+        let workers = min(max(threads, 1), batches)
+        output.withUnsafeMutableBufferPointer { out in
+            failures.withUnsafeMutableBufferPointer { failed in
+                let shared = UncheckedSendable((out, failed, views))
+                runWorkers(workers) { worker in
+                    let (out, failed, views) = shared.value
+                    for b in stride(from: worker, to: batches, by: workers) {
+                        let start = b * batch, end = min(n, start + batch)
+                        do {
+                            let rows = try predictStreaming(architecture: architecture, inputs: Array(inputs[(start * inCount)..<(end * inCount)]),
+                                                            view: { spec in
+                                guard let view = views[spec.name] else { throw ConvNetError.missingParameter(name: spec.name) }
+                                return view
+                            })
+                            for (k, value) in rows.enumerated() { out[start * outCount + k] = value }
+                        } catch {
+                            failed[b] = error
+                        }
+                    }
+                }
+            }
         }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
         return output
     }
 

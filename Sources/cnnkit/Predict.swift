@@ -36,7 +36,7 @@ struct Predict: ParsableCommand {
             for spec in specs { views[spec.name] = try reader.view(named: spec.name) }
             let images = try loadImages(input, shape: shapes[0], preprocessing: architecture.preprocessing)
             if opened.format.format.rawValue == "cnnz" { MappedFileGuard.install(path: model) }
-            let outputs = try Network.predict(architecture: architecture, inputs: images.values) { spec in
+            let outputs = try Network.predict(architecture: architecture, inputs: images.values, threads: threadsOption.threads) { spec in
                 guard let view = views[spec.name] else { throw ConvNetError.missingParameter(name: spec.name) }
                 return view
             }

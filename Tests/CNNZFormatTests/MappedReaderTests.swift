@@ -49,7 +49,7 @@ struct MappedReaderTests {
         var rng = RandomGenerator(seed: 9)
         let inputs = (0..<(5 * 784)).map { _ in Float(rng.next(below: 256)) }
         let expected = try document.network().predict(.floats(inputs))
-        let found = try Network.predict(architecture: reader.architecture, inputs: inputs, batchSize: 2) { spec in
+        let found = try Network.predict(architecture: reader.architecture, inputs: inputs, batchSize: 2, threads: 3) { spec in
             let view = try reader.view(named: spec.name)
             #expect(view.isBorrowed)
             return view
