@@ -19,8 +19,6 @@ final class MemorySink: ByteSink {
     /// doubling would copy the file's bytes about twice more).
     init(capacity: Int = 0) {
         bytes.reserveCapacity(capacity)
-        let reserved = bytes.capacity
-        bytes.withUnsafeMutableBufferPointer { HugePages.advise($0.baseAddress.map(UnsafeMutableRawPointer.init), count: reserved) }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {

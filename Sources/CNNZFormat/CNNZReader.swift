@@ -370,7 +370,6 @@ public final class CNNZReader {
         let scalars = try [Float](unsafeUninitializedCapacity: count) { out, initialized in
             initialized = count
             guard let base = out.baseAddress else { return }
-            HugePages.advise(base, count: count * 4)
             try readChunks(info, into: base)
         }
         return Tensor(shape: info.shape, scalars: scalars)
