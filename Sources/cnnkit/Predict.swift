@@ -28,6 +28,9 @@ struct Predict: ParsableCommand {
             try checkInputs(model, input, architectureOption.architecture)
             // The weights are used where they lie: a raw CNNZ file is mapped and its tensors viewed in place
             // (CRCs checked once at open); other formats are read once, one copy of each tensor.
+            // A CNNZ file is mapped from the open on (its CRCs are checked through the mapping): from then on a
+            // truncation by another process is reported, not a silent crash.
+            if (try? ModelFiles.format(of: model))?.rawValue == "cnnz" { MappedFileGuard.install(path: model) }
             let opened = try openModel(model, architecture: architectureOption.architecture, mapped: true)
             let reader = opened.reader, architecture = reader.architecture
             let shapes = try architecture.activationShapes()
@@ -35,7 +38,6 @@ struct Predict: ParsableCommand {
             var views: [String: TensorView] = [:]
             for spec in specs { views[spec.name] = try reader.view(named: spec.name) }
             let images = try loadImages(input, shape: shapes[0], preprocessing: architecture.preprocessing)
-            if opened.format.format.rawValue == "cnnz" { MappedFileGuard.install(path: model) }
             let outputs = try Network.predict(architecture: architecture, inputs: images.values, threads: threadsOption.threads) { spec in
                 guard let view = views[spec.name] else { throw ConvNetError.missingParameter(name: spec.name) }
                 return view
