@@ -95,20 +95,19 @@ extension Network {
         output.withUnsafeMutableBufferPointer { out in
             failures.withUnsafeMutableBufferPointer { failed in
                 let shared = UncheckedSendable((out, failed, views))
-                runWorkers(workers) { worker in
+                // Batches are taken by whichever worker is free (each image's output is the same on any).
+                runTasks(batches, workers: workers) { _, b in
                     let (out, failed, views) = shared.value
-                    for b in stride(from: worker, to: batches, by: workers) {
+                    do {
                         let start = b * batch, end = min(n, start + batch)
-                        do {
-                            let rows = try predictStreaming(architecture: architecture, inputs: Array(inputs[(start * inCount)..<(end * inCount)]),
-                                                            view: { spec in
-                                guard let view = views[spec.name] else { throw ConvNetError.missingParameter(name: spec.name) }
-                                return view
-                            })
-                            for (k, value) in rows.enumerated() { out[start * outCount + k] = value }
-                        } catch {
-                            failed[b] = error
-                        }
+                        let rows = try predictStreaming(architecture: architecture, inputs: Array(inputs[(start * inCount)..<(end * inCount)]),
+                                                        view: { spec in
+                            guard let view = views[spec.name] else { throw ConvNetError.missingParameter(name: spec.name) }
+                            return view
+                        })
+                        for (k, value) in rows.enumerated() { out[start * outCount + k] = value }
+                    } catch {
+                        failed[b] = error
                     }
                 }
             }
