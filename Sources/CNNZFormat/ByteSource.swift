@@ -91,7 +91,7 @@ final class FileSource: ByteSource {
 /// The file's size is taken when it is mapped and every offset is checked against it. If another process
 /// truncates the file while it is mapped, touching the lost pages raises `SIGBUS` (the kernel has no bytes
 /// to give); no check can prevent that, so the command line installs a handler that names the file and exits
-/// with status 65 (`Schemas/cnnz.md` section 9).
+/// with status 65 (`Schemas/cnnz.md` section 10).
 final class MappedSource: ByteSource, @unchecked Sendable {
     let path: String
     let size: UInt64

@@ -190,7 +190,7 @@ public final class CNNZReader {
     /// or are checked now on the first view with ``CNNZReadOptions/lazyChecksums``.
     ///
     /// The file must not shrink while views of it are in use: the kernel then raises `SIGBUS` when a lost page
-    /// is touched (section 9).
+    /// is touched (section 10).
     /// - Throws: ``CNNZError/noSuchTensor(_:)``, ``CNNZError/checksumMismatch(_:region:expected:found:)``,
     ///   ``CNNZError/nonzeroPadding(_:)``, or what ``readTensor(at:)`` throws.
     public func view(at index: Int) throws -> TensorView {

@@ -25,7 +25,7 @@ final class ChunkBuffer {
     }
 }
 
-/// One thread's working memory for coding chunks (`Schemas/cnnz.md` section 9): the shuffle buffer, a raw
+/// One thread's working memory for coding chunks (`Schemas/cnnz.md` sections 9 and 10): the shuffle buffer, a raw
 /// buffer, a stored-chunk buffer and the zstd contexts, allocated on first use and reused for every later chunk,
 /// so a chunk costs no allocation and touches no fresh memory. A coder is used by one thread at a time.
 final class ChunkCoder {
