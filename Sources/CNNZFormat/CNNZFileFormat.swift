@@ -19,6 +19,12 @@ public struct CNNZFileFormat: ModelFileFormat {
         try CNNZTensorReader(path: path)
     }
 
+    /// Maps the file read-only (``CNNZReadOptions/mapFile``): raw float32 tensors are then viewed in place, their
+    /// chunk CRCs checked once when the file is opened.
+    public func openMappedReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
+        try CNNZTensorReader(path: path, options: CNNZReadOptions(mapFile: true))
+    }
+
     /// Writes a model, first checking that its tensors fit its architecture and training state as a reader will
     /// check them (`Schemas/cnnz.md` section 4.2), so that CNNKit never writes a CNNZ file it would refuse.
     ///

@@ -67,7 +67,13 @@ extension Network {
 
     /// The argmax of each row of `outputs` (first maximum wins; NaN rows give the first NaN's index).
     public func labels(from outputs: [Float]) -> [Int] {
-        let k = outputCount
+        Self.labels(from: outputs, outputCount: outputCount)
+    }
+
+    /// The argmax of each row of `outputCount` values of `outputs` (first maximum wins; NaN rows give the first
+    /// NaN's index).
+    public static func labels(from outputs: [Float], outputCount k: Int) -> [Int] {
+        guard k > 0 else { return [] }
         return stride(from: 0, to: outputs.count, by: k).map { start in
             var best = start
             for i in start..<(start + k) where outputs[i] > outputs[best] || (outputs[i].isNaN && !outputs[best].isNaN) { best = i }

@@ -27,18 +27,15 @@ public enum Zstd {
     ///
     /// - Throws: ``ZstdFailure`` when the level is outside ``levels`` or libzstd fails.
     public static func compress(_ input: UnsafeRawBufferPointer, level: Int) throws(ZstdFailure) -> [UInt8] {
-        guard levels.contains(level) else { throw ZstdFailure(reason: "zstd level must be \(levels.lowerBound)-\(levels.upperBound), found \(level)") }
-        guard let context = ZSTD_createCCtx() else { throw ZstdFailure(reason: "libzstd could not allocate a compression context") }
-        defer { ZSTD_freeCCtx(context) }
-        let bound = ZSTD_compressBound(input.count)
-        var output = [UInt8](repeating: 0, count: bound)
-        let written = output.withUnsafeMutableBytes { dst in
-            ZSTD_compressCCtx(context, dst.baseAddress, dst.count, input.baseAddress, input.count, Int32(level))
-        }
-        guard ZSTD_isError(written) == 0 else { throw ZstdFailure(reason: "zstd compression failed: \(errorName(written))") }
-        output.removeLast(bound - written)
+        let encoder = try ZstdEncoder()
+        var output = [UInt8](repeating: 0, count: compressBound(input.count))
+        let written = output.withUnsafeMutableBytes { dst in Result { () throws(ZstdFailure) in try encoder.compress(input, into: dst, level: level) } }
+        output.removeLast(output.count - (try written.get()))
         return output
     }
+
+    /// The most bytes one frame of `count` input bytes can take (`ZSTD_compressBound`).
+    public static func compressBound(_ count: Int) -> Int { ZSTD_compressBound(count) }
 
     /// Decompresses one zstd frame that must state its content size as exactly `rawCount` and fill all of
     /// `stored`. The content size is checked before anything is allocated, so the output never exceeds `rawCount`.
@@ -46,6 +43,16 @@ public enum Zstd {
     /// - Throws: ``ZstdFailure`` saying whether the frame is not zstd, states another size, is followed by extra
     ///   bytes, is truncated or is damaged.
     public static func decompress(_ stored: UnsafeRawBufferPointer, rawCount: Int) throws(ZstdFailure) -> [UInt8] {
+        try checkFrame(stored, rawCount: rawCount)
+        let decoder = try ZstdDecoder()
+        var output = [UInt8](repeating: 0, count: rawCount)
+        let done = output.withUnsafeMutableBytes { dst in Result { () throws(ZstdFailure) in try decoder.decompressChecked(stored, into: dst) } }
+        try done.get()
+        return output
+    }
+
+    /// Checks that `stored` is exactly one zstd frame stating `rawCount` bytes of content.
+    static func checkFrame(_ stored: UnsafeRawBufferPointer, rawCount: Int) throws(ZstdFailure) {
         let declared = ZSTD_getFrameContentSize(stored.baseAddress, stored.count)
         if declared == cnnkit_zstd_contentsize_error() {
             throw ZstdFailure(reason: "chunk is not a zstd frame (bad magic number or frame header)")
@@ -63,20 +70,66 @@ public enum Zstd {
         guard frameSize == stored.count else {
             throw ZstdFailure(reason: "\(stored.count - frameSize) bytes follow the end of the chunk's zstd frame")
         }
-        guard let context = ZSTD_createDCtx() else { throw ZstdFailure(reason: "libzstd could not allocate a decompression context") }
-        defer { ZSTD_freeDCtx(context) }
-        var output = [UInt8](repeating: 0, count: rawCount)
-        let produced = output.withUnsafeMutableBytes { dst in
-            ZSTD_decompressDCtx(context, dst.baseAddress, dst.count, stored.baseAddress, stored.count)
-        }
-        guard ZSTD_isError(produced) == 0 else { throw ZstdFailure(reason: "chunk's zstd frame is damaged: \(errorName(produced))") }
-        guard produced == rawCount else {
-            throw ZstdFailure(reason: "chunk decompresses to \(produced) bytes, expected \(rawCount)")
-        }
-        return output
     }
 
-    private static func errorName(_ code: Int) -> String {
+    static func errorName(_ code: Int) -> String {
         String(cString: ZSTD_getErrorName(code))
+    }
+}
+
+/// A reusable compression context (`ZSTD_CCtx`): one per thread, used for one frame at a time. Reusing it
+/// saves the context's allocation and table setup per frame; the frames are the same as a fresh context's.
+public final class ZstdEncoder {
+    private let context: OpaquePointer
+
+    /// - Throws: ``ZstdFailure`` when libzstd cannot allocate the context.
+    public init() throws(ZstdFailure) {
+        guard let context = ZSTD_createCCtx() else { throw ZstdFailure(reason: "libzstd could not allocate a compression context") }
+        self.context = context
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    /// Writes one frame of `input` into `output` (at least ``Zstd/compressBound(_:)`` bytes) and returns its size;
+    /// the frame is that of ``Zstd/compress(_:level:)``.
+    ///
+    /// - Throws: ``ZstdFailure`` when the level is outside ``Zstd/levels`` or libzstd fails.
+    public func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int) throws(ZstdFailure) -> Int {
+        guard Zstd.levels.contains(level) else {
+            throw ZstdFailure(reason: "zstd level must be \(Zstd.levels.lowerBound)-\(Zstd.levels.upperBound), found \(level)")
+        }
+        let written = ZSTD_compressCCtx(context, output.baseAddress, output.count, input.baseAddress, input.count, Int32(level))
+        guard ZSTD_isError(written) == 0 else { throw ZstdFailure(reason: "zstd compression failed: \(Zstd.errorName(written))") }
+        return written
+    }
+}
+
+/// A reusable decompression context (`ZSTD_DCtx`): one per thread, used for one frame at a time.
+public final class ZstdDecoder {
+    private let context: OpaquePointer
+
+    /// - Throws: ``ZstdFailure`` when libzstd cannot allocate the context.
+    public init() throws(ZstdFailure) {
+        guard let context = ZSTD_createDCtx() else { throw ZstdFailure(reason: "libzstd could not allocate a decompression context") }
+        self.context = context
+    }
+
+    deinit { ZSTD_freeDCtx(context) }
+
+    /// Decompresses one frame that must state its content size as exactly `output.count` and fill all of
+    /// `stored`, straight into `output`, with the checks of ``Zstd/decompress(_:rawCount:)``.
+    ///
+    /// - Throws: ``ZstdFailure`` as ``Zstd/decompress(_:rawCount:)``.
+    public func decompress(_ stored: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(ZstdFailure) {
+        try Zstd.checkFrame(stored, rawCount: output.count)
+        try decompressChecked(stored, into: output)
+    }
+
+    func decompressChecked(_ stored: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(ZstdFailure) {
+        let produced = ZSTD_decompressDCtx(context, output.baseAddress, output.count, stored.baseAddress, stored.count)
+        guard ZSTD_isError(produced) == 0 else { throw ZstdFailure(reason: "chunk's zstd frame is damaged: \(Zstd.errorName(produced))") }
+        guard produced == output.count else {
+            throw ZstdFailure(reason: "chunk decompresses to \(produced) bytes, expected \(output.count)")
+        }
     }
 }
