@@ -134,20 +134,6 @@ extension ONNXGraph {
                          output: Value(name: outputName, dims: outputDims))
     }
 
-    /// `[kh, kw, in, out]` (exchange layout) to `[out, in, kh, kw]` (ONNX `Conv` weights).
-    static func oihw(hwio: [Float], kh: Int, kw: Int, cin: Int, cout: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: hwio.count)
-        guard hwio.count == kh * kw * cin * cout else { return out }
-        for y in 0..<kh {
-            for x in 0..<kw {
-                for i in 0..<cin {
-                    for o in 0..<cout { out[((o * cin + i) * kh + y) * kw + x] = hwio[((y * kw + x) * cin + i) * cout + o] }
-                }
-            }
-        }
-        return out
-    }
-
     /// ONNX `pads` `[top, left, bottom, right]`: zero for `valid`; for `same`, Keras' total
     /// `max((ceil(in / stride) - 1) * stride + window - in, 0)` split with the smaller half before.
     static func padding(_ shape: ActivationShape, window: [Int], stride: [Int], padding: Padding) -> [Int] {

@@ -56,7 +56,7 @@ struct ONNXExportTests {
     func kernelLayout() {
         let (kh, kw, cin, cout) = (2, 3, 2, 4)
         let hwio = (0..<(kh * kw * cin * cout)).map(Float.init)
-        let oihw = ONNXGraph.oihw(hwio: hwio, kh: kh, kw: kw, cin: cin, cout: cout)
+        let oihw = ParameterTransform.convKernel.toNCHW(hwio, nchwShape: [cout, cin, kh, kw])
         for y in 0..<kh { for x in 0..<kw { for i in 0..<cin { for o in 0..<cout {
             #expect(oihw[((o * cin + i) * kh + y) * kw + x] == hwio[((y * kw + x) * cin + i) * cout + o])
         } } } }

@@ -1,0 +1,152 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import ModelArchive
+
+/// The values of an imported `TensorProto` (an initializer or a `Constant` node's `value`): float32 from
+/// `raw_data` (little-endian), `float_data`, or an external-data file; int64 (a `Reshape` shape) from
+/// `raw_data` or `int64_data`. Every size is checked against the tensor's `dims` before anything is copied.
+struct ONNXTensorData {
+    /// The model file, as errors name it.
+    let file: String
+    /// The folder the model is in: the only place external data may come from.
+    let folder: String
+
+    init(file: String) {
+        self.file = file
+        let dir = (file as NSString).deletingLastPathComponent
+        folder = dir.isEmpty ? "." : dir
+    }
+
+    /// The element count of `dims`, refused when negative or overflowing.
+    func count(_ tensor: Onnx_TensorProto) throws -> Int {
+        var n = 1
+        for d in tensor.dims {
+            guard d >= 0, d <= Int64(Int32.max) else { throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "dimension \(d) in dims \(tensor.dims)") }
+            let (p, overflow) = n.multipliedReportingOverflow(by: Int(d))
+            guard !overflow, p <= 1 << 32 else { throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "dims \(tensor.dims) hold more than 2^32 elements") }
+            n = p
+        }
+        return n
+    }
+
+    /// The tensor's dims as `Int`s (checked by ``count(_:)``).
+    func shape(_ tensor: Onnx_TensorProto) throws -> [Int] {
+        _ = try count(tensor)
+        return tensor.dims.map { Int($0) }
+    }
+
+    /// A float32 tensor's values, row-major.
+    func floats(_ tensor: Onnx_TensorProto) throws -> [Float] {
+        guard tensor.dataType == Onnx_TensorProto.DataType.float.rawValue else {
+            throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "data_type \(Self.typeName(tensor.dataType)); CNNKit imports FLOAT (float32) weights")
+        }
+        let n = try count(tensor)
+        if tensor.dataLocation == .external {
+            return try decodeFloats(try externalBytes(tensor, byteCount: n * 4), count: n)
+        }
+        if tensor.hasRawData {
+            guard tensor.rawData.count == n * 4 else {
+                throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "raw_data holds \(tensor.rawData.count) bytes, dims \(tensor.dims) need \(n * 4)")
+            }
+            return tensor.rawData.withUnsafeBytes { decodeFloats($0, count: n) }
+        }
+        guard tensor.floatData.count == n else {
+            throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "float_data holds \(tensor.floatData.count) values, dims \(tensor.dims) need \(n)")
+        }
+        return tensor.floatData
+    }
+
+    /// An int64 tensor's values (a `Reshape` target shape: small, never external).
+    func int64s(_ tensor: Onnx_TensorProto) throws -> [Int64] {
+        guard tensor.dataType == Onnx_TensorProto.DataType.int64.rawValue else {
+            throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "data_type \(Self.typeName(tensor.dataType)), expected INT64")
+        }
+        let n = try count(tensor)
+        guard n <= 64, tensor.dataLocation != .external else { throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "is not a small INT64 shape") }
+        if tensor.hasRawData {
+            guard tensor.rawData.count == n * 8 else {
+                throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "raw_data holds \(tensor.rawData.count) bytes, dims \(tensor.dims) need \(n * 8)")
+            }
+            return tensor.rawData.withUnsafeBytes { raw in (0..<n).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) } }
+        }
+        guard tensor.int64Data.count == n else {
+            throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "int64_data holds \(tensor.int64Data.count) values, dims \(tensor.dims) need \(n)")
+        }
+        return tensor.int64Data
+    }
+
+    private func decodeFloats(_ raw: UnsafeRawBufferPointer, count n: Int) -> [Float] {
+        (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+    }
+
+    private func decodeFloats(_ bytes: [UInt8], count n: Int) throws -> [Float] {
+        bytes.withUnsafeBytes { decodeFloats($0, count: n) }
+    }
+
+    /// The bytes of an external-data tensor, after its `location` is checked (CVE-2022-25882, CVE-2024-27318):
+    /// a plain relative path (no `..`, not absolute, no backslash) to a regular file whose real path, symlinks
+    /// resolved, is inside the real path of the model's folder; `offset` and `length` within that file and
+    /// `length` exactly what `dims` need.
+    func externalBytes(_ tensor: Onnx_TensorProto, byteCount: Int) throws -> [UInt8] {
+        func refuse(_ reason: String) -> ONNXError { .externalData(file: file, tensor: tensor.name, reason: reason) }
+        var entries: [String: String] = [:]
+        for entry in tensor.externalData {
+            guard entries.updateValue(entry.value, forKey: entry.key) == nil else { throw refuse("key \(entry.key) appears twice") }
+        }
+        guard let location = entries["location"], !location.isEmpty else { throw refuse("no location") }
+        guard !location.hasPrefix("/"), !location.contains("\\"), !location.contains("\0"), !location.contains(":") else {
+            throw refuse("location '\(location)' is not a plain relative path inside the model's folder")
+        }
+        let components = location.split(separator: "/", omittingEmptySubsequences: false)
+        guard !components.contains(where: { $0 == ".." || $0 == "." || $0.isEmpty }) else {
+            throw refuse("location '\(location)' is not a plain relative path inside the model's folder (no '..', '.' or empty components)")
+        }
+        guard let realFolder = realPath(folder) else { throw refuse("the model's folder \(folder) cannot be resolved") }
+        let candidate = folder + "/" + location
+        guard let real = realPath(candidate) else { throw refuse("location '\(location)': no such file beside the model") }
+        guard real.hasPrefix(realFolder == "/" ? "/" : realFolder + "/") else {
+            throw refuse("location '\(location)' resolves to \(real), outside the model's folder \(realFolder) (a symlink out of the folder)")
+        }
+        func integer(_ key: String) throws -> UInt64? {
+            guard let text = entries[key] else { return nil }
+            guard let value = UInt64(text) else { throw refuse("\(key) '\(text)' is not a non-negative integer") }
+            return value
+        }
+        let offset = try integer("offset") ?? 0
+        let fd: Int32, size: UInt64
+        do {
+            (fd, size) = try FileIO.openRegularFile(real)
+        } catch {
+            throw refuse("location '\(location)' cannot be opened as a regular file: \(error)")
+        }
+        defer { close(fd) }
+        let length = try integer("length") ?? (size >= offset ? size - offset : 0)
+        guard length == UInt64(byteCount) else { throw refuse("length \(length) bytes, dims \(tensor.dims) need \(byteCount)") }
+        let (end, overflow) = offset.addingReportingOverflow(length)
+        guard !overflow, end <= size else { throw refuse("offset \(offset) + length \(length) is past the end of \(location) (\(size) bytes)") }
+        var bytes = [UInt8](repeating: 0, count: byteCount)
+        let n: Int
+        do {
+            n = try bytes.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, at: offset) }
+        } catch {
+            throw refuse("reading \(location): \(error)")
+        }
+        guard n == byteCount else { throw refuse("\(location) ended after \(n) of \(byteCount) bytes") }
+        return bytes
+    }
+
+    private func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// `TensorProto.DataType`'s name of a value.
+    static func typeName(_ value: Int32) -> String {
+        Onnx_TensorProto.DataType(rawValue: Int(value)).map { "\($0)".uppercased() } ?? String(value)
+    }
+}

@@ -1,0 +1,96 @@
+import ConvNet
+import Foundation
+import ModelArchive
+import SwiftProtobuf
+
+/// An ONNX model opened for reading (`Schemas/onnx.md` section 4): the file (at most
+/// ``SafetyLimits/maxONNXModelBytes``) is decoded whole by the generated `onnx.proto` types, its graph read as
+/// an architecture (``ONNXImport``); each parameter's values are decoded and moved into CNNKit's layout when
+/// asked (external data read then, after its path was checked).
+public final class ONNXTensorReader: TensorStreamReader {
+    public let file: String
+    public let architecture: Architecture
+    public let metadata: [String: String]
+    public let parameterTensors: [TensorDescriptor]
+    public var trainingState: TrainingState? { nil }
+    public var probes: Probes? { nil }
+    public var slotTensors: [TensorDescriptor] { [] }
+    public let formatVersion: String
+    public let inferredArchitecture: String?
+    private let sources: [String: ONNXImport.Source]
+    private let data: ONNXTensorData
+
+    /// Opens, decodes and reads a model's graph (no parameter values yet).
+    ///
+    /// - Throws: an ``ONNXError`` (every one exit 65), or ``ArchiveError`` when the file cannot be opened.
+    public init(path: String) throws {
+        file = path
+        data = ONNXTensorData(file: path)
+        let model = try Self.decode(path)
+        let read = try ONNXImport.read(model, data: data)
+        architecture = read.architecture
+        parameterTensors = read.sources.map(\.descriptor)
+        sources = Dictionary(read.sources.map { ($0.descriptor.name, $0) }, uniquingKeysWith: { a, _ in a })
+        inferredArchitecture = read.notes
+        metadata = read.notes.map { [ONNXImport.importKey: $0] } ?? [:]
+        let opset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { ", opset \($0.version)" } ?? ""
+        let producer = model.producerName.isEmpty ? "" : ", from \(model.producerName)" + (model.producerVersion.isEmpty ? "" : " \(model.producerVersion)")
+        formatVersion = "IR version \(model.irVersion)\(opset)\(producer)"
+    }
+
+    /// The file's bytes decoded as a `ModelProto`.
+    static func decode(_ path: String) throws -> Onnx_ModelProto {
+        let fd: Int32, size: UInt64
+        do {
+            (fd, size) = try FileIO.openRegularFile(path)
+        } catch {
+            throw error.code == 2 ? ArchiveError.missingFile(path: path, reason: "\(error)") : ONNXError.invalid(file: path, reason: "cannot be opened: \(error)")
+        }
+        defer { close(fd) }
+        guard size <= SafetyLimits.maxONNXModelBytes else {
+            throw ONNXError.invalid(file: path, reason: "\(size) bytes, more than the \(SafetyLimits.maxONNXModelBytes) a protobuf message can hold (weights that large belong in external data)")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        let n: Int
+        do {
+            n = try bytes.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, at: 0) }
+        } catch {
+            throw ONNXError.invalid(file: path, reason: "reading: \(error)")
+        }
+        guard n == Int(size) else { throw ONNXError.invalid(file: path, reason: "ended after \(n) of \(size) bytes while being read") }
+        var options = BinaryDecodingOptions()
+        options.messageDepthLimit = 64
+        options.discardUnknownFields = true
+        do {
+            return try Onnx_ModelProto(serializedBytes: bytes, options: options)
+        } catch let error as BinaryDecodingError {
+            throw ONNXError.invalid(file: path, reason: Self.describe(error))
+        } catch {
+            throw ONNXError.invalid(file: path, reason: "\(error)")
+        }
+    }
+
+    static func describe(_ error: BinaryDecodingError) -> String {
+        switch error {
+        case .truncated: "truncated (a field or length runs past the end of the file)"
+        case .malformedProtobuf: "malformed protobuf (an invalid key, wire type or length)"
+        case .invalidUTF8: "a string that is not UTF-8"
+        case .messageDepthLimit: "messages nested deeper than 64"
+        case .missingRequiredFields: "required fields missing"
+        default: "\(error)"
+        }
+    }
+
+    public func readTensor(named name: String) throws -> Tensor {
+        guard let source = sources[name] else { throw ConvNetError.missingParameter(name: name) }
+        let values = try data.floats(source.tensor)
+        return Tensor(shape: source.descriptor.shape, scalars: source.transform.toCNNKit(values, nchwShape: source.nchwShape))
+    }
+
+    public func storage(of name: String) -> TensorStorage? {
+        guard let source = sources[name] else { return nil }
+        let count = source.descriptor.shape.reduce(1, *)
+        let codec = source.tensor.dataLocation == .external ? "external data" : source.tensor.hasRawData ? "raw_data" : "float_data"
+        return TensorStorage(dtype: "float32", codec: codec, storedBytes: count * 4, rawBytes: count * 4)
+    }
+}
