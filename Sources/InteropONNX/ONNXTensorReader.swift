@@ -73,7 +73,7 @@ public final class ONNXTensorReader: TensorStreamReader {
     static func describe(_ error: BinaryDecodingError) -> String {
         switch error {
         case .truncated: "truncated (a field or length runs past the end of the file)"
-        case .malformedProtobuf: "malformed protobuf (an invalid key, wire type or length)"
+        case .malformedProtobuf: "malformed protobuf (an invalid key or wire type, or a length past the end of the file)"
         case .invalidUTF8: "a string that is not UTF-8"
         case .messageDepthLimit: "messages nested deeper than 64"
         case .missingRequiredFields: "required fields missing"
