@@ -55,7 +55,7 @@ let package = Package(
         // The CNNZ reader/writer.
         .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding", "ZstdCoding"]),
         // libFuzzer target for every reader through ModelFiles.open + Verifier.verify, one mode per reader
-        // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|pt|cnnz; cnnz also fuzzes the CNNZ module alone):
+        // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|pt|onnx|cnnz; cnnz also fuzzes the CNNZ module alone):
         // scripts/fuzz.sh, Documentation/fuzzing.md
         .executableTarget(name: "ModelFuzz", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification", "CNNZFormat"]),
         // Formats people already hold, one module each.
