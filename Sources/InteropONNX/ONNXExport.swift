@@ -6,7 +6,8 @@ import SwiftProtobuf
 /// The export streams: one tensor is held at a time.
 ///
 /// The model has IR version 7 and imports the default domain at opset 13; its graph is
-/// ``ONNXGraph/build(from:)``. `metadata_props` carry the architecture JSON under `cnnkit.architecture`.
+/// ``ONNXGraph/build(from:)``. `metadata_props` carry the architecture JSON under `cnnkit.architecture`, the
+/// model's metadata (with its digests) and its probes (``ONNXRecord``).
 public enum ONNXExport {
     /// The ONNX IR version written (7: the first that opset 13 allows).
     public static let irVersion = 7
@@ -24,7 +25,7 @@ public enum ONNXExport {
         try AtomicFile.write(to: path) { temp in
             let output = try FileOutput(temp, for: path)
             defer { output.closeFile() }
-            try encode(graph, model: model, architectureJSON: model.architecture.jsonString(), into: output.write)
+            try encode(graph, model: model, into: output.write)
             try output.flush()
         }
     }
@@ -38,7 +39,7 @@ public enum ONNXExport {
     public static func encode(_ document: ModelDocument) throws -> [UInt8] {
         let model = StreamedModel(document: document)
         var bytes: [UInt8] = []
-        try encode(ONNXGraph.build(from: model), model: model, architectureJSON: document.architecture.jsonString()) { bytes += $0 }
+        try encode(ONNXGraph.build(from: model), model: model) { bytes += $0 }
         return bytes
     }
 
@@ -59,9 +60,9 @@ public enum ONNXExport {
     ///   generated `TensorProto` holding fields 1, 2, 8 (`dims`, `data_type`, `name`) followed by field 9
     ///   (`raw_data`) by hand, then fields 11-12 (`input`, `output`).
     ///
-    /// The bytes are those of the hand-written encoder this replaced (unpacked repeated integers, as proto2
-    /// writes them; the same field order), so the same document still gives the same file.
-    static func encode(_ graph: ONNXGraph, model: StreamedModel, architectureJSON: String,
+    /// The graph's bytes are those of the hand-written encoder this replaced (unpacked repeated integers, as
+    /// proto2 writes them; the same field order). `metadata_props` holds ``ONNXRecord/entries(_:)``.
+    static func encode(_ graph: ONNXGraph, model: StreamedModel,
                        into emit: (UnsafeRawBufferPointer) throws -> Void) throws {
         func emitBytes(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try emit($0) } }
         var nodes = Onnx_GraphProto()
@@ -103,10 +104,12 @@ public enum ONNXExport {
         opset.domain = ""
         opset.version = Int64(opsetVersion)
         tail.opsetImport = [opset]
-        var entry = Onnx_StringStringEntryProto()
-        entry.key = architectureKey
-        entry.value = architectureJSON
-        tail.metadataProps = [entry]
+        tail.metadataProps = try ONNXRecord.entries(model).map { key, value in
+            var entry = Onnx_StringStringEntryProto()
+            entry.key = key
+            entry.value = value
+            return entry
+        }
         try emitBytes(try tail.serializedBytes())
     }
 

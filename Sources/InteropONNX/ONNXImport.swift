@@ -73,6 +73,11 @@ struct ONNXImport {
             throw ONNXError.graph(file: file, node: nil, reason: "input \(input.name) has \(inputType.shape.dim.count) dims, sizes \(dims); CNNKit reads images [N, C, H, W] (or [N, H, W, C] from CNNKit) with fixed sizes")
         }
         let ours = model.metadataProps.contains { $0.key == ONNXExport.architectureKey }
+        // A file that says CNNKit wrote it (its producer or a cnnkit.* entry) must hold CNNKit's record: one
+        // that lost it (damage to the key) is refused rather than read as another producer's graph.
+        if !ours, model.producerName == "cnnkit" || model.metadataProps.contains(where: { $0.key.hasPrefix("cnnkit.") }) {
+            throw ONNXError.graph(file: file, node: nil, reason: "written by CNNKit (producer_name or a cnnkit.* metadata_props entry) but without metadata_props \(ONNXExport.architectureKey)")
+        }
 
         var kinds: [LayerKind] = []
         var layerParameters: [[(String, Onnx_TensorProto, [Int], ParameterTransform)]] = []
@@ -311,7 +316,7 @@ struct ONNXImport {
         guard let json = model.metadataProps.first(where: { $0.key == ONNXExport.architectureKey })?.value else { return }
         let recorded: Architecture
         do {
-            recorded = try Architecture.decode(json: Array(json.utf8))
+            recorded = try Architecture.decode(json: Array(json.utf8), strict: true)
         } catch {
             throw ONNXError.graph(file: file, node: nil, reason: "metadata_props \(ONNXExport.architectureKey): \(error)")
         }

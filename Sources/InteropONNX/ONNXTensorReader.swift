@@ -13,7 +13,7 @@ public final class ONNXTensorReader: TensorStreamReader {
     public let metadata: [String: String]
     public let parameterTensors: [TensorDescriptor]
     public var trainingState: TrainingState? { nil }
-    public var probes: Probes? { nil }
+    public let probes: Probes?
     public var slotTensors: [TensorDescriptor] { [] }
     public let formatVersion: String
     public let inferredArchitecture: String?
@@ -32,7 +32,17 @@ public final class ONNXTensorReader: TensorStreamReader {
         parameterTensors = read.sources.map(\.descriptor)
         sources = Dictionary(read.sources.map { ($0.descriptor.name, $0) }, uniquingKeysWith: { a, _ in a })
         inferredArchitecture = read.notes
-        metadata = read.notes.map { [ONNXImport.importKey: $0] } ?? [:]
+        var metadata: [String: String] = [:]
+        var probes: Probes?
+        for entry in model.metadataProps where entry.key != ONNXExport.architectureKey {
+            guard metadata[entry.key] == nil, !(entry.key == ONNXRecord.probesKey && probes != nil) else {
+                throw ONNXError.graph(file: path, node: nil, reason: "metadata_props key \(entry.key) appears twice")
+            }
+            if entry.key == ONNXRecord.probesKey { probes = try ONNXRecord.probes(entry.value, file: path) } else { metadata[entry.key] = entry.value }
+        }
+        if let notes = read.notes { metadata[ONNXImport.importKey] = notes }
+        self.metadata = metadata
+        self.probes = probes
         let opset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { ", opset \($0.version)" } ?? ""
         let producer = model.producerName.isEmpty ? "" : ", from \(model.producerName)" + (model.producerVersion.isEmpty ? "" : " \(model.producerVersion)")
         formatVersion = "IR version \(model.irVersion)\(opset)\(producer)"
