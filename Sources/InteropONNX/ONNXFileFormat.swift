@@ -8,7 +8,7 @@ public struct ONNXFileFormat: ModelFileFormat {
 
     public let info = FormatInfo(
         format: "onnx", displayName: "ONNX", extensions: ["onnx"],
-        capabilities: .init(reads: true, writes: true, compression: false, trainingState: false, streamsReads: false, streamsWrites: true),
+        capabilities: .init(reads: true, writes: true, compression: false, trainingState: false, streamsReads: true, streamsWrites: true),
         integrity: "ONNX protobuf decoded and every tensor's size checked against its dims (ONNX has no checksums)")
 
     /// The start of a serialized `ModelProto`: `0x08` (field 1 `ir_version`, varint), a one-byte version 1-127,

@@ -14,9 +14,12 @@ struct ONNXTensorData {
     let file: String
     /// The folder the model is in: the only place external data may come from.
     let folder: String
+    /// Where each initializer's `raw_data` is in the model file (``ONNXFileScan``), by name.
+    let rawRanges: [String: (offset: UInt64, length: Int)]
 
-    init(file: String) {
+    init(file: String, rawRanges: [String: (offset: UInt64, length: Int)] = [:]) {
         self.file = file
+        self.rawRanges = rawRanges
         let dir = (file as NSString).deletingLastPathComponent
         folder = dir.isEmpty ? "." : dir
     }
@@ -48,6 +51,12 @@ struct ONNXTensorData {
         if tensor.dataLocation == .external {
             return try decodeFloats(try externalBytes(tensor, byteCount: n * 4), count: n)
         }
+        if let range = rawRanges[tensor.name], !tensor.hasRawData {
+            guard range.length == n * 4 else {
+                throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "raw_data holds \(range.length) bytes, dims \(tensor.dims) need \(n * 4)")
+            }
+            return try decodeFloats(try fileBytes(file, named: "the model file", offset: range.offset, count: range.length) { ONNXError.tensor(file: file, tensor: tensor.name, reason: $0) }, count: n)
+        }
         if tensor.hasRawData {
             guard tensor.rawData.count == n * 4 else {
                 throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "raw_data holds \(tensor.rawData.count) bytes, dims \(tensor.dims) need \(n * 4)")
@@ -67,6 +76,13 @@ struct ONNXTensorData {
         }
         let n = try count(tensor)
         guard n <= 64, tensor.dataLocation != .external else { throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "is not a small INT64 shape") }
+        if let range = rawRanges[tensor.name], !tensor.hasRawData {
+            guard range.length == n * 8 else {
+                throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "raw_data holds \(range.length) bytes, dims \(tensor.dims) need \(n * 8)")
+            }
+            let bytes = try fileBytes(file, named: "the model file", offset: range.offset, count: range.length) { ONNXError.tensor(file: file, tensor: tensor.name, reason: $0) }
+            return bytes.withUnsafeBytes { raw in (0..<n).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) } }
+        }
         if tensor.hasRawData {
             guard tensor.rawData.count == n * 8 else {
                 throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "raw_data holds \(tensor.rawData.count) bytes, dims \(tensor.dims) need \(n * 8)")
@@ -83,7 +99,7 @@ struct ONNXTensorData {
         (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
     }
 
-    private func decodeFloats(_ bytes: [UInt8], count n: Int) throws -> [Float] {
+    private func decodeFloats(_ bytes: [UInt8], count n: Int) -> [Float] {
         bytes.withUnsafeBytes { decodeFloats($0, count: n) }
     }
 
@@ -117,25 +133,38 @@ struct ONNXTensorData {
             return value
         }
         let offset = try integer("offset") ?? 0
-        let fd: Int32, size: UInt64
+        let size: UInt64
         do {
-            (fd, size) = try FileIO.openRegularFile(real)
+            let (fd, bytes) = try FileIO.openRegularFile(real)
+            close(fd)
+            size = bytes
         } catch {
             throw refuse("location '\(location)' cannot be opened as a regular file: \(error)")
         }
-        defer { close(fd) }
         let length = try integer("length") ?? (size >= offset ? size - offset : 0)
         guard length == UInt64(byteCount) else { throw refuse("length \(length) bytes, dims \(tensor.dims) need \(byteCount)") }
-        let (end, overflow) = offset.addingReportingOverflow(length)
-        guard !overflow, end <= size else { throw refuse("offset \(offset) + length \(length) is past the end of \(location) (\(size) bytes)") }
-        var bytes = [UInt8](repeating: 0, count: byteCount)
+        return try fileBytes(real, named: location, offset: offset, count: byteCount, refuse)
+    }
+
+    /// `count` bytes at `offset` of the regular file `path` (`name` in messages), checked to lie inside it.
+    private func fileBytes(_ path: String, named name: String, offset: UInt64, count: Int, _ refuse: (String) -> ONNXError) throws -> [UInt8] {
+        let fd: Int32, size: UInt64
+        do {
+            (fd, size) = try FileIO.openRegularFile(path)
+        } catch {
+            throw refuse("\(name) cannot be opened as a regular file: \(error)")
+        }
+        defer { close(fd) }
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(count))
+        guard !overflow, end <= size else { throw refuse("offset \(offset) + length \(count) is past the end of \(name) (\(size) bytes)") }
+        var bytes = [UInt8](repeating: 0, count: count)
         let n: Int
         do {
             n = try bytes.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, at: offset) }
         } catch {
-            throw refuse("reading \(location): \(error)")
+            throw refuse("reading \(name): \(error)")
         }
-        guard n == byteCount else { throw refuse("\(location) ended after \(n) of \(byteCount) bytes") }
+        guard n == count else { throw refuse("\(name) ended after \(n) of \(count) bytes") }
         return bytes
     }
 

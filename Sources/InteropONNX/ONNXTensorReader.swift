@@ -4,9 +4,10 @@ import ModelArchive
 import SwiftProtobuf
 
 /// An ONNX model opened for reading (`Schemas/onnx.md` section 4): the file (at most
-/// ``SafetyLimits/maxONNXModelBytes``) is decoded whole by the generated `onnx.proto` types, its graph read as
-/// an architecture (``ONNXImport``); each parameter's values are decoded and moved into CNNKit's layout when
-/// asked (external data read then, after its path was checked).
+/// ``SafetyLimits/maxONNXModelBytes``) is decoded by the generated `onnx.proto` types except the initializers'
+/// values (``ONNXFileScan``), its graph read as an architecture (``ONNXImport``); each parameter's values are
+/// read, checked and moved into CNNKit's layout when asked (external data after its path was checked), so
+/// memory stays near the largest tensor.
 public final class ONNXTensorReader: TensorStreamReader {
     public let file: String
     public let architecture: Architecture
@@ -25,8 +26,9 @@ public final class ONNXTensorReader: TensorStreamReader {
     /// - Throws: an ``ONNXError`` (every one exit 65), or ``ArchiveError`` when the file cannot be opened.
     public init(path: String) throws {
         file = path
-        data = ONNXTensorData(file: path)
-        let model = try Self.decode(path)
+        let scan = try Self.scan(path)
+        let model = scan.model
+        data = ONNXTensorData(file: path, rawRanges: scan.rawRanges)
         let read = try ONNXImport.read(model, data: data)
         architecture = read.architecture
         parameterTensors = read.sources.map(\.descriptor)
@@ -48,36 +50,19 @@ public final class ONNXTensorReader: TensorStreamReader {
         formatVersion = "IR version \(model.irVersion)\(opset)\(producer)"
     }
 
-    /// The file's bytes decoded as a `ModelProto`.
-    static func decode(_ path: String) throws -> Onnx_ModelProto {
+    /// The file scanned and decoded (``ONNXFileScan``): every field but the initializers' `raw_data`.
+    static func scan(_ path: String) throws -> ONNXFileScan {
         let fd: Int32, size: UInt64
         do {
             (fd, size) = try FileIO.openRegularFile(path)
         } catch {
-            throw error.code == 2 ? ArchiveError.missingFile(path: path, reason: "\(error)") : ONNXError.invalid(file: path, reason: "cannot be opened: \(error)")
+            throw error.code == ENOENT ? ArchiveError.missingFile(path: path, reason: "\(error)") : ONNXError.invalid(file: path, reason: "cannot be opened: \(error)")
         }
         defer { close(fd) }
         guard size <= SafetyLimits.maxONNXModelBytes else {
             throw ONNXError.invalid(file: path, reason: "\(size) bytes, more than the \(SafetyLimits.maxONNXModelBytes) a protobuf message can hold (weights that large belong in external data)")
         }
-        var bytes = [UInt8](repeating: 0, count: Int(size))
-        let n: Int
-        do {
-            n = try bytes.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, at: 0) }
-        } catch {
-            throw ONNXError.invalid(file: path, reason: "reading: \(error)")
-        }
-        guard n == Int(size) else { throw ONNXError.invalid(file: path, reason: "ended after \(n) of \(size) bytes while being read") }
-        var options = BinaryDecodingOptions()
-        options.messageDepthLimit = 64
-        options.discardUnknownFields = true
-        do {
-            return try Onnx_ModelProto(serializedBytes: bytes, options: options)
-        } catch let error as BinaryDecodingError {
-            throw ONNXError.invalid(file: path, reason: Self.describe(error))
-        } catch {
-            throw ONNXError.invalid(file: path, reason: "\(error)")
-        }
+        return try ONNXFileScan.scan(fd: fd, size: size, file: path)
     }
 
     static func describe(_ error: BinaryDecodingError) -> String {
@@ -100,7 +85,7 @@ public final class ONNXTensorReader: TensorStreamReader {
     public func storage(of name: String) -> TensorStorage? {
         guard let source = sources[name] else { return nil }
         let count = source.descriptor.shape.reduce(1, *)
-        let codec = source.tensor.dataLocation == .external ? "external data" : source.tensor.hasRawData ? "raw_data" : "float_data"
+        let codec = source.tensor.dataLocation == .external ? "external data" : data.rawRanges[source.tensor.name] != nil || source.tensor.hasRawData ? "raw_data" : "float_data"
         return TensorStorage(dtype: "float32", codec: codec, storedBytes: count * 4, rawBytes: count * 4)
     }
 }
