@@ -98,7 +98,10 @@ let package = Package(
         .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive", "CNNKitTestSupport"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CHDF5", "CNNKitHDF5Driver", "ConvNet", "ModelArchive", "CNNKitTestSupport"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "ZlibCoding", "ZstdCoding"]),
-        .testTarget(name: "InteropFormatsTests", dependencies: ["ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropPyTorch", "CNNKitTestSupport"]),
+        .testTarget(name: "InteropFormatsTests", dependencies: [
+            "ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropPyTorch", "CNNKitTestSupport",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .testTarget(name: "KerasFormatTests", dependencies: [
             "KerasFormat", "HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),

@@ -17,7 +17,7 @@ extension ONNXGraph {
         try build(from: StreamedModel(document: document))
     }
 
-    /// Builds the graph of a model's network (`Schemas/onnx-export.md` section 2) from its architecture and
+    /// Builds the graph of a model's network (`Schemas/onnx.md` section 2) from its architecture and
     /// tensor names and shapes alone: the initializers name the parameters whose values are fetched when the
     /// graph is written.
     ///
