@@ -197,8 +197,9 @@ struct ONNXImportTests {
         // The identity matrix is its own transpose, so both read the same kernel.
         #expect(try gemm.readTensor(named: "dense.kernel") == (try matMul.readTensor(named: "dense.kernel")))
         let shape = ActivationShape(height: 2, width: 3, channels: 2)
-        let values = (0..<(12 * 5)).map(Float.init)
-        let transposed = (0..<(5 * 12)).map { i in values[(i % 12) * 5 + i / 12] }
+        let values: [Float] = (0..<60).map { Float($0) }
+        var transposed = [Float](repeating: 0, count: 60)
+        for r in 0..<12 { for o in 0..<5 { transposed[o * 12 + r] = values[r * 5 + o] } }
         #expect(ParameterTransform.denseKernel(flattened: shape).toCNNKit(values, nchwShape: [12, 5])
                 == ParameterTransform.linearKernel(flattened: shape).toCNNKit(transposed, nchwShape: [5, 12]))
     }
