@@ -49,13 +49,13 @@ struct ONNXTensorData {
         }
         let n = try count(tensor)
         if tensor.dataLocation == .external {
-            return try decodeFloats(try externalBytes(tensor, byteCount: n * 4), count: n)
+            return try externalFloats(tensor, count: n)
         }
         if let range = rawRanges[tensor.name], !tensor.hasRawData {
             guard range.length == n * 4 else {
                 throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "raw_data holds \(range.length) bytes, dims \(tensor.dims) need \(n * 4)")
             }
-            return try decodeFloats(try fileBytes(file, named: "the model file", offset: range.offset, count: range.length) { ONNXError.tensor(file: file, tensor: tensor.name, reason: $0) }, count: n)
+            return try fileFloats(file, named: "the model file", offset: range.offset, count: n) { ONNXError.tensor(file: file, tensor: tensor.name, reason: $0) }
         }
         if tensor.hasRawData {
             guard tensor.rawData.count == n * 4 else {
@@ -80,7 +80,7 @@ struct ONNXTensorData {
             guard range.length == n * 8 else {
                 throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "raw_data holds \(range.length) bytes, dims \(tensor.dims) need \(n * 8)")
             }
-            let bytes = try fileBytes(file, named: "the model file", offset: range.offset, count: range.length) { ONNXError.tensor(file: file, tensor: tensor.name, reason: $0) }
+            let bytes = try fileValues(file, named: "the model file", offset: range.offset, count: range.length, zero: UInt8(0)) { ONNXError.tensor(file: file, tensor: tensor.name, reason: $0) }
             return bytes.withUnsafeBytes { raw in (0..<n).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) } }
         }
         if tensor.hasRawData {
@@ -107,7 +107,8 @@ struct ONNXTensorData {
     /// a plain relative path (no `..`, not absolute, no backslash) to a regular file whose real path, symlinks
     /// resolved, is inside the real path of the model's folder; `offset` and `length` within that file and
     /// `length` exactly what `dims` need.
-    func externalBytes(_ tensor: Onnx_TensorProto, byteCount: Int) throws -> [UInt8] {
+    func externalFloats(_ tensor: Onnx_TensorProto, count: Int) throws -> [Float] {
+        let byteCount = count * 4
         func refuse(_ reason: String) -> ONNXError { .externalData(file: file, tensor: tensor.name, reason: reason) }
         var entries: [String: String] = [:]
         for entry in tensor.externalData {
@@ -143,11 +144,22 @@ struct ONNXTensorData {
         }
         let length = try integer("length") ?? (size >= offset ? size - offset : 0)
         guard length == UInt64(byteCount) else { throw refuse("length \(length) bytes, dims \(tensor.dims) need \(byteCount)") }
-        return try fileBytes(real, named: location, offset: offset, count: byteCount, refuse)
+        return try fileFloats(real, named: location, offset: offset, count: count, refuse)
     }
 
-    /// `count` bytes at `offset` of the regular file `path` (`name` in messages), checked to lie inside it.
-    private func fileBytes(_ path: String, named name: String, offset: UInt64, count: Int, _ refuse: (String) -> ONNXError) throws -> [UInt8] {
+    /// `count` little-endian float32 values at `offset` of the regular file `path` (`name` in messages), read
+    /// straight into the array that is returned.
+    private func fileFloats(_ path: String, named name: String, offset: UInt64, count: Int, _ refuse: (String) -> ONNXError) throws -> [Float] {
+        #if _endian(little)
+        return try fileValues(path, named: name, offset: offset, count: count, zero: Float(0), refuse)
+        #else
+        return decodeFloats(try fileValues(path, named: name, offset: offset, count: count * 4, zero: UInt8(0), refuse), count: count)
+        #endif
+    }
+
+    /// `count` values of `T`'s size at `offset` of the regular file `path` (`name` in messages), checked to lie
+    /// inside it, read into the array returned.
+    private func fileValues<T>(_ path: String, named name: String, offset: UInt64, count: Int, zero: T, _ refuse: (String) -> ONNXError) throws -> [T] {
         let fd: Int32, size: UInt64
         do {
             (fd, size) = try FileIO.openRegularFile(path)
@@ -155,17 +167,18 @@ struct ONNXTensorData {
             throw refuse("\(name) cannot be opened as a regular file: \(error)")
         }
         defer { close(fd) }
-        let (end, overflow) = offset.addingReportingOverflow(UInt64(count))
-        guard !overflow, end <= size else { throw refuse("offset \(offset) + length \(count) is past the end of \(name) (\(size) bytes)") }
-        var bytes = [UInt8](repeating: 0, count: count)
+        let bytes = count * MemoryLayout<T>.stride
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(bytes))
+        guard !overflow, end <= size else { throw refuse("offset \(offset) + length \(bytes) is past the end of \(name) (\(size) bytes)") }
+        var values = [T](repeating: zero, count: count)
         let n: Int
         do {
-            n = try bytes.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, at: offset) }
+            n = try values.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, at: offset) }
         } catch {
             throw refuse("reading \(name): \(error)")
         }
-        guard n == count else { throw refuse("\(name) ended after \(n) of \(count) bytes") }
-        return bytes
+        guard n == bytes else { throw refuse("\(name) ended after \(n) of \(bytes) bytes") }
+        return values
     }
 
     private func realPath(_ path: String) -> String? {

@@ -56,16 +56,46 @@ public enum ParameterTransform: Sendable, Hashable {
         return row
     }
 
-    /// The NCHW source's values in CNNKit's layout.
+    /// The NCHW source's values in CNNKit's layout. Identity moves return `values` itself; the others write
+    /// each element straight to its place (no index array as large as the tensor is built).
     public func toCNNKit(_ values: [Float], nchwShape shape: [Int]) -> [Float] {
-        let perm = permutation(nchwShape: shape)
-        var out = [Float](repeating: 0, count: values.count)
-        for (t, v) in values.enumerated() where t < perm.count { out[perm[t]] = v }
-        return out
+        move(values, nchwShape: shape, toCNNKit: true)
     }
 
     /// CNNKit's values in the NCHW source's layout.
     public func toNCHW(_ values: [Float], nchwShape shape: [Int]) -> [Float] {
-        permutation(nchwShape: shape).map { $0 < values.count ? values[$0] : 0 }
+        move(values, nchwShape: shape, toCNNKit: false)
+    }
+
+    /// Element `t` of the source's layout is element `permutation[t]` of CNNKit's (``permutation(nchwShape:)``),
+    /// computed per element.
+    private func move(_ values: [Float], nchwShape shape: [Int], toCNNKit: Bool) -> [Float] {
+        let count = shape.reduce(1, *)
+        guard values.count == count else { return [Float](repeating: 0, count: count) }
+        var out = [Float](repeating: 0, count: count)
+        func put(_ source: Int, _ ours: Int) {
+            if toCNNKit { out[ours] = values[source] } else { out[source] = values[ours] }
+        }
+        switch self {
+        case .identity:
+            return values
+        case .convKernel:
+            let (o, i, kh, kw) = (shape[0], shape[1], shape[2], shape[3])
+            var t = 0
+            for oo in 0..<o { for ii in 0..<i { for y in 0..<kh { for x in 0..<kw {
+                put(t, ((y * kw + x) * i + ii) * o + oo)
+                t += 1
+            } } } }
+        case let .linearKernel(flattened):
+            let (o, n) = (shape[0], shape[1])
+            let row = Self.rows(n, flattened: flattened)
+            for oo in 0..<o { for r in 0..<n { put(oo * n + r, row[r] * o + oo) } }
+        case let .denseKernel(flattened):
+            guard let flattened, flattened.count == shape[0] else { return values }
+            let (n, o) = (shape[0], shape[1])
+            let row = Self.rows(n, flattened: flattened)
+            for r in 0..<n { for oo in 0..<o { put(r * o + oo, row[r] * o + oo) } }
+        }
+        return out
     }
 }

@@ -8,6 +8,7 @@ Mapping: Schemas/onnx.md. Fixtures: Fixtures/onnx/make_fixtures.py.
 """
 
 import json
+import importlib.util
 import os
 import time
 from pathlib import Path
@@ -24,6 +25,12 @@ from torch import nn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "Fixtures" / "onnx"
+# (x - mean) / std around a module, exported as Sub and Div nodes: the fixture script's, loaded by path (another
+# folder has a make_fixtures.py too).
+_spec = importlib.util.spec_from_file_location("onnx_make_fixtures", FIXTURES / "make_fixtures.py")
+_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_fixtures)
+Preprocess = _fixtures.Preprocess
 FORMATS = ["h5", "cnnz", "safetensors", "npz", "keras"]
 
 
@@ -41,15 +48,6 @@ def onnxruntime_probabilities(path, images):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     out = session.run(None, {session.get_inputs()[0].name: images.transpose(0, 3, 1, 2).copy()})[0].astype(np.float64)
     return out if onnx.load(str(path)).graph.node[-1].op_type == "Softmax" else softmax(out)
-
-
-class Preprocess(nn.Module):
-    def __init__(self, inner, mean, std):
-        super().__init__()
-        self.inner, self.mean, self.std = inner, mean, std
-
-    def forward(self, x):
-        return self.inner((x - self.mean) / self.std)
 
 
 def seed_net(softmax_layer):
