@@ -72,6 +72,9 @@ public enum ParameterTransform: Sendable, Hashable {
     private func move(_ values: [Float], nchwShape shape: [Int], toCNNKit: Bool) -> [Float] {
         let count = shape.reduce(1, *)
         guard values.count == count else { return [Float](repeating: 0, count: count) }
+        if case .identity = self { return values }
+        if case let .denseKernel(flattened) = self, flattened?.count != shape[0] { return values }
+        // Allocated only for a move that is not the identity.
         var out = [Float](repeating: 0, count: count)
         func put(_ source: Int, _ ours: Int) {
             if toCNNKit { out[ours] = values[source] } else { out[source] = values[ours] }
