@@ -115,8 +115,10 @@ FORMATS_DIR := .build/bench/formats
 bench-formats: deps venv
 	$(RELEASE) --product cnnz-bench
 	@mkdir -p .build/bench && rm -rf $(FORMATS_DIR) && echo "load average before: $$(cut -d' ' -f1-3 /proc/loadavg)"
+	@echo "other processes (top 5 by CPU): $$(ps -eo pcpu,comm --sort=-pcpu --no-headers | head -5 | tr -s ' ' | paste -sd ',')"
 	.build/release/cnnz-bench --dir $(FORMATS_DIR) > .build/bench/formats-swift.jsonl \
-	  && $(VENV)/bin/python Benchmarks/formats_bench.py $(FORMATS_DIR)/seed/manifest.json $(FORMATS_DIR)/synthetic/manifest.json \
+	  && $(VENV)/bin/python Benchmarks/formats_bench.py --cnnz-bench .build/release/cnnz-bench \
+	     $(FORMATS_DIR)/seed/manifest.json $(FORMATS_DIR)/synthetic/manifest.json \
 	     $(FORMATS_DIR)/normal/manifest.json \
 	     > .build/bench/formats-python.jsonl; \
 	  status=$$?; rm -rf $(FORMATS_DIR); exit $$status

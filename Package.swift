@@ -33,10 +33,13 @@ let package = Package(
         // CNNKit's read-only libhdf5 file driver: sec2's reads plus a check of each global heap collection.
         .target(name: "CNNKitHDF5Driver", dependencies: ["CHDF5"]),
 
+        // CRC-32 folding (PCLMULQDQ) and the CNNZ byte shuffle in SIMD, chosen at run time, portable C fallback.
+        .target(name: "CNNKitByteKernels"),
+
         // Tensors, layers, network, losses, optimizers, training loop, RNG (knows no files).
         .target(name: "ConvNet"),
         // The one zlib wrapper: deflate, inflate, gunzip, CRC-32.
-        .target(name: "ZlibCoding", dependencies: ["CNNKitZlib"]),
+        .target(name: "ZlibCoding", dependencies: ["CNNKitZlib", "CNNKitByteKernels"]),
         // The one libzstd wrapper: single-frame compression, bounded exact decompression (CNNZ's shuffle-zstd).
         .target(name: "ZstdCoding", dependencies: ["CNNKitZstd"]),
         // IDX and gzip reading: Fashion-MNIST as Debian installs it (inputs checked by ModelArchive's InputFile).
@@ -53,7 +56,7 @@ let package = Package(
         // The check of a zip's local file headers against its central directory (npz, .keras), which ZIPFoundation leaves out.
         .target(name: "ZipIntegrity"),
         // The CNNZ reader/writer.
-        .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding", "ZstdCoding"]),
+        .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding", "ZstdCoding", "CNNKitByteKernels"]),
         // libFuzzer target for every reader through ModelFiles.open + Verifier.verify, one mode per reader
         // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|pt|onnx|cnnz; cnnz also fuzzes the CNNZ module alone):
         // scripts/fuzz.sh, Documentation/fuzzing.md

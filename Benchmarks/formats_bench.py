@@ -2,6 +2,7 @@
 """h5py and safetensors on the exact tensors cnnz-bench exported (Benchmarks/README.md, "File formats").
 
 Usage: formats_bench.py MANIFEST.json [MANIFEST.json ...] [--runs 3] [--small-runs 11] [--single-above 1.0]
+                        [--cnnz-bench BIN] [--open-rounds 7]
 
 Each manifest (written by cnnz-bench as DIR/<model>/manifest.json) names one .npy file per tensor, float32
 little-endian, holding the values the Swift side wrote. For each model this times, on those arrays:
@@ -11,7 +12,13 @@ little-endian, holding the values the Swift side wrote. For each model this time
 - h5py, contiguous (no filters), the reference for our contiguous HDF5 writer;
 - safetensors.numpy save_file / load_file;
 
-and prints one JSON line per (model, format) on standard output, in cnnz-bench's shape. Writes end with
+and prints one JSON line per (model, format) on standard output, in cnnz-bench's shape.
+
+With --cnnz-bench (the cnnz-bench binary) and the raw CNNZ file cnnz-bench left as DIR/<model>/open.cnnz, it
+also times "open the file and get every tensor" side by side, in alternating rounds: safetensors'
+`safe_open(framework="numpy")` + `get_tensor` of every tensor in this process, then `cnnz-bench --open-read`
+(CNNZ mapped views with every chunk CRC checked at open, and CNNZ pread copies with every CRC checked, timed
+inside that process). One `open-read` line carries the medians and the median of the per-round ratios. Writes end with
 os.fsync of the file (our writers fsync too). Reads are timed warm (right after writing, the pages are in
 the page cache), then once cold after posix_fadvise(DONTNEED) drops the file's pages. Every read is compared
 with the arrays bit for bit. Files are deleted once measured.
@@ -26,7 +33,9 @@ import time
 import h5py
 import numpy as np
 import safetensors
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
+import subprocess
 
 
 def load_average():
@@ -138,6 +147,58 @@ def bench(model, system, fmt, variant, path, arrays, payload, args, write, read,
           f"verified {verified}", file=sys.stderr)
 
 
+def digest(a):
+    """cnnz-bench's digest: FNV-1a of every 64th byte and the last one."""
+    b = a.tobytes()
+    h = 0xcbf29ce484222325
+    for x in b[::64]:
+        h = ((h ^ x) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    if b:
+        h = ((h ^ b[-1]) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return str(h)
+
+
+def open_read(model, folder, arrays, payload, args):
+    """Side-by-side rounds: safetensors safe_open + get_tensor of every tensor, then cnnz-bench --open-read."""
+    cnnz = os.path.join(folder, "open.cnnz")
+    st = os.path.join(folder, "open.safetensors")
+    st_write(st, arrays)
+    load = load_average()
+
+    def st_read():
+        with safe_open(st, framework="numpy") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}
+
+    st_read()  # warm-up: the file's pages and the library
+    st_times, st_cpus, rounds, read = [], [], [], None
+    for _ in range(args.open_rounds):
+        cpu, start = time.process_time(), time.perf_counter()
+        read = st_read()
+        st_times.append(time.perf_counter() - start)
+        st_cpus.append(time.process_time() - cpu)
+        out = subprocess.run([args.cnnz_bench, "--open-read", cnnz], capture_output=True, text=True, check=True)
+        rounds.append(json.loads(out.stdout))
+    verified = same(read, arrays) and all(
+        r["digests"] == [digest(a) for a in arrays.values()] and r["copies_agree"] and r["borrowed"] for r in rounds)
+    read = None
+    os.unlink(st)
+    med = statistics.median
+    line = {"model": model, "system": f"safetensors {safetensors.__version__} / cnnkit", "format": "open-read",
+            "variant": "side by side", "payload": payload, "rounds": len(rounds), "load": load,
+            "load_after": load_average(), "verified": verified,
+            "safetensors_s": med(st_times), "safetensors_cpu_s": med(st_cpus),
+            "cnnz_views_s": med(r["views_s"] for r in rounds), "cnnz_views_cpu_s": med(r["views_cpu_s"] for r in rounds),
+            "cnnz_copies_s": med(r["copies_s"] for r in rounds), "cnnz_copies_cpu_s": med(r["copies_cpu_s"] for r in rounds),
+            # Per round: CNNZ time / safetensors time (lower is better), then the median.
+            "views_ratio": med(r["views_s"] / t for r, t in zip(rounds, st_times)),
+            "copies_ratio": med(r["copies_s"] / t for r, t in zip(rounds, st_times)),
+            "views_cpu_ratio": med(r["views_cpu_s"] / t for r, t in zip(rounds, st_cpus)),
+            "copies_cpu_ratio": med(r["copies_cpu_s"] / t for r, t in zip(rounds, st_cpus))}
+    print(json.dumps(line, sort_keys=True), flush=True)
+    print(f"formats_bench: {model} open-read: safetensors {line['safetensors_s']:.4f} s, cnnz views {line['cnnz_views_s']:.4f} s, "
+          f"copies {line['cnnz_copies_s']:.4f} s, verified {verified}", file=sys.stderr)
+
+
 def run(manifest_path, args):
     folder = os.path.dirname(os.path.abspath(manifest_path))
     with open(manifest_path) as f:
@@ -163,6 +224,8 @@ def run(manifest_path, args):
     st = os.path.join(folder, "model.safetensors")
     bench(model, f"safetensors {safetensors.__version__}", "safetensors", "numpy save_file/load_file", st, arrays,
           payload, args, lambda: st_write(st, arrays), lambda: load_file(st))
+    if args.cnnz_bench and os.path.exists(os.path.join(folder, "open.cnnz")):
+        open_read(model, folder, arrays, payload, args)
 
 
 def main():
@@ -171,6 +234,8 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--small-runs", type=int, default=11)
     parser.add_argument("--single-above", type=float, default=1.0)
+    parser.add_argument("--cnnz-bench", help="the cnnz-bench binary, for the side-by-side open of open.cnnz")
+    parser.add_argument("--open-rounds", type=int, default=7)
     args = parser.parse_args()
     for manifest in args.manifests:
         run(manifest, args)

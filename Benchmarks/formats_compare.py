@@ -11,7 +11,10 @@ times and speeds (MB/s of float32 payload, MB = 10^6 bytes), then the ratios:
 - CNNZ raw vs safetensors: read speed ratio; CNNZ raw vs a plain pread of the same bytes (the page-cache floor);
 - our HDF5 vs h5py (contiguous vs contiguous, shuffle+deflate-4 vs gzip-4+shuffle): time ratios;
 - CNNZ shuffle-zstd (the default codec of CNNZ 1.1): size vs raw and vs h5py gzip-4+shuffle, encode and decode
-  MB/s in memory (`cnnz-memory` rows, 2 threads and 1), write speed vs h5py gzip-4+shuffle, bfloat16 size vs raw.
+  MB/s in memory (`cnnz-memory` rows, 2 threads and 1), write speed vs h5py gzip-4+shuffle, bfloat16 size vs raw;
+- opening a raw CNNZ file and getting every tensor (CRCs checked) vs safetensors `safe_open` + `get_tensor` of
+  every tensor, in alternating rounds (`open-read` lines of formats_bench.py): CNNZ mapped views and CNNZ
+  pread copies, each as the median of the per-round time ratios.
 
 The targets (Benchmarks/README.md, "Speed targets", for large files) are judged on the synthetic model, the
 shuffle-zstd targets on the normal model (N(0, 0.02) float32); the other models' ratios are shown for information. Exits 0 whatever the numbers; 1 when an input is missing, unparseable or lacks a
@@ -29,6 +32,7 @@ ZSTD_ENCODE_MBS = 1000        # encode >= 1 GB/s with 2 threads
 ZSTD_DECODE_MBS = 2500        # decode >= 2.5 GB/s with 2 threads
 ZSTD_WRITE_VS_H5PY = 20       # >= 20x faster to write than h5py gzip-4+shuffle
 ZSTD_BFLOAT16_MAX = 0.68      # bfloat16 shuffle-zstd <= 0.68x raw bfloat16
+OPEN_TARGET_MODEL = "synthetic"  # "open a 256 MB raw CNNZ and read every tensor" vs safetensors safe_open + get_tensor
 
 
 def fail(message):
@@ -231,6 +235,23 @@ def zstd_ratios(model, rows, raw, h5gz):
     return targets
 
 
+def open_ratios(model, row):
+    """Prints the side-by-side open figures; returns the open target when `model` is OPEN_TARGET_MODEL."""
+    print(f"\nopen a raw CNNZ file and get every tensor, CRCs checked, vs safetensors safe_open + get_tensor of every "
+          f"tensor ({model}, {row['rounds']} alternating rounds, load {row['load']} .. {row['load_after']}; "
+          f"bitwise {'ok' if row['verified'] else 'FAILED'}):")
+    print(f"  safetensors safe_open + get_tensor: {fmt_time(row['safetensors_s'])} (cpu {fmt_time(row['safetensors_cpu_s'])})")
+    print(f"  cnnz mapped views (CRCs checked at open): {fmt_time(row['cnnz_views_s'])} (cpu {fmt_time(row['cnnz_views_cpu_s'])}); "
+          f"time ratio {row['views_ratio']:.2f}x (cpu {row['views_cpu_ratio']:.2f}x)")
+    print(f"  cnnz pread copies (CRCs checked): {fmt_time(row['cnnz_copies_s'])} (cpu {fmt_time(row['cnnz_copies_cpu_s'])}); "
+          f"time ratio {row['copies_ratio']:.2f}x (cpu {row['copies_cpu_ratio']:.2f}x)")
+    if model != OPEN_TARGET_MODEL:
+        return {}
+    return {"open raw CNNZ + every tensor (mapped views, CRCs checked) at least as fast as safetensors safe_open + get_tensor": (
+        row["views_ratio"] <= 1 and row["verified"], f"{row['views_ratio']:.2f}x the time (copies: {row['copies_ratio']:.2f}x)",
+        row["views_cpu_ratio"] <= 1, f"{row['views_cpu_ratio']:.2f}x")}
+
+
 def main():
     paths = sys.argv[1:] or ["-"]
     rows = load(paths)
@@ -240,10 +261,14 @@ def main():
             models.append(r["model"])
     targets = None
     zstd_targets = {}
+    open_targets = {}
     for model in models:
-        mine = [r for r in rows if r["model"] == model]
+        mine = [r for r in rows if r["model"] == model and r["format"] != "open-read"]
         table(model, mine)
         result = ratios(model, mine)
+        opened = next((r for r in rows if r["model"] == model and r["format"] == "open-read"), None)
+        if opened:
+            open_targets.update(open_ratios(model, opened))
         zstd_keys = [k for k in result if "shuffle-zstd" in k]
         if model == ZSTD_TARGET_MODEL:
             zstd_targets = {k: result[k] for k in zstd_keys}
@@ -258,7 +283,9 @@ def main():
         print(f"  shuffle-zstd targets not judged: no {ZSTD_TARGET_MODEL} results")
     else:
         print(f"  (shuffle-zstd targets: judged on the {ZSTD_TARGET_MODEL} model)")
-    for name, (met, text, met_cpu, text_cpu) in {**targets, **zstd_targets}.items():
+    if not open_targets:
+        print(f"  open target not judged: no open-read results for the {OPEN_TARGET_MODEL} model")
+    for name, (met, text, met_cpu, text_cpu) in {**targets, **zstd_targets, **open_targets}.items():
         line = f"  {'met    ' if met else 'MISSED '} {name}: {text}"
         if met_cpu is not None:
             line += f"; by CPU time {text_cpu}: {'met' if met_cpu else 'MISSED'}"

@@ -15,11 +15,15 @@ import ModelArchive
 // Write/read speed and file size of CNNZ (each codec) and of our HDF5 writer, for the seed model with trained
 // weights and for a synthetic model of about 256 MB of float32 (Benchmarks/README.md, "File formats").
 //
-// Usage: cnnz-bench --dir DIR [--models seed,synthetic,normal] [--formats plain,cnnz,hdf5,memory] [--runs 3]
+// Usage: cnnz-bench --dir DIR [--models seed,synthetic,normal] [--formats plain,cnnz,hdf5,memory,open] [--runs 3]
 //                   [--small-runs 11] [--threads 2]
 //                   (--formats also takes one variant: cnnz:raw, cnnz:deflate, cnnz:shuffle-deflate, cnnz:shuffle-zstd,
 //                   hdf5:contiguous, hdf5:shuffle; memory is shuffle-zstd encoded and decoded in memory)
 //                   [--single-above 1.0] [--train-images 5000]
+//        cnnz-bench --open-read FILE.cnnz
+//                   (one timed open of a raw CNNZ file reading every tensor, twice: mapped views and pread copies,
+//                   both with every chunk CRC checked; one JSON line with the times and each tensor's digest, for
+//                   formats_bench.py's side-by-side rounds against safetensors)
 //
 // For each model it writes DIR/<model>/manifest.json and one .npy per tensor (the exact float32 values, for
 // Benchmarks/formats_bench.py), then times every format and prints one JSON line per (model, format) on
@@ -34,6 +38,10 @@ func fail(_ message: String, code: Int32) -> Never {
     FileHandle.standardError.write(Data("cnnz-bench: \(message)\n".utf8))
     exit(code)
 }
+if let file = option("--open-read") {
+    openRead(file)
+    exit(0)
+}
 guard let directory = option("--dir") else { fail("usage: cnnz-bench --dir DIR [--models seed,synthetic] [--runs 3] [--single-above 1.0]", code: 64) }
 let models = (option("--models") ?? "seed,synthetic,normal").split(separator: ",").map(String.init)
 let codingThreads = max(1, Int(option("--threads") ?? "2") ?? 2)
@@ -41,7 +49,7 @@ let runs = max(1, Int(option("--runs") ?? "3") ?? 3)
 let singleAbove = Double(option("--single-above") ?? "1.0") ?? 1.0
 let smallRuns = max(runs, Int(option("--small-runs") ?? "11") ?? 11)
 let smallBelow = 0.01
-let formats = Set((option("--formats") ?? "plain,cnnz,hdf5,memory").split(separator: ",").map(String.init))
+let formats = Set((option("--formats") ?? "plain,cnnz,hdf5,memory,open").split(separator: ",").map(String.init))
 let trainImages = Int(option("--train-images") ?? "5000") ?? 5000
 
 func log(_ message: String) { FileHandle.standardError.write(Data("cnnz-bench: \(message)\n".utf8)) }
@@ -384,12 +392,62 @@ func run(model: String) throws {
         try benchMemory(model: model, document: document)
     }
 
+    if formats.contains("open") {
+        // Kept for formats_bench.py, which times opening it beside safetensors' safe_open (deleted with DIR).
+        try CNNZModel.write(document, to: "\(folder)/open.cnnz", options: CNNZWriteOptions(codec: .raw))
+        log("\(model): wrote \(folder)/open.cnnz for the side-by-side open")
+    }
+
     for (variant, compression) in [("contiguous", HDF5Compression.none), ("shuffle+deflate-4+fletcher32", .deflate(level: 4))]
         where formats.contains("hdf5") || formats.contains("hdf5:\(variant.prefix { $0 != "+" })") {
         let path = "\(folder)/model-\(variant).h5"
         try bench(model: model, document: document, format: "hdf5", variant: variant, path: path,
                   write: { try HDF5Model.write(document, to: path, options: HDF5WriteOptions(compression: compression)) },
                   read: { try HDF5Model.read(path: path) })
+    }
+}
+
+/// FNV-1a of a tensor's bytes (the same digest formats_bench.py computes), to check what was read.
+func digest(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    var i = 0
+    // Every 64th byte and the last one: enough to catch a wrong tensor or offset, cheap on 256 MB.
+    while i < bytes.count {
+        h = (h ^ UInt64(bytes[i])) &* 0x100_0000_01b3
+        i += 64
+    }
+    if let last = bytes.last { h = (h ^ UInt64(last)) &* 0x100_0000_01b3 }
+    return h
+}
+
+/// `--open-read`: opens a raw CNNZ file and obtains every tensor with every chunk CRC checked, once as views
+/// into a read-only mapping (`CNNZReadOptions(mapFile: true)`, CRCs checked at open) and once as copies read
+/// with pread (the default reader); prints the wall and CPU times and each tensor's digest as one JSON line.
+func openRead(_ path: String) {
+    let clock = ContinuousClock()  // the global one is not initialized yet when --open-read runs
+    do {
+        var views: [TensorView] = []
+        let cpu0 = cpuTime(), t0 = clock.now
+        do {
+            let reader = try CNNZReader(path: path, options: CNNZReadOptions(mapFile: true))
+            for i in reader.tensors.indices { views.append(try reader.view(at: i)) }
+        }
+        let viewSeconds = seconds(clock.now - t0), viewCPU = cpuTime() - cpu0
+        let cpu1 = cpuTime(), t1 = clock.now
+        var copies: [Tensor] = []
+        do {
+            let reader = try CNNZReader(path: path)
+            for i in reader.tensors.indices { copies.append(try reader.readTensor(at: i)) }
+        }
+        let copySeconds = seconds(clock.now - t1), copyCPU = cpuTime() - cpu1
+        let viewDigests = views.map { view in view.withUnsafeBufferPointer { digest(UnsafeRawBufferPointer($0)) } }
+        let copyDigests = copies.map { t in t.scalars.withUnsafeBytes { digest($0) } }
+        let line: [String: Any] = ["views_s": viewSeconds, "views_cpu_s": viewCPU, "copies_s": copySeconds, "copies_cpu_s": copyCPU,
+                                   "borrowed": views.allSatisfy(\.isBorrowed), "digests": viewDigests.map { String($0) },
+                                   "copies_agree": viewDigests == copyDigests]
+        FileHandle.standardOutput.write(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8))
+    } catch {
+        fail("\(path): \(error)", code: 65)
     }
 }
 

@@ -15,14 +15,20 @@ protocol ByteSink: AnyObject {
 final class MemorySink: ByteSink {
     private(set) var bytes: [UInt8] = []
 
+    /// A sink that reserves room for `capacity` bytes up front (untouched pages cost nothing; growing by
+    /// doubling would copy the file's bytes about twice more).
+    init(capacity: Int = 0) {
+        bytes.reserveCapacity(capacity)
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        self.bytes.append(contentsOf: bytes)
+        bytes.withMemoryRebound(to: UInt8.self) { self.bytes.append(contentsOf: $0) }
     }
 
     func flush() throws {}
 }
 
-/// Writes through a 1 MiB buffer to a file descriptor with `write(2)`, retrying on `EINTR` and short writes.
+/// Writes small pieces through a 1 MiB buffer (pieces of 256 KiB or more directly) to a file descriptor with `write(2)`, retrying on `EINTR` and short writes.
 final class FileSink: ByteSink {
     private let fd: Int32
     private let path: String
@@ -37,7 +43,9 @@ final class FileSink: ByteSink {
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         if buffer.count + bytes.count > capacity { try flush() }
-        if bytes.count >= capacity {
+        if bytes.count >= capacity / 4 {
+            // Chunks go out with their own write(2), not through the buffer (one copy fewer).
+            try flush()
             try writeAll(bytes)
         } else {
             buffer.append(contentsOf: bytes)

@@ -1,3 +1,4 @@
+import CNNKitByteKernels
 import ZlibCoding
 import ZstdCoding
 
@@ -9,61 +10,68 @@ extension CNNZCodec {
         self == .shuffleDeflate ? .runLength : .standard
     }
 
-    /// Encodes one chunk of raw stored-dtype bytes.
+    /// True for the codecs that group bytes by position before compressing (section 5.3).
+    var isShuffled: Bool { self == .shuffleDeflate || self == .shuffleZstd }
+
+    /// Encodes one chunk of raw stored-dtype bytes and returns the stored bytes: a view of `raw` itself for
+    /// `raw`, else of `output` (valid until `output` is used again).
     ///
     /// - Parameters:
     ///   - raw: the chunk's raw bytes, a whole number of elements.
     ///   - elementSize: the dtype's size, for the shuffle.
     ///   - level: the zlib level 0-9, or the zstd level 1-22 for `shuffle-zstd`.
+    ///   - coder: the calling thread's shuffle buffer and zstd context.
+    ///   - output: where the stored bytes go.
     /// - Throws: ``CNNZError/invalidWrite(reason:)`` when zlib or libzstd fails (which they do only for a bad level).
-    func encode(_ raw: [UInt8], elementSize: Int, level: Int) throws -> [UInt8] {
+    func encode(_ raw: UnsafeRawBufferPointer, elementSize: Int, level: Int, coder: ChunkCoder, output: ChunkBuffer) throws -> UnsafeRawBufferPointer {
         switch self {
         case .raw:
             return raw
         case .deflate:
-            return try Self.deflate(raw, level: level, strategy: zlibStrategy)
+            return try output.keep(Self.deflate(Array(raw), level: level, strategy: zlibStrategy))
         case .shuffleDeflate:
-            return try Self.deflate(Self.shuffle(raw, elementSize: elementSize), level: level, strategy: zlibStrategy)
+            let grouped = coder.shuffle(raw, elementSize: elementSize)
+            return try output.keep(Self.deflate(Array(grouped), level: level, strategy: zlibStrategy))
         case .shuffleZstd:
-            let result = Self.shuffle(raw, elementSize: elementSize).withUnsafeBytes { bytes in
-                Result { () throws(ZstdFailure) in try Zstd.compress(bytes, level: level) }
-            }
+            let grouped = coder.shuffle(raw, elementSize: elementSize)
             do {
-                return try result.get()
+                let encoder = try coder.zstdEncoder()
+                let out = output.bytes(Zstd.compressBound(grouped.count))
+                let written = try encoder.compress(grouped, into: out, level: level)
+                return UnsafeRawBufferPointer(rebasing: out[0..<written])
             } catch {
                 throw CNNZError.invalidWrite(reason: error.reason)
             }
         }
     }
 
-    /// True for the codecs that group bytes by position before compressing (section 5.3).
-    var isShuffled: Bool { self == .shuffleDeflate || self == .shuffleZstd }
-
-    /// Decodes one stored chunk into exactly `rawCount` bytes.
+    /// Decodes one stored chunk of `count` elements of `dtype` straight into `out[0..<count]` as float32.
     ///
-    /// - Throws: a reason string when the stream is damaged or its output is not exactly `rawCount` bytes.
-    func decode(_ stored: UnsafeRawBufferPointer, rawCount: Int, elementSize: Int) throws(ChunkDecodeFailure) -> [UInt8] {
-        let bytes = try decodeGrouped(stored, rawCount: rawCount)
-        return isShuffled ? Self.unshuffle(bytes, elementSize: elementSize) : bytes
-    }
-
-    /// Decompresses one stored chunk into exactly `rawCount` bytes, still grouped by byte position for the
-    /// shuffled codecs (``unshuffle(_:elementSize:into:)`` finishes them).
-    func decodeGrouped(_ stored: UnsafeRawBufferPointer, rawCount: Int) throws(ChunkDecodeFailure) -> [UInt8] {
+    /// - Throws: ``ChunkDecodeFailure`` when the stream is damaged or its output is not exactly
+    ///   `count * dtype.size` bytes.
+    func decode(_ stored: UnsafeRawBufferPointer, count: Int, dtype: CNNZDType, coder: ChunkCoder,
+                into out: UnsafeMutablePointer<Float>) throws(ChunkDecodeFailure) {
+        let rawCount = count * dtype.size
         switch self {
         case .raw:
             guard stored.count == rawCount else {
                 throw ChunkDecodeFailure(reason: "raw chunk holds \(stored.count) bytes, expected \(rawCount)")
             }
-            return Array(stored)
-        case .deflate, .shuffleDeflate:
-            return try Self.inflate(stored, rawCount: rawCount)
+            dtype.decode(stored, count: count, into: out)
+        case .deflate:
+            let raw = try Self.inflate(stored, rawCount: rawCount)
+            raw.withUnsafeBytes { dtype.decode($0, count: count, into: out) }
+        case .shuffleDeflate:
+            let grouped = try Self.inflate(stored, rawCount: rawCount)
+            grouped.withUnsafeBytes { coder.unshuffle($0, count: count, dtype: dtype, into: out) }
         case .shuffleZstd:
+            let grouped = coder.grouped.bytes(rawCount)
             do {
-                return try Zstd.decompress(stored, rawCount: rawCount)
+                try coder.zstdDecoder().decompress(stored, into: grouped)
             } catch {
                 throw ChunkDecodeFailure(reason: error.reason)
             }
+            coder.unshuffle(UnsafeRawBufferPointer(grouped), count: count, dtype: dtype, into: out)
         }
     }
 
@@ -71,62 +79,23 @@ extension CNNZCodec {
     static func shuffle(_ raw: [UInt8], elementSize size: Int) -> [UInt8] {
         guard size > 1 else { return raw }
         let n = raw.count / size
-        var out = [UInt8](repeating: 0, count: raw.count)
-        raw.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                if size == 4, let s = src.baseAddress, let d = dst.baseAddress {
-                    // float32 and int32: one 32-bit load per element, its four bytes to the four planes.
-                    let words = UnsafeRawPointer(s)
-                    for i in 0..<n {
-                        let word = UInt32(littleEndian: words.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
-                        d[i] = UInt8(truncatingIfNeeded: word)
-                        d[n + i] = UInt8(truncatingIfNeeded: word >> 8)
-                        d[2 * n + i] = UInt8(truncatingIfNeeded: word >> 16)
-                        d[3 * n + i] = UInt8(truncatingIfNeeded: word >> 24)
-                    }
-                    return
-                }
-                for j in 0..<size {
-                    var s = j
-                    for i in 0..<n {
-                        dst[j * n + i] = src[s]
-                        s += size
-                    }
-                }
+        return [UInt8](unsafeUninitializedCapacity: raw.count) { out, count in
+            raw.withUnsafeBufferPointer { src in
+                if let s = src.baseAddress, let d = out.baseAddress { cnnkit_shuffle(d, s, n, size) }
             }
+            count = raw.count
         }
-        return out
     }
 
     /// The inverse of ``shuffle(_:elementSize:)``.
     static func unshuffle(_ grouped: [UInt8], elementSize size: Int) -> [UInt8] {
         guard size > 1 else { return grouped }
-        return [UInt8](unsafeUninitializedCapacity: grouped.count) { out, count in
-            grouped.withUnsafeBytes { unshuffle($0, elementSize: size, into: UnsafeMutableRawPointer(out.baseAddress!)) }
-            count = grouped.count
-        }
-    }
-
-    /// The inverse of ``shuffle(_:elementSize:)`` into `out`, which has room for `grouped.count` bytes (the reader
-    /// unshuffles float32 chunks straight into the tensor).
-    static func unshuffle(_ grouped: UnsafeRawBufferPointer, elementSize size: Int, into out: UnsafeMutableRawPointer) {
-        guard let s = grouped.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         let n = grouped.count / size
-        if size == 4 {
-            // float32 and int32: assemble each element from its four planes in one 32-bit store.
-            for i in 0..<n {
-                let word = UInt32(s[i]) | UInt32(s[n + i]) << 8 | UInt32(s[2 * n + i]) << 16 | UInt32(s[3 * n + i]) << 24
-                out.storeBytes(of: word.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+        return [UInt8](unsafeUninitializedCapacity: grouped.count) { out, count in
+            grouped.withUnsafeBufferPointer { src in
+                if let s = src.baseAddress, let d = out.baseAddress { cnnkit_unshuffle(d, s, n, size) }
             }
-            return
-        }
-        let d = out.assumingMemoryBound(to: UInt8.self)
-        for j in 0..<size {
-            var k = j
-            for i in 0..<n {
-                d[k] = s[j * n + i]
-                k += size
-            }
+            count = grouped.count
         }
     }
 

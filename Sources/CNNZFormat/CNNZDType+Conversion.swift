@@ -1,34 +1,36 @@
 import ModelArchive
 /// Encoding float32 values into a stored dtype's little-endian bytes and back (`Schemas/cnnz.md` section 4.3).
 extension CNNZDType {
-    /// Appends the stored bytes of `values` to `out`.
+    /// Writes the stored bytes of `values` to `out` (room for `values.count * size` bytes).
     ///
     /// - Throws: ``CNNZError/notRepresentable(tensor:dtype:index:value:)`` when an integer dtype cannot hold a
     ///   value exactly; `firstIndex` is the index of `values[0]` in the tensor, for the message.
-    func encode(_ values: UnsafeBufferPointer<Float>, into out: inout [UInt8], tensor: String, firstIndex: Int) throws {
-        out.reserveCapacity(out.count + values.count * size)
+    func encode(_ values: UnsafeBufferPointer<Float>, to out: UnsafeMutableRawPointer, tensor: String, firstIndex: Int) throws {
+        func put<T: FixedWidthInteger>(_ word: T, _ i: Int) {
+            out.storeBytes(of: word.littleEndian, toByteOffset: i * MemoryLayout<T>.size, as: T.self)
+        }
         switch self {
         case .float32:
             #if _endian(little)
-            out.append(contentsOf: UnsafeRawBufferPointer(values))
+            if let base = values.baseAddress { out.copyMemory(from: base, byteCount: values.count * 4) }
             #else
-            for v in values { out.appendLittleEndian(v.bitPattern) }
+            for (i, v) in values.enumerated() { put(v.bitPattern, i) }
             #endif
         case .float16:
-            for v in values { out.appendLittleEndian(FloatConversion.float16Bits(v)) }
+            for (i, v) in values.enumerated() { put(FloatConversion.float16Bits(v), i) }
         case .bfloat16:
-            for v in values { out.appendLittleEndian(FloatConversion.bfloat16Bits(v)) }
+            for (i, v) in values.enumerated() { put(FloatConversion.bfloat16Bits(v), i) }
         case .float64:
-            for v in values { out.appendLittleEndian(FloatConversion.float64Bits(v)) }
+            for (i, v) in values.enumerated() { put(FloatConversion.float64Bits(v), i) }
         case .int32, .int64, .uint8:
             for (i, v) in values.enumerated() {
                 guard let word = integerBits(v) else {
                     throw CNNZError.notRepresentable(tensor: tensor, dtype: self, index: firstIndex + i, value: v)
                 }
                 switch self {
-                case .int32: out.appendLittleEndian(UInt32(truncatingIfNeeded: word))
-                case .int64: out.appendLittleEndian(UInt64(bitPattern: word))
-                default: out.append(UInt8(truncatingIfNeeded: word))
+                case .int32: put(UInt32(truncatingIfNeeded: word), i)
+                case .int64: put(UInt64(bitPattern: word), i)
+                default: put(UInt8(truncatingIfNeeded: word), i)
                 }
             }
         }

@@ -9,15 +9,15 @@ extension CNNZDType {
     public func roundTrip(_ result: inout Tensor, name: String) throws {
         guard self != .float32 else { return }
         let block = 1 << 16
-        var bytes: [UInt8] = []
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: block * size, alignment: 16)
+        defer { bytes.deallocate() }
         try result.scalars.withUnsafeMutableBufferPointer { values in
             guard let base = values.baseAddress else { return }
             var start = 0
             while start < values.count {
                 let n = min(block, values.count - start)
-                bytes.removeAll(keepingCapacity: true)
-                try encode(UnsafeBufferPointer(start: base + start, count: n), into: &bytes, tensor: name, firstIndex: start)
-                bytes.withUnsafeBytes { decode($0, count: n, into: base + start) }
+                try encode(UnsafeBufferPointer(start: base + start, count: n), to: bytes.baseAddress!, tensor: name, firstIndex: start)
+                decode(UnsafeRawBufferPointer(bytes), count: n, into: base + start)
                 start += n
             }
         }

@@ -55,14 +55,45 @@ struct CNNZHeader: Codable, Sendable {
         }
     }
 
-    /// Decodes a header, turning decoding errors into one-line reasons with the JSON path.
+    /// Decodes a header after checking its text against every rule of section 4.5 (``StrictJSON``,
+    /// ``HeaderRule/header``), turning failures into one-line reasons with the JSON path; `location` is the
+    /// header's, and errors point at the offending value's byte.
     static func decode(_ bytes: [UInt8], location: CNNZLocation) throws -> CNNZHeader {
+        func at(_ offset: Int) -> CNNZLocation {
+            var l = location
+            l.offset = (location.offset ?? 0) + UInt64(offset)
+            return l
+        }
+        let root: StrictJSON.Node
         do {
-            return try ArchiveJSON.decoder().decode(CNNZHeader.self, from: Data(bytes))
+            root = try StrictJSON.parse(bytes)
+        } catch {
+            throw CNNZError.malformedHeader(at(error.offset), reason: "invalid JSON: \(error.reason)")
+        }
+        do {
+            try HeaderRule.header.check(root, at: "", in: bytes)
+        } catch {
+            throw CNNZError.malformedHeader(at(error.offset), reason: error.reason)
+        }
+        let header: CNNZHeader
+        do {
+            header = try ArchiveJSON.decoder().decode(CNNZHeader.self, from: Data(bytes))
         } catch let error as DecodingError {
             throw CNNZError.malformedHeader(location, reason: error.summary { "invalid JSON\($0): \($1)" })
         } catch {
             throw CNNZError.malformedHeader(location, reason: "\(error)")
         }
+        if let state = header.trainingState {
+            // Section 4.5: a training state a trainer can resume from.
+            guard state.rngState.contains(where: { $0 != 0 }) else {
+                throw CNNZError.malformedHeader(location, reason: "at training_state.rng_state: the 4 words must not all be zero (xoshiro256** never leaves that state)")
+            }
+            do {
+                try state.optimizer.validate()
+            } catch {
+                throw CNNZError.malformedHeader(location, reason: "at training_state.optimizer: \(error)")
+            }
+        }
+        return header
     }
 }

@@ -34,7 +34,13 @@ public enum CNNZModel {
 
     /// The bytes ``write(_:to:options:)`` would write.
     public static func encode(_ document: ModelDocument, options: CNNZWriteOptions = .init()) throws -> [UInt8] {
-        try CNNZStreamWriter.encode(options: options, architecture: document.architecture) { try fill($0, with: StreamedModel(document: document)) }
+        // Room for every tensor stored raw plus the worst zstd expansion (about 1/256) and the header.
+        let stored = (document.tensors + (document.trainingState?.slots ?? [])).reduce(0) { $0 + $1.tensor.count } * max(options.dtype.size, 4)
+        let payload = stored + (document.probes.map { ($0.inputs.count + $0.outputs.count) * 4 } ?? 0)
+        let capacity = min(payload + payload / 128 + (1 << 20), 1 << 40)
+        return try CNNZStreamWriter.encode(options: options, architecture: document.architecture, capacity: capacity) {
+            try fill($0, with: StreamedModel(document: document))
+        }
     }
 
     /// Writes a model whose tensors are fetched one at a time, in the order and with the dtypes of

@@ -31,13 +31,18 @@ public final class CNNZReader {
     public let options: CNNZReadOptions
 
     private let source: ByteSource
+    /// The decoding threads' buffers and zstd contexts, kept from one tensor to the next.
+    private let coders = ChunkCoderPool()
+    /// The tensors whose chunk CRCs and padding were checked for views.
+    private let viewChecks = ViewChecks()
 
     /// Opens and checks a file.
     ///
     /// - Throws: ``CNNZError/missingFile(path:reason:)`` when it cannot be opened, otherwise a ``CNNZError``
     ///   of category `.invalidInput` naming what is wrong and where.
     public convenience init(path: String, options: CNNZReadOptions = .init()) throws {
-        try self.init(source: FileSource(path: path), file: path, options: options)
+        let source: ByteSource = options.mapFile ? try MappedSource(path: path) : try FileSource(path: path)
+        try self.init(source: source, file: path, options: options)
     }
 
     /// Checks a file held in memory; `name` stands for the file in error messages.
@@ -152,6 +157,57 @@ public final class CNNZReader {
         guard header.trainingState != nil || count(.optimizerSlot) == 0 else {
             throw CNNZError.malformedHeader(at(headerOffset), reason: "optimizer_slot tensors without a 'training_state' entry")
         }
+        if options.checksModel {
+            try Self.checkModel(tensors, architecture: architecture, trainingState: trainingState, file: file, headerOffset: headerOffset)
+        }
+        if !options.lazyChecksums {
+            for i in tensors.indices where canView(tensors[i]) { try checkForView(i) }
+        }
+    }
+
+    /// True when a tensor can be viewed in place: the file is mapped and the tensor is stored as raw float32
+    /// (64-byte aligned, section 3.2) on a little-endian machine.
+    private func canView(_ info: CNNZTensorInfo) -> Bool {
+        #if _endian(little)
+        return source is MappedSource && info.codec == .raw && info.dtype == .float32 && info.elementCount > 0
+        #else
+        return false
+        #endif
+    }
+
+    /// Checks a viewable tensor's padding and (when ``CNNZReadOptions/verifyChecksums``) every chunk's CRC, once.
+    private func checkForView(_ index: Int) throws {
+        guard !viewChecks.contains(index) else { return }
+        let info = tensors[index]
+        try checkPadding(info)
+        if options.verifyChecksums {
+            let data = try source.withContiguousBytes(at: info.dataOffset, count: Int(info.rawBytes)) { try checkChunks(info, data: $0) }
+            guard data != nil else { throw CNNZError.readFailed(path: file, reason: "tensor \(info.name) lies outside the mapping") }
+        }
+        viewChecks.insert(index)
+    }
+
+    /// A tensor's values: borrowed from the mapping without a copy when the file was opened with
+    /// ``CNNZReadOptions/mapFile`` and the tensor is stored as raw float32, else read as ``readTensor(at:)``
+    /// reads it. A borrowed view keeps the mapping alive; its chunk CRCs were checked when the file was opened,
+    /// or are checked now on the first view with ``CNNZReadOptions/lazyChecksums``.
+    ///
+    /// The file must not shrink while views of it are in use: the kernel then raises `SIGBUS` when a lost page
+    /// is touched (section 10).
+    /// - Throws: ``CNNZError/noSuchTensor(_:)``, ``CNNZError/checksumMismatch(_:region:expected:found:)``,
+    ///   ``CNNZError/nonzeroPadding(_:)``, or what ``readTensor(at:)`` throws.
+    public func view(at index: Int) throws -> TensorView {
+        guard tensors.indices.contains(index) else {
+            throw CNNZError.noSuchTensor(CNNZLocation(file: file, tensor: "#\(index)"))
+        }
+        let info = tensors[index]
+        guard canView(info), let mapping = source as? MappedSource else { return TensorView(try readTensor(at: index)) }
+        try checkForView(index)
+        let view = mapping.withContiguousBytes(at: info.dataOffset, count: info.elementCount * 4) { bytes in
+            TensorView(shape: info.shape, borrowing: bytes.assumingMemoryBound(to: Float.self), owner: mapping)
+        }
+        guard let view else { throw CNNZError.readFailed(path: file, reason: "tensor \(info.name) lies outside the mapping") }
+        return view
     }
 
     /// Checks the tensor table against the caps and the layout of section 3: chunks in table order, each
@@ -192,6 +248,9 @@ public final class CNNZReader {
             let expectedChunks = rawBytes == 0 ? 0 : (rawBytes - 1) / chunkSize + 1
             guard UInt64(entry.chunks.count) == expectedChunks else {
                 throw CNNZError.invalidTensorEntry(at(headerOffset), reason: "\(entry.chunks.count) chunks listed, expected \(expectedChunks) for \(rawBytes) raw bytes in chunks of \(chunkSize)")
+            }
+            if entry.lossy == true && !dtype.isLossyForFloat32 {
+                throw CNNZError.invalidTensorEntry(at(headerOffset), reason: "\"lossy\": true on a \(dtype.rawValue) tensor, which holds float32 values exactly (only float16 and bfloat16 are lossy)")
             }
             let paddingOffset = position
             if codec == .raw && !entry.chunks.isEmpty {
@@ -284,10 +343,12 @@ public final class CNNZReader {
         tensors.firstIndex { $0.name == name }
     }
 
-    /// The metadata as the document sees it: the stored metadata, plus `cnnz.lossy` listing
+    /// The metadata as the document sees it: the stored metadata without its `cnnz.` keys, plus `cnnz.lossy` listing
     /// `name:dtype` of every lossy tensor, comma-separated in file order, when there is one (section 4.4).
     public var metadata: [String: String] {
-        var result = storedMetadata
+        // Stored `cnnz.` keys are ignored: they are derived from the file (older writers stored a cnnz.lossy that
+        // could be stale).
+        var result = storedMetadata.filter { !$0.key.hasPrefix("cnnz.") }
         let lossy = tensors.filter(\.lossy).map { "\($0.name):\($0.dtype.rawValue)" }
         if !lossy.isEmpty { result["cnnz.lossy"] = lossy.joined(separator: ",") }
         return result
@@ -311,80 +372,88 @@ public final class CNNZReader {
             throw CNNZError.noSuchTensor(CNNZLocation(file: file, tensor: "#\(index)"))
         }
         let info = tensors[index]
-        if info.dataOffset > info.paddingOffset {
-            let padding = try Self.read(source, file: file, at: info.paddingOffset, count: info.dataOffset - info.paddingOffset, what: "padding")
-            guard padding.allSatisfy({ $0 == 0 }) else {
-                throw CNNZError.nonzeroPadding(CNNZLocation(file: file, offset: info.paddingOffset, tensor: info.name))
-            }
-        }
-        var scalars = [Float](repeating: 0, count: info.elementCount)
-        try scalars.withUnsafeMutableBufferPointer { out in
+        try checkPadding(info)
+        let count = info.elementCount
+        // Every element is written below (or the array is dropped with the error); Float needs no initialization.
+        let scalars = try [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            initialized = count
             guard let base = out.baseAddress else { return }
-            #if _endian(little)
-            if info.codec == .raw && info.dtype == .float32 {
-                // Straight from the file into the tensor: one copy, then the CRCs over what arrived.
-                try source.read(into: UnsafeMutableRawBufferPointer(out), at: info.dataOffset)
-                if options.verifyChecksums {
-                    // Raw chunks are contiguous and each holds chunkSize bytes but the last: check them on every
-                    // core (the CRC pass is as long as the read itself).
-                    let raw = UnsafeRawBufferPointer(out)
-                    var found = [UInt32](repeating: 0, count: info.chunks.count)
-                    let size = chunkSize, chunks = info.chunks
-                    try found.withUnsafeMutableBufferPointer { slots in
-                        try ChunkParallelism.forEach(chunks.count, threads: options.threads) { k in
-                            let start = k * size, end = min(start + Int(chunks[k].rawBytes), raw.count)
-                            slots[k] = CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[min(start, end)..<end]))
-                        }
-                    }
-                    for (k, chunk) in info.chunks.enumerated() { try check(chunk, k, info, crc: found[k]) }
-                }
-                return
-            }
-            #endif
-            // Chunks are independent: chunk k holds elements from k * perChunk on (section 3.3), so they decode
-            // in parallel into disjoint parts of the tensor, each thread holding one stored and one raw chunk.
-            let perChunk = chunkSize / info.dtype.size
-            let decodeChunk = { (k: Int) throws in
-                let chunk = info.chunks[k]
-                let location = CNNZLocation(file: self.file, offset: chunk.offset, tensor: info.name, chunk: k)
-                let stored = try Self.read(self.source, file: self.file, at: chunk.offset, count: chunk.storedBytes, what: "chunk")
-                let first = k * perChunk
-                #if _endian(little)
-                // float32 in a shuffled codec: unshuffle straight into the tensor (one pass and one buffer fewer).
-                let direct = info.dtype == .float32 && info.codec.isShuffled
-                #else
-                let direct = false
-                #endif
-                let raw = try stored.withUnsafeBytes { bytes in
-                    if self.options.verifyChecksums { try self.check(chunk, k, info, crc: CRC32.checksum(bytes)) }
-                    do {
-                        return direct ? try info.codec.decodeGrouped(bytes, rawCount: Int(chunk.rawBytes))
-                            : try info.codec.decode(bytes, rawCount: Int(chunk.rawBytes), elementSize: info.dtype.size)
-                    } catch let failure as ChunkDecodeFailure {
-                        throw CNNZError.decompressionFailed(location, reason: failure.reason)
-                    }
-                }
-                let n = raw.count / info.dtype.size
-                guard n <= info.elementCount - min(first, info.elementCount) else {
-                    throw CNNZError.decompressionFailed(location, reason: "chunk holds more elements than the shape")
-                }
-                raw.withUnsafeBytes { bytes in
-                    if direct {
-                        CNNZCodec.unshuffle(bytes, elementSize: 4, into: UnsafeMutableRawPointer(base + first))
-                    } else {
-                        info.dtype.decode(bytes, count: n, into: base + first)
-                    }
-                }
-            }
-            do {
-                try ChunkParallelism.forEach(info.chunks.count, threads: options.threads, decodeChunk)
-            } catch let error as CNNZError {
-                throw error
-            } catch {
-                throw CNNZError.readFailed(path: file, reason: "\(error)")
-            }
+            try readChunks(info, into: base)
         }
         return Tensor(shape: info.shape, scalars: scalars)
+    }
+
+    /// Decodes every chunk of a tensor into `base[0..<info.elementCount]`, checking CRCs when asked.
+    private func readChunks(_ info: CNNZTensorInfo, into base: UnsafeMutablePointer<Float>) throws {
+        #if _endian(little)
+        if info.codec == .raw && info.dtype == .float32 && source is FileSource {
+            // Straight from the file into the tensor with one pread: one copy, then the CRCs over what arrived.
+            let out = UnsafeMutableRawBufferPointer(start: base, count: info.elementCount * 4)
+            try source.read(into: out, at: info.dataOffset)
+            if options.verifyChecksums { try checkChunks(info, data: UnsafeRawBufferPointer(out)) }
+            return
+        }
+        #endif
+        // Chunks are independent: chunk k holds elements from k * perChunk on (section 3.3), so they decode in
+        // parallel into disjoint parts of the tensor, each thread with its own reused buffers and zstd context.
+        let perChunk = chunkSize / info.dtype.size
+        let workers = min(max(options.threads, 1), info.chunks.count)
+        do {
+            try coders.withCoders(workers) { coders in
+                try ChunkParallelism.forEach(info.chunks.count, threads: workers) { worker, k in
+                    try self.decodeChunk(k, of: info, into: base + k * perChunk, coder: coders[worker])
+                }
+            }
+        } catch let error as CNNZError {
+            throw error
+        } catch {
+            throw CNNZError.readFailed(path: file, reason: "\(error)")
+        }
+    }
+
+    /// Checks one chunk's CRC and decodes it into `out`.
+    private func decodeChunk(_ k: Int, of info: CNNZTensorInfo, into out: UnsafeMutablePointer<Float>, coder: ChunkCoder) throws {
+        let chunk = info.chunks[k]
+        let count = Int(chunk.rawBytes) / info.dtype.size
+        guard let storedCount = Int(exactly: chunk.storedBytes) else {
+            throw CNNZError.truncated(CNNZLocation(file: file, offset: chunk.offset), what: "chunk", needed: chunk.storedBytes, available: 0)
+        }
+        func decode(_ stored: UnsafeRawBufferPointer) throws {
+            if options.verifyChecksums { try check(chunk, k, info, crc: CRC32.checksum(stored)) }
+            do {
+                try info.codec.decode(stored, count: count, dtype: info.dtype, coder: coder, into: out)
+            } catch let failure as ChunkDecodeFailure {
+                throw CNNZError.decompressionFailed(CNNZLocation(file: file, offset: chunk.offset, tensor: info.name, chunk: k),
+                                                    reason: failure.reason)
+            }
+        }
+        if try source.withContiguousBytes(at: chunk.offset, count: storedCount, { try decode($0) }) != nil { return }
+        let stored = coder.stored.bytes(storedCount)
+        try source.read(into: stored, at: chunk.offset)
+        try decode(UnsafeRawBufferPointer(stored))
+    }
+
+    /// Checks that the alignment padding before a tensor's data is zero (section 3.2).
+    private func checkPadding(_ info: CNNZTensorInfo) throws {
+        guard info.dataOffset > info.paddingOffset else { return }
+        let padding = try Self.read(source, file: file, at: info.paddingOffset, count: info.dataOffset - info.paddingOffset, what: "padding")
+        guard padding.allSatisfy({ $0 == 0 }) else {
+            throw CNNZError.nonzeroPadding(CNNZLocation(file: file, offset: info.paddingOffset, tensor: info.name))
+        }
+    }
+
+    /// Checks the CRC of every chunk of a raw tensor whose bytes are `data`, on every core: raw chunks are
+    /// contiguous and each holds chunkSize bytes but the last.
+    private func checkChunks(_ info: CNNZTensorInfo, data raw: UnsafeRawBufferPointer) throws {
+        var found = [UInt32](repeating: 0, count: info.chunks.count)
+        let size = chunkSize, chunks = info.chunks
+        try found.withUnsafeMutableBufferPointer { slots in
+            try ChunkParallelism.forEach(chunks.count, threads: options.threads) { k in
+                let start = k * size, end = min(start + Int(chunks[k].rawBytes), raw.count)
+                slots[k] = CRC32.checksum(UnsafeRawBufferPointer(rebasing: raw[min(start, end)..<end]))
+            }
+        }
+        for (k, chunk) in info.chunks.enumerated() { try check(chunk, k, info, crc: found[k]) }
     }
 
     private func check(_ chunk: CNNZChunkInfo, _ k: Int, _ info: CNNZTensorInfo, crc: UInt32) throws {
@@ -424,5 +493,23 @@ private extension CNNZError {
     func runningInto(header: UInt64, stored: UInt64) -> CNNZError {
         guard case let .overlappingChunk(l, _, found) = self else { return self }
         return .invalidTensorEntry(l, reason: "a chunk of \(stored) bytes at byte \(found) runs into the header at byte \(header)")
+    }
+}
+
+/// The indices of the tensors whose view checks passed; safe to use from several threads.
+private final class ViewChecks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var checked: Set<Int> = []
+
+    func contains(_ index: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return checked.contains(index)
+    }
+
+    func insert(_ index: Int) {
+        lock.lock()
+        checked.insert(index)
+        lock.unlock()
     }
 }

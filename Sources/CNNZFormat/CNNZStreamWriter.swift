@@ -26,7 +26,7 @@ public final class CNNZStreamWriter {
     public var trainingState: TrainingState?
     /// The probes' source; set it when probe tensors are written.
     public var probesSource: String?
-    /// String metadata (written sorted by key).
+    /// String metadata (written sorted by key; keys starting `cnnz.` are left out: they are derived on reading).
     public var metadata: [String: String]
     /// The options the writer was created with.
     public let options: CNNZWriteOptions
@@ -45,13 +45,29 @@ public final class CNNZStreamWriter {
         var codec: CNNZCodec
         var expected: Int
         var written = 0
-        var buffer: [UInt8] = []
-        /// Full raw chunks waiting to be encoded together (at most ``CNNZStreamWriter/window``).
-        var pending: [[UInt8]] = []
+        /// Full raw chunks waiting in ``CNNZStreamWriter/slots`` to be encoded together; the next one fills.
+        var pending = 0
+        /// Raw bytes in the filling slot.
+        var filling = 0
     }
 
-    /// The most raw chunks held before they are encoded in parallel: two per thread.
-    var window: Int { 2 * max(options.threads, 1) }
+    /// One chunk of the window: its raw bytes, then its stored bytes and CRC once encoded. Allocated once per
+    /// writer and reused for every chunk.
+    private final class ChunkSlot {
+        let raw = ChunkBuffer()
+        let output = ChunkBuffer()
+        var stored = UnsafeRawBufferPointer(start: nil, count: 0)
+        var crc: UInt32 = 0
+    }
+
+    /// The most raw chunks held before they are encoded in parallel: four per thread (so a thread that the
+    /// machine's load delays holds the others up less).
+    var window: Int { 4 * max(options.threads, 1) }
+
+    /// The window: at most ``window`` raw chunks held before they are encoded in parallel.
+    private lazy var slots: [ChunkSlot] = (0..<window).map { _ in ChunkSlot() }
+    /// One coder (shuffle buffer, zstd context) per encoding thread.
+    private lazy var coders: [ChunkCoder] = (0..<max(options.threads, 1)).map { _ in ChunkCoder() }
 
     init(sink: ByteSink, options: CNNZWriteOptions, architecture: Architecture) throws {
         let levels = options.codec.levels
@@ -100,9 +116,11 @@ public final class CNNZStreamWriter {
     }
 
     /// Builds a file in memory with the same calls as ``write(to:options:architecture:_:)``.
-    public static func encode(options: CNNZWriteOptions = .init(), architecture: Architecture,
+    ///
+    /// - Parameter capacity: the bytes to reserve for the file up front (an estimate; the buffer grows past it).
+    public static func encode(options: CNNZWriteOptions = .init(), architecture: Architecture, capacity: Int = 0,
                               _ body: (CNNZStreamWriter) throws -> Void) throws -> [UInt8] {
-        let sink = MemorySink()
+        let sink = MemorySink(capacity: capacity)
         let writer = try CNNZStreamWriter(sink: sink, options: options, architecture: architecture)
         try body(writer)
         try writer.finish()
@@ -133,9 +151,7 @@ public final class CNNZStreamWriter {
         }
         let entry = CNNZHeader.TensorEntry(name: name, role: role.rawValue, dtype: dtype.rawValue, codec: codec.rawValue,
                                            shape: shape.map { Int64($0) }, lossy: dtype.isLossyForFloat32 ? true : nil, chunks: [])
-        var open = OpenTensor(entry: entry, dtype: dtype, codec: codec, expected: count)
-        open.buffer.reserveCapacity(min(options.chunkSize, count * dtype.size))
-        current = open
+        current = OpenTensor(entry: entry, dtype: dtype, codec: codec, expected: count)
     }
 
     /// Appends values to the open tensor, writing each chunk as it fills.
@@ -148,16 +164,19 @@ public final class CNNZStreamWriter {
             throw CNNZError.invalidWrite(reason: "tensor \(open.entry.name) receives more than its \(open.expected) values")
         }
         current = nil
-        let perChunk = options.chunkSize / open.dtype.size
+        let size = open.dtype.size
+        let perChunk = options.chunkSize / size
         var start = 0
         while start < values.count {
-            let room = perChunk - open.buffer.count / open.dtype.size
+            let room = perChunk - open.filling / size
             let n = min(room, values.count - start)
-            try open.dtype.encode(UnsafeBufferPointer(rebasing: values[start..<(start + n)]), into: &open.buffer,
+            let slot = slots[open.pending].raw.bytes(options.chunkSize)
+            try open.dtype.encode(UnsafeBufferPointer(rebasing: values[start..<(start + n)]), to: slot.baseAddress! + open.filling,
                                   tensor: open.entry.name, firstIndex: open.written)
+            open.filling += n * size
             open.written += n
             start += n
-            if open.buffer.count == perChunk * open.dtype.size { try queueChunk(&open) }
+            if open.filling == perChunk * size { try queueChunk(&open) }
         }
         current = open
     }
@@ -175,7 +194,7 @@ public final class CNNZStreamWriter {
         guard open.written == open.expected else {
             throw CNNZError.invalidWrite(reason: "tensor \(open.entry.name) received \(open.written) of its \(open.expected) values")
         }
-        if !open.buffer.isEmpty { try queueChunk(&open) }
+        if open.filling > 0 { try queueChunk(&open) }
         try flushChunks(&open)
         entries.append(open.entry)
         current = nil
@@ -191,29 +210,29 @@ public final class CNNZStreamWriter {
         try endTensor()
     }
 
-    /// Moves the filled buffer into the window, encoding the window when it is full.
+    /// Counts the filled slot into the window, encoding the window when it is full.
     private func queueChunk(_ open: inout OpenTensor) throws {
-        open.pending.append(open.buffer)
-        open.buffer.removeAll(keepingCapacity: true)
-        if open.pending.count >= window { try flushChunks(&open) }
+        slots[open.pending].stored = UnsafeRawBufferPointer(slots[open.pending].raw.bytes(open.filling))
+        open.pending += 1
+        open.filling = 0
+        if open.pending >= window { try flushChunks(&open) }
     }
 
-    /// Encodes the window's chunks in parallel, then checksums and writes them in order.
+    /// Encodes the window's chunks in parallel (each thread with its own coder; each chunk's CRC on the thread
+    /// that encoded it), then writes them in order.
     private func flushChunks(_ open: inout OpenTensor) throws {
-        guard !open.pending.isEmpty else { return }
-        var stored = [[UInt8]](repeating: [], count: open.pending.count)
-        let codec = open.codec, size = open.dtype.size, level = options.level, pending = open.pending
-        try stored.withUnsafeMutableBufferPointer { slots in
-            try ChunkParallelism.forEach(pending.count, threads: options.threads) { k in
-                slots[k] = try codec.encode(pending[k], elementSize: size, level: level)
-            }
+        guard open.pending > 0 else { return }
+        let codec = open.codec, size = open.dtype.size, level = options.level, slots = self.slots, coders = self.coders
+        try ChunkParallelism.forEach(open.pending, threads: options.threads) { worker, k in
+            let slot = slots[k]
+            slot.stored = try codec.encode(slot.stored, elementSize: size, level: level, coder: coders[worker], output: slot.output)
+            slot.crc = CRC32.checksum(slot.stored)
         }
-        open.pending.removeAll(keepingCapacity: true)
-        for bytes in stored {
-            let crc = CRC32.checksum(bytes)
-            open.entry.chunks.append(CNNZHeader.ChunkEntry(offset: offset, stored: UInt64(bytes.count), crc32: crc))
-            try emit(bytes)
+        for slot in slots[0..<open.pending] {
+            open.entry.chunks.append(CNNZHeader.ChunkEntry(offset: offset, stored: UInt64(slot.stored.count), crc32: slot.crc))
+            try emit(slot.stored)
         }
+        open.pending = 0
     }
 
     /// Writes the header and the footer (section 2.3); called by ``write(to:options:architecture:_:)``.
@@ -230,7 +249,9 @@ public final class CNNZStreamWriter {
         }
         var state = trainingState
         state?.slots = []
-        let header = CNNZHeader(architecture: architecture, chunkSize: options.chunkSize, metadata: metadata,
+        // Section 4.4: `cnnz.` keys are derived from the file on reading (cnnz.lossy from the tensors' lossy flags,
+        // which record what this writer stored), so none is copied from the document.
+        let header = CNNZHeader(architecture: architecture, chunkSize: options.chunkSize, metadata: metadata.filter { !$0.key.hasPrefix("cnnz.") },
                                 probes: probesSource.map { CNNZHeader.ProbesEntry(source: $0) }, tensors: entries,
                                 trainingState: state)
         let json = try header.encoded()
@@ -242,7 +263,11 @@ public final class CNNZStreamWriter {
     }
 
     private func emit(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { try sink.write($0) }
+        try bytes.withUnsafeBytes { try emit($0) }
+    }
+
+    private func emit(_ bytes: UnsafeRawBufferPointer) throws {
+        try sink.write(bytes)
         offset += UInt64(bytes.count)
     }
 }

@@ -60,4 +60,11 @@ public final class CNNZTensorReader: TensorStreamReader {
         guard let i = indices[name] else { throw CNNZError.noSuchTensor(CNNZLocation(file: reader.file, tensor: name)) }
         return try reader.readTensor(at: i)
     }
+
+    /// A parameter or optimizer slot as a view: borrowed from the mapping for a raw float32 tensor of a file
+    /// opened with ``CNNZReadOptions/mapFile`` (``CNNZReader/view(at:)``), else read.
+    public func view(named name: String) throws -> TensorView {
+        guard let i = indices[name] else { throw CNNZError.noSuchTensor(CNNZLocation(file: reader.file, tensor: name)) }
+        return try reader.view(at: i)
+    }
 }

@@ -118,10 +118,24 @@ public struct CNNZReadOptions: Sendable, Hashable {
     public var verifyChecksums: Bool
     /// The threads that decode a tensor's chunks (default: every core), each holding one stored and one raw chunk.
     public var threads: Int
+    /// Whether the tensors are checked against the architecture and training state when the file is opened
+    /// (`Schemas/cnnz.md` section 4.2; default true). Turn it off only to read a file as a plain tensor container.
+    public var checksModel = true
+    /// Map the file into memory read-only instead of reading it with `pread` (default false). Raw float32
+    /// tensors can then be viewed where they lie (``CNNZReader/view(at:)``), with no copy; see
+    /// ``CNNZReader/view(at:)`` for what a truncation of the mapped file does.
+    public var mapFile: Bool
+    /// With ``mapFile``: check the chunk CRCs of a tensor that can be viewed when it is first viewed or read,
+    /// instead of all of them when the file is opened (default false: up front, so that a damaged file is
+    /// refused before anything uses it). A lazy check reads only the tensors used.
+    public var lazyChecksums: Bool
 
     public init(maxHeaderBytes: UInt64 = 64 << 20, maxTensorCount: Int = 65_536, maxRank: Int = 8,
-                maxElementCount: UInt64 = 1 << 30, verifyChecksums: Bool = true, threads: Int = ChunkParallelism.defaultThreads) {
+                maxElementCount: UInt64 = 1 << 30, verifyChecksums: Bool = true, threads: Int = ChunkParallelism.defaultThreads,
+                mapFile: Bool = false, lazyChecksums: Bool = false) {
         self.threads = threads
+        self.mapFile = mapFile
+        self.lazyChecksums = lazyChecksums
         self.maxHeaderBytes = maxHeaderBytes
         self.maxTensorCount = maxTensorCount
         self.maxRank = maxRank

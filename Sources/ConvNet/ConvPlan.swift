@@ -44,11 +44,22 @@ struct ConvPlan: Sendable {
 }
 
 extension Kernels {
-    /// Forward convolution over a (padded) input as one product, `out[P, cout] = bias + col[P, T] x W[T, cout]`:
-    /// each output element is the bias (or zero), then `+ x * w` per tap in (ky, kx, c) order, multiply and add
-    /// rounded separately: bitwise the arithmetic of earlier versions, so recorded probes still verify.
+    /// Forward convolution over a (padded) input: the direct kernel when the convolution has few taps, the packed
+    /// product otherwise (the same bits either way).
     static func convForward(_ plan: ConvPlan, input: ConstFloatPointer, weights: ConstFloatPointer, bias: ConstFloatPointer?,
                             output: FloatPointer, scratch: GEMMScratch) {
+        if usesDirectKernels(plan) {
+            convForwardDirect(plan, input: input, weights: weights, bias: bias, output: output)
+        } else {
+            convForwardGEMM(plan, input: input, weights: weights, bias: bias, output: output, scratch: scratch)
+        }
+    }
+
+    /// Forward convolution as one product, `out[P, cout] = bias + col[P, T] x W[T, cout]`:
+    /// each output element is the bias (or zero), then `+ x * w` per tap in (ky, kx, c) order, multiply and add
+    /// rounded separately: bitwise the arithmetic of earlier versions, so recorded probes still verify.
+    static func convForwardGEMM(_ plan: ConvPlan, input: ConstFloatPointer, weights: ConstFloatPointer, bias: ConstFloatPointer?,
+                                output: FloatPointer, scratch: GEMMScratch) {
         let cout = plan.window.outChannels, positions = plan.positionCount
         for p in 0..<positions {
             if let bias { (output + p * cout).update(from: bias, count: cout) } else { (output + p * cout).update(repeating: 0, count: cout) }
@@ -58,7 +69,8 @@ extension Kernels {
     }
 
     /// Accumulates the kernel gradient `dW[T, cout] += col^T[T, P] x g[P, cout]` (each element continues its
-    /// fused chain over the positions in row-major order) and the bias gradient `db += g[p, :]` for p in order.
+    /// fused chain over the positions in row-major order; the direct kernel when the convolution has few taps) and
+    /// the bias gradient `db += g[p, :]` for p in order.
     static func convWeightGradient(_ plan: ConvPlan, input: ConstFloatPointer, outputGradient g: ConstFloatPointer,
                                    weightGradient: FloatPointer, biasGradient: FloatPointer?, scratch: GEMMScratch) {
         let cout = plan.window.outChannels, positions = plan.positionCount
@@ -76,8 +88,19 @@ extension Kernels {
                 }
             }
         }
-        GEMM.multiply(m: plan.tapCount, n: cout, k: positions, Im2ColColumns(plan: plan, input: input),
-                      StridedMatrix(base: g, rowStride: cout, columnStride: 1), c: weightGradient, ldc: cout, fused: true, scratch: scratch)
+        if usesDirectKernels(plan) {
+            convWeightGradientDirect(plan, input: input, outputGradient: g, weightGradient: weightGradient)
+        } else {
+            convWeightGradientGEMM(plan, input: input, outputGradient: g, weightGradient: weightGradient, scratch: scratch)
+        }
+    }
+
+    /// The kernel gradient as one product, `dW[T, cout] += col^T[T, P] x g[P, cout]`.
+    static func convWeightGradientGEMM(_ plan: ConvPlan, input: ConstFloatPointer, outputGradient g: ConstFloatPointer,
+                                       weightGradient: FloatPointer, scratch: GEMMScratch) {
+        GEMM.multiply(m: plan.tapCount, n: plan.window.outChannels, k: plan.positionCount, Im2ColColumns(plan: plan, input: input),
+                      StridedMatrix(base: g, rowStride: plan.window.outChannels, columnStride: 1), c: weightGradient,
+                      ldc: plan.window.outChannels, fused: true, scratch: scratch)
     }
 
     /// The gradient of the (padded) input: `dcol[P, T] = g[P, cout] x W^T[cout, T]` (chains over the output

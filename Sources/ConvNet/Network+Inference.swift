@@ -34,7 +34,7 @@ extension Network {
                 let wBase = UncheckedSendable(w.baseAddress!)
                 // Chunks of 32 images, taken by whichever worker is free (each image's output is the same on any).
                 let chunk = 32, chunks = (n + chunk - 1) / chunk
-                let workspaces = (0..<workers).map { _ in Workspace(network: self) }
+                let workspaces = (0..<workers).map { _ in Workspace(network: self, lanes: threads / workers) }
                 runTasks(chunks, workers: workers) { worker, task in
                     let ws = workspaces[worker]
                     for i in (task * chunk)..<min(n, (task + 1) * chunk) {
@@ -67,7 +67,13 @@ extension Network {
 
     /// The argmax of each row of `outputs` (first maximum wins; NaN rows give the first NaN's index).
     public func labels(from outputs: [Float]) -> [Int] {
-        let k = outputCount
+        Self.labels(from: outputs, outputCount: outputCount)
+    }
+
+    /// The argmax of each row of `outputCount` values of `outputs` (first maximum wins; NaN rows give the first
+    /// NaN's index).
+    public static func labels(from outputs: [Float], outputCount k: Int) -> [Int] {
+        guard k > 0 else { return [] }
         return stride(from: 0, to: outputs.count, by: k).map { start in
             var best = start
             for i in start..<(start + k) where outputs[i] > outputs[best] || (outputs[i].isNaN && !outputs[best].isNaN) { best = i }

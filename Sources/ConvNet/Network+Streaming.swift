@@ -20,6 +20,14 @@ extension Network {
     public static func predictStreaming(architecture: Architecture, inputs: [Float],
                                         parameter: (ParameterSpec) throws -> Tensor,
                                         layerOutputs: ((Int, [[Float]]) -> Void)? = nil) throws -> [Float] {
+        try predictStreaming(architecture: architecture, inputs: inputs, view: { TensorView(try parameter($0)) }, layerOutputs: layerOutputs)
+    }
+
+    /// ``predictStreaming(architecture:inputs:parameter:layerOutputs:)`` on parameters given as views, which may
+    /// borrow memory (a mapped model file): the parameters are used where they lie, never copied.
+    public static func predictStreaming(architecture: Architecture, inputs: [Float],
+                                        view parameter: (ParameterSpec) throws -> TensorView,
+                                        layerOutputs: ((Int, [[Float]]) -> Void)? = nil) throws -> [Float] {
         let plan = try NetworkPlan(architecture: architecture)
         let inCount = plan.shapes[0].count, outCount = plan.shapes[plan.shapes.count - 1].count
         let n = inputs.count / max(inCount, 1)
@@ -60,20 +68,68 @@ extension Network {
         return output
     }
 
+    /// Class probabilities of any number of images, computed from parameter views `batchSize` images at a time
+    /// (memory: the activations of one batch, besides the parameters), bitwise those of ``predict(_:threads:)``.
+    /// With views borrowed from a mapped file, the weights are read where they lie: nothing is copied.
+    ///
+    /// - Parameters:
+    ///   - inputs: N x H x W x C raw pixels, flat.
+    ///   - parameter: a view of a parameter in the exchange layout; called once per parameter.
+    /// - Throws: as ``predictStreaming(architecture:inputs:view:layerOutputs:)``.
+    ///   - threads: batches run on up to this many threads at once (each batch's output goes to its own rows).
+    public static func predict(architecture: Architecture, inputs: [Float], batchSize: Int = 64, threads: Int = 1,
+                               view parameter: (ParameterSpec) throws -> TensorView) throws -> [Float] {
+        let shapes = try architecture.activationShapes()
+        let inCount = shapes[0].count, outCount = shapes[shapes.count - 1].count
+        guard inCount > 0, inputs.count % inCount == 0 else {
+            throw ConvNetError.shapeMismatch(name: "input", expected: [-1, inCount], found: [inputs.count])
+        }
+        let n = inputs.count / inCount, batch = max(batchSize, 1)
+        // The views are fetched once, here, and shared read-only by the threads.
+        var views: [String: TensorView] = [:]
+        for spec in try architecture.parameterSpecs() { views[spec.name] = try parameter(spec) }
+        let batches = (n + batch - 1) / batch
+        var output = [Float](repeating: 0, count: n * outCount)
+        var failures = [(any Error)?](repeating: nil, count: batches)
+        let workers = min(max(threads, 1), batches)
+        output.withUnsafeMutableBufferPointer { out in
+            failures.withUnsafeMutableBufferPointer { failed in
+                let shared = UncheckedSendable((out, failed, views))
+                // Batches are taken by whichever worker is free (each image's output is the same on any).
+                runTasks(batches, workers: workers) { _, b in
+                    let (out, failed, views) = shared.value
+                    do {
+                        let start = b * batch, end = min(n, start + batch)
+                        let rows = try predictStreaming(architecture: architecture, inputs: Array(inputs[(start * inCount)..<(end * inCount)]),
+                                                        view: { spec in
+                            guard let view = views[spec.name] else { throw ConvNetError.missingParameter(name: spec.name) }
+                            return view
+                        })
+                        for (k, value) in rows.enumerated() { out[start * outCount + k] = value }
+                    } catch {
+                        failed[b] = error
+                    }
+                }
+            }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+        return output
+    }
+
     /// Fetches one parameter and checks its shape.
-    private static func fetch(_ spec: ParameterSpec, _ parameter: (ParameterSpec) throws -> Tensor) throws -> Tensor {
+    private static func fetch(_ spec: ParameterSpec, _ parameter: (ParameterSpec) throws -> TensorView) throws -> TensorView {
         let tensor = try parameter(spec)
-        guard tensor.shape == spec.shape, Tensor.elementCount(spec.shape) == tensor.scalars.count else {
+        guard tensor.shape == spec.shape, Tensor.elementCount(spec.shape) == tensor.count else {
             throw ConvNetError.shapeMismatch(name: spec.name, expected: spec.shape, found: tensor.shape)
         }
         return tensor
     }
 
-    /// Runs `body` with pointers to the scalars of two optional tensors.
-    private static func withPointers(_ a: Tensor?, _ b: Tensor?, _ body: (ConstFloatPointer?, ConstFloatPointer?) throws -> Void) rethrows {
-        func with(_ t: Tensor?, _ inner: (ConstFloatPointer?) throws -> Void) rethrows {
+    /// Runs `body` with pointers to the values of two optional tensors.
+    private static func withPointers(_ a: TensorView?, _ b: TensorView?, _ body: (ConstFloatPointer?, ConstFloatPointer?) throws -> Void) rethrows {
+        func with(_ t: TensorView?, _ inner: (ConstFloatPointer?) throws -> Void) rethrows {
             guard let t else { return try inner(nil) }
-            try t.scalars.withUnsafeBufferPointer { try inner($0.baseAddress) }
+            try t.withUnsafeBufferPointer { try inner($0.baseAddress) }
         }
         try with(a) { pa in try with(b) { pb in try body(pa, pb) } }
     }

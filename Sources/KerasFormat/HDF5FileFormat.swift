@@ -2,8 +2,9 @@ import ConvNet
 import HDF5Format
 import ModelArchive
 
-/// The HDF5 format: recognised by the superblock signature; full-model files are read and written one dataset
-/// at a time, Keras 3 `.weights.h5` files (chosen by that name, as Keras' `save_weights` requires) whole.
+/// The HDF5 format: recognised by the superblock signature; full-model files and Keras 3 `.weights.h5` files
+/// (written in that layout when so named, as Keras' `save_weights` requires) are read and written one dataset at
+/// a time.
 public struct HDF5FileFormat: ModelFileFormat {
     /// The HDF5 superblock signature `\x89HDF\r\n\x1a\n`.
     public static let magic: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
@@ -37,8 +38,9 @@ public struct HDF5FileFormat: ModelFileFormat {
         prefix.starts(with: Self.magic)
     }
 
-    /// Opens a full-model file for streaming; a file the streaming reader cannot take (a Keras 3 `.weights.h5`,
-    /// which needs `architecture`) is read whole, and that reader has the last word on what is wrong with it.
+    /// Opens a file for streaming: a Keras 3 weights file (recognised by its `/layers` group; its architecture is
+    /// `architecture`, our `/cnnkit` group's, or a sibling `config.json`'s) or a full-model file. When the
+    /// full-model reader refuses a file, the whole-file reader has the last word on what is wrong with it.
     ///
     /// The layout readers open only the paths the layout names. Then the whole object tree is walked, as h5py's
     /// `visititems` and h5dump walk it, and every object is opened once (the walk ``integrity(of:)`` counts
@@ -46,7 +48,9 @@ public struct HDF5FileFormat: ModelFileFormat {
     /// an empty group's local heap, a B-tree) refuses the file instead of letting it pass as read whole.
     public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
         let reader: any TensorStreamReader
-        if let streaming = try? HDF5TensorReader(path: path) {
+        if try HDF5Model.isKerasWeightsFile(path: path) {
+            reader = try HDF5Model.openKerasWeights(path: path, architecture: architecture)
+        } else if let streaming = try? HDF5TensorReader(path: path) {
             reader = streaming
         } else {
             let document = try HDF5Model.read(path: path, architecture: architecture)
@@ -68,7 +72,7 @@ public struct HDF5FileFormat: ModelFileFormat {
         try check(options, path: path)
         let hdf5 = HDF5WriteOptions(compression: options.compress ? .deflate(level: options.level) : .none)
         if Self.isKerasWeightsPath(path) {
-            try HDF5Model.writeKerasWeights(try model.document(), to: path, options: hdf5)
+            try HDF5Model.writeKerasWeights(model, to: path, options: hdf5)
         } else {
             try HDF5Model.write(model, to: path, options: hdf5)
         }

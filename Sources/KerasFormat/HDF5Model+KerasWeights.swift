@@ -19,9 +19,23 @@ extension HDF5Model {
     /// - Throws: ``HDF5Error``: `invalid` naming the layer and both shapes on a mismatch, or saying that an
     ///   architecture is needed; any error of ``read(path:architecture:)``.
     public static func readKerasWeights(path: String, architecture: Architecture?) throws -> ModelDocument {
+        try StreamedModel(reader: openKerasWeights(path: path, architecture: architecture)).document()
+    }
+
+    /// Opens a Keras 3 weights file for streaming: the checks and small parts of
+    /// ``readKerasWeights(path:architecture:)`` now, each weight and optimizer slot read when asked.
+    ///
+    /// - Throws: the errors of ``readKerasWeights(path:architecture:)``.
+    public static func openKerasWeights(path: String, architecture: Architecture?) throws -> HDF5TensorReader {
         let (source, layout) = try readKerasWeightsLayout(path: path, name: path, architecture: architecture, optimizer: nil,
                                                           fallback: { try KerasConfigFile.sibling(of: path) })
-        return try HDF5Library.serialized { try layout.document { try KerasWeightsReader(source: source).readTensor($0) } }
+        return HDF5TensorReader(file: path, source: source, layout: layout)
+    }
+
+    /// True when the HDF5 file at `path` has the Keras 3 weights layout (a `/layers` group, no `/model_weights`).
+    static func isKerasWeightsFile(path: String) throws -> Bool {
+        let source = try HDF5Source.open(path: path, name: path)
+        return try HDF5Library.serialized { try KerasWeightsReader.isWeightsLayout(source: source) }
     }
 
     /// Opens the Keras 3 weights layout in a file that is part of another (the `model.weights.h5` of a `.keras`,
@@ -65,7 +79,15 @@ extension HDF5Model {
     ///   ``HDF5Error/cannotCreate(file:reason:)`` or ``HDF5Error/callFailed(file:location:call:stack:writing:)``
     ///   when writing fails, or an ``ArchiveError`` from the atomic rename.
     public static func writeKerasWeights(_ document: ModelDocument, to path: String, options: HDF5WriteOptions = .init()) throws {
-        let writer = KerasWeightsWriter(model: StreamedModel(document: document), file: path, options: options)
+        try writeKerasWeights(StreamedModel(document: document), to: path, options: options)
+    }
+
+    /// Writes a Keras 3 weights file atomically, fetching one tensor at a time from `model` (each right before
+    /// its dataset is written, released after): the bytes of ``writeKerasWeights(_:to:options:)-(ModelDocument,_,_)``.
+    ///
+    /// - Throws: as ``writeKerasWeights(_:to:options:)-(ModelDocument,_,_)``, or what fetching a tensor throws.
+    public static func writeKerasWeights(_ model: StreamedModel, to path: String, options: HDF5WriteOptions = .init()) throws {
+        let writer = KerasWeightsWriter(model: model, file: path, options: options)
         try writer.validate()
         // Unnamed where the system allows (O_TMPFILE), so that kill -9 leaves nothing: HDF5Sink writes a
         // /proc/self/fd/N temporary through its descriptor.

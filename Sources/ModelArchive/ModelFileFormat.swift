@@ -87,6 +87,13 @@ public protocol ModelFileFormat: Sendable {
     /// - Throws: the format module's ``ModelFileError``.
     func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader
 
+    /// Opens a file as ``openReader(path:architecture:)`` does, mapping it into memory read-only where the format
+    /// allows views of its tensors (``TensorStreamReader/view(named:)``), so that inference reads the weights
+    /// where they lie. The default opens the file normally.
+    ///
+    /// - Throws: the format module's ``ModelFileError``.
+    func openMappedReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader
+
     /// Refuses options the format cannot honour, before anything is computed or written.
     ///
     /// - Throws: ``ArchiveError/unsupported(format:reason:)``.
@@ -108,6 +115,10 @@ extension ModelFileFormat {
     public var integrity: String { info.integrity }
 
     public func integrity(of path: String) -> String { integrity }
+
+    public func openMappedReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
+        try openReader(path: path, architecture: architecture)
+    }
 
     /// Refuses a storage precision the format does not list in ``FormatCapabilities/dtypes``.
     public func check(_ options: SaveOptions, path: String) throws {

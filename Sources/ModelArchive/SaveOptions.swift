@@ -14,7 +14,8 @@ public struct SaveOptions: Sendable, Hashable {
     public var level: Int
     /// zstd level 1-22 when writing zstd (default 1).
     public var zstdLevel: Int
-    /// Storage precision of float tensors (lossy below float32; only formats that can hold it accept it).
+    /// Storage precision of float tensors (lossy below float32, exact in float64; only formats that can hold it
+    /// accept it).
     public var dtype: StorageDType
     /// Drop the training state (optimizer slots, counters, history).
     public var weightsOnly: Bool
@@ -43,14 +44,19 @@ public enum Compressor: String, Sendable, Hashable, CaseIterable {
 /// Storage precisions a save can ask for.
 public enum StorageDType: String, Sendable, Hashable, CaseIterable {
     case float32
+    /// Exact for float32 values, at twice the size: for tools that read float64 weights.
+    case float64
     case float16
     case bfloat16
+
+    /// Whether storing float32 values in this precision can change them (float16 and bfloat16).
+    public var isLossy: Bool { self == .float16 || self == .bfloat16 }
 
     /// Replaces `tensor`'s values with those a reader gets back after they are stored in this precision
     /// (round to nearest even, as every writer of these precisions does).
     public func roundTrip(_ tensor: inout Tensor) {
         switch self {
-        case .float32:
+        case .float32, .float64:
             return
         case .float16:
             for i in tensor.scalars.indices { tensor.scalars[i] = FloatConversion.float(float16Bits: FloatConversion.float16Bits(tensor.scalars[i])) }

@@ -61,9 +61,15 @@ public protocol TensorStreamReader: AnyObject {
     /// What was inferred rather than read, when the file carries no architecture and none was given (a PyTorch
     /// state dict's `nn.Sequential`); also recorded in ``metadata``.
     var inferredArchitecture: String? { get }
+    /// One tensor (a parameter or a slot) as a view: borrowed from the file's mapping without a copy where the
+    /// reader mapped the file and the tensor is stored as raw float32 (CNNZ opened with
+    /// ``ModelFileFormat/openMappedReader(path:architecture:)``), else the values ``readTensor(named:)`` reads.
+    /// Checked as ``readTensor(named:)`` checks.
+    func view(named name: String) throws -> TensorView
 }
 
 extension TensorStreamReader {
+    public func view(named name: String) throws -> TensorView { TensorView(try readTensor(named: name)) }
     public var formatVersion: String { "" }
     public func storage(of name: String) -> TensorStorage? { nil }
     public var inferredArchitecture: String? { nil }

@@ -74,9 +74,12 @@ public enum ModelFiles {
     ///   - path: the file.
     ///   - architecture: needed for files that carry none (Keras `.weights.h5`).
     /// - Throws: a `ModelFileError` naming the file and what is wrong where.
-    public static func open(_ path: String, architecture: Architecture? = nil) throws -> OpenedModel {
+    ///   - mapped: map the file read-only where the format allows views of its tensors (raw CNNZ):
+    ///     `TensorStreamReader/view(named:)` then borrows the weights from the mapping instead of copying them.
+    public static func open(_ path: String, architecture: Architecture? = nil, mapped: Bool = false) throws -> OpenedModel {
         let format = try fileFormat(of: path)
-        let reader = try format.openReader(path: path, architecture: architecture)
+        let reader = mapped ? try format.openMappedReader(path: path, architecture: architecture)
+                            : try format.openReader(path: path, architecture: architecture)
         return OpenedModel(path: path, format: format, reader: reader)
     }
 
@@ -114,7 +117,7 @@ public enum ModelFiles {
         var model = model
         // A format that holds no training state (ONNX, PyTorch) records no digest of one.
         if options.weightsOnly || !format.capabilities.trainingState { model.dropTrainingState() }
-        if options.dtype != .float32 { try recordLossyBound(&model, dtype: options.dtype) }
+        if options.dtype.isLossy { try recordLossyBound(&model, dtype: options.dtype) }
         model.metadata[TensorDigests.metadataKey] = try TensorDigests.compute(model, dtype: options.dtype).jsonString()
         try format.write(model, to: path, options: options)
     }

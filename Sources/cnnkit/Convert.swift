@@ -38,7 +38,7 @@ struct Convert: ParsableCommand {
     @Option(help: "Output format: \(ModelFormat.allValueStrings.joined(separator: ", ")) (default: from the extension).")
     var to: ModelFormat?
 
-    @Option(help: "Storage precision of weights: float32, float16 or bfloat16 (lossy below float32; CNNZ only).")
+    @Option(help: "Storage precision of weights: float32, float64 (exact, twice the size), float16 or bfloat16 (lossy); all but float32 CNNZ only.")
     var dtype: StorageDType = .float32
 
     @OptionGroup var compressionOption: CompressionOption

@@ -24,10 +24,11 @@ func loadDocument(_ path: String, architecture: String?) throws -> ModelDocument
 }
 
 /// Opens a model file, printing a warning when the extension disagrees with the content.
-func openModel(_ path: String, architecture: String?) throws -> OpenedModel {
+/// `mapped`: map the file where the format allows views of its tensors (`ModelFiles.open`).
+func openModel(_ path: String, architecture: String?, mapped: Bool = false) throws -> OpenedModel {
     let format = try ModelFiles.format(of: path)
     if let warning = ModelFiles.extensionWarning(path: path, format: format) { printError("warning: " + warning) }
-    return try ModelFiles.open(path, architecture: try architecture.map(loadArchitecture))
+    return try ModelFiles.open(path, architecture: try architecture.map(loadArchitecture), mapped: mapped)
 }
 
 /// Images as raw float pixels from an IDX or .npy file, checked against the model's input shape. The file is

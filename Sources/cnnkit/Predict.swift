@@ -26,11 +26,24 @@ struct Predict: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try checkInputs(model, input, architectureOption.architecture)
-            let network = try loadNetwork(model, architecture: architectureOption.architecture)
-            let images = try loadImages(input, shape: network.shapes[0], preprocessing: network.architecture.preprocessing)
-            let outputs = try network.predict(.floats(images.values), threads: threadsOption.threads)
-            let labels = network.labels(from: outputs)
-            let k = network.outputCount
+            // The weights are used where they lie: a raw CNNZ file is mapped and its tensors viewed in place
+            // (CRCs checked once at open); other formats are read once, one copy of each tensor.
+            // A CNNZ file is mapped from the open on (its CRCs are checked through the mapping): from then on a
+            // truncation by another process is reported, not a silent crash.
+            if (try? ModelFiles.format(of: model))?.rawValue == "cnnz" { MappedFileGuard.install(path: model) }
+            let opened = try openModel(model, architecture: architectureOption.architecture, mapped: true)
+            let reader = opened.reader, architecture = reader.architecture
+            let shapes = try architecture.activationShapes()
+            let specs = try architecture.checkParameters(reader.parameterTensors.map { ($0.name, $0.shape, nil) })
+            var views: [String: TensorView] = [:]
+            for spec in specs { views[spec.name] = try reader.view(named: spec.name) }
+            let images = try loadImages(input, shape: shapes[0], preprocessing: architecture.preprocessing)
+            let outputs = try Network.predict(architecture: architecture, inputs: images.values, threads: threadsOption.threads) { spec in
+                guard let view = views[spec.name] else { throw ConvNetError.missingParameter(name: spec.name) }
+                return view
+            }
+            let k = shapes[shapes.count - 1].count
+            let labels = Network.labels(from: outputs, outputCount: k)
             let rows = (0..<labels.count).map { Array(outputs[($0 * k)..<(($0 + 1) * k)]) }
             if output.json {
                 print(jsonLine(PredictReport(probabilities: rows, labels: labels)))

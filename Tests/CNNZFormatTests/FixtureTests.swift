@@ -26,7 +26,26 @@ enum Fixtures {
         // CNNZ 1.1: the default codec.
         ("tiny-zstd.cnnz", tinyDocument(), CNNZWriteOptions()),
         ("tiny-zstd-bfloat16-chunks16.cnnz", tinyDocument(lossy: .bfloat16), CNNZWriteOptions(dtype: .bfloat16, chunkSize: 16)),
-    ] + matrix
+    ] + matrix + largeChunks
+
+    /// `chunks/CODEC-DTYPE.cnnz`: a model whose kernel spans several chunks of the default 1 MiB (the last one partly
+    /// filled), in codecs and dtypes the matrix covers only with 64-byte chunks: plain `deflate` with float64
+    /// and `shuffle-zstd` with int64, 2 chunks each.
+    static let largeChunks: [(String, ModelDocument, CNNZWriteOptions)] = [
+        ("chunks/deflate-float64.cnnz", largeDocument(.float64), CNNZWriteOptions(codec: .deflate, dtype: .float64)),
+        ("chunks/shuffle-zstd-int64.cnnz", largeDocument(.int64), CNNZWriteOptions(codec: .shuffleZstd, dtype: .int64)),
+    ]
+
+    /// The architecture of the `chunks/` files: `flatten -> dense(200, no bias)` on a 28x28x1 input, whose kernel
+    /// `[784, 200]` holds 156,800 values (1,254,400 bytes as float64 or int64).
+    static let largeArchitecture = Architecture(input: ActivationShape(height: 28, width: 28, channels: 1), preprocessing: Preprocessing(scale: 1, offset: 0),
+                                                kinds: [.flatten, .dense(DenseSpec(units: 200, bias: false))])
+
+    static func largeDocument(_ dtype: CNNZDType) -> ModelDocument {
+        ModelDocument(architecture: largeArchitecture, tensors: [
+            NamedTensor(name: "dense.kernel", tensor: Tensor(shape: [784, 200], scalars: (0..<156_800).map { matrixValue($0, dtype: dtype) })),
+        ])
+    }
 
     /// `matrix/CODEC-DTYPE.cnnz`: every codec with every dtype, read by the independent Python reader
     /// (`Tests/Interop/test_cnnz.py`), which recomputes the values from ``matrixValue(_:dtype:)``.
@@ -42,10 +61,15 @@ enum Fixtures {
         dtype.isInteger ? Float((i * 37) % 200) : Float((i * 37) % 121 - 60) / 4
     }
 
-    /// One tensor `t` of shape [5, 37] (several 64-byte chunks, the last partly filled).
+    /// The architecture of the matrix files: `flatten -> dense(37, no bias)` on a 1x1x5 input, whose one
+    /// parameter is `dense.kernel` of shape [5, 37].
+    static let matrixArchitecture = Architecture(input: ActivationShape(height: 1, width: 1, channels: 5), preprocessing: Preprocessing(scale: 1, offset: 0),
+                                                 kinds: [.flatten, .dense(DenseSpec(units: 37, bias: false))])
+
+    /// One tensor `dense.kernel` of shape [5, 37] (several 64-byte chunks, the last partly filled).
     static func matrixDocument(_ dtype: CNNZDType) -> ModelDocument {
-        ModelDocument(architecture: .seed, tensors: [
-            NamedTensor(name: "t", tensor: Tensor(shape: [5, 37], scalars: (0..<185).map { matrixValue($0, dtype: dtype) })),
+        ModelDocument(architecture: matrixArchitecture, tensors: [
+            NamedTensor(name: "dense.kernel", tensor: Tensor(shape: [5, 37], scalars: (0..<185).map { matrixValue($0, dtype: dtype) })),
         ])
     }
 
@@ -99,8 +123,9 @@ struct FixtureTests {
             try FileManager.default.createDirectory(atPath: fixturesFolder + "/corpus", withIntermediateDirectories: true)
             try CNNZModel.write(document, to: path, options: options)
             try FileManager.default.createDirectory(atPath: fixturesFolder + "/matrix", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: fixturesFolder + "/chunks", withIntermediateDirectories: true)
             try CNNZModel.write(document, to: path, options: options)
-            if !name.hasPrefix("matrix/") { try CNNZModel.write(document, to: fixturesFolder + "/corpus/" + name, options: options) }
+            if !name.contains("/") { try CNNZModel.write(document, to: fixturesFolder + "/corpus/" + name, options: options) }
             let seeds = name == "tiny.cnnz" ? Fixtures.brokenSeeds(bytes) : name == "tiny-zstd.cnnz" ? Fixtures.brokenZstdSeeds(bytes) : []
             for (seed, seedBytes) in seeds {
                 try Data(seedBytes).write(to: URL(fileURLWithPath: fixturesFolder + "/corpus/" + seed))

@@ -58,7 +58,7 @@ struct RoundTripTests {
         let values = CNNZFormatTests.specialValues + (0..<300).map { Float(bitPattern: 0x7F80_0000 | UInt32($0 * 27_961 + 1)) }
         document.tensors.append(NamedTensor(name: "extra.values", tensor: Tensor(shape: [values.count], scalars: values)))
         let bytes = try CNNZModel.encode(document, options: CNNZWriteOptions(codec: codec, dtype: dtype, chunkSize: 128))
-        let back = try CNNZModel.read(bytes: bytes, name: "mem")
+        let back = try CNNZModel.read(bytes: bytes, name: "mem", options: .container)
         #expect(back == document)
     }
 
@@ -67,7 +67,7 @@ struct RoundTripTests {
         var rng = RandomGenerator(seed: 42)
         let values = (0..<5000).map { _ in (Float(rng.nextGaussian()) * 0.2) }
         let document = ModelDocument(architecture: .seed, tensors: [NamedTensor(name: "w", tensor: Tensor(shape: [values.count], scalars: values))])
-        let back = try CNNZModel.read(bytes: CNNZModel.encode(document, options: CNNZWriteOptions(dtype: dtype)), name: "mem")
+        let back = try CNNZModel.read(bytes: CNNZModel.encode(document, options: CNNZWriteOptions(dtype: dtype)), name: "mem", options: .container)
         let read = try #require(back.tensors.first).tensor.scalars
         for (a, b) in zip(values, read) {
             let bound = max(Double(abs(a)) * dtype.relativeRoundingBound, dtype == .float16 ? 0x1p-25 : 0)
@@ -86,13 +86,13 @@ struct RoundTripTests {
                                                                       NamedTensor(name: "small", tensor: Tensor(shape: [3], scalars: [1, 2, 3]))])
         let path = folder + "/m.cnnz"
         try CNNZModel.write(document, to: path, options: CNNZWriteOptions(codec: codec))
-        let reader = try CNNZReader(path: path)
+        let reader = try CNNZReader(path: path, options: .container)
         #expect(reader.tensors[0].chunks.count == 2)
         #expect(reader.tensors[0].rawBytes == 1_200_000)
         if codec == .raw { #expect(reader.tensors.allSatisfy { $0.dataOffset % 64 == 0 }) }
         #expect(try reader.readTensor(named: "small") == document.tensors[1].tensor)
         #expect(try reader.readDocument() == document)
-        #expect(try CNNZModel.read(path: path) == document)
+        #expect(try CNNZModel.read(path: path, options: .container) == document)
         #expect(try Array(Data(contentsOf: URL(fileURLWithPath: path))) == CNNZModel.encode(document, options: CNNZWriteOptions(codec: codec)))
     }
 

@@ -27,7 +27,7 @@ struct WriterTests {
             try w.endTensor()
         }
         #expect(whole == sliced)
-        let reader = try CNNZReader(bytes: whole, name: "mem")
+        let reader = try CNNZReader(bytes: whole, name: "mem", options: .container)
         #expect(reader.tensors[0].chunks.count == 40)
         #expect(reader.tensors[0].rawBytes == 40_000)
         #expect(reader.tensors[0].storedBytes == reader.tensors[0].chunks.reduce(0) { $0 + $1.storedBytes })
@@ -111,7 +111,7 @@ struct WriterTests {
             for r in 0..<rows { try w.append((0..<columns).map { Float(r * columns + $0) }) }
             try w.endTensor()
         }
-        let reader = try CNNZReader(path: path)
+        let reader = try CNNZReader(path: path, options: .container)
         #expect(reader.tensors[0].chunks.count == 4)
         #expect(reader.tensors[0].dataOffset % 64 == 0)
         let t = try reader.readTensor(at: 0)

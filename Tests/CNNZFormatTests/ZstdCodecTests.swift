@@ -48,10 +48,10 @@ struct ZstdCodecTests {
     func versions() throws {
         let bytes = try ErrorCaseTests.base(codec: .shuffleZstd)
         #expect(bytes[9] == 1 && bytes[10] == 1)
-        let reader = try CNNZReader(bytes: bytes, name: "t")
+        let reader = try CNNZReader(bytes: bytes, name: "t", options: .container)
         #expect(reader.minorVersion == 1)
         #expect(reader.tensors.allSatisfy { $0.codec == .shuffleZstd })
-        let document = try CNNZModel.read(bytes: bytes, name: "t")
+        let document = try CNNZModel.read(bytes: bytes, name: "t", options: .container)
         #expect(document.tensors[0].tensor.scalars == (0..<32).map { Float($0) / 7 })
         for codec in [CNNZCodec.raw, .deflate, .shuffleDeflate] {
             #expect(try ErrorCaseTests.base(codec: codec)[10] == 0, "\(codec)")
@@ -98,7 +98,7 @@ struct ZstdCodecTests {
         var chunks = ErrorCaseTests.chunks(tensors[0])
         let stored = try #require(chunks[0]["stored"] as? Int)
         #expect(stored > 32 && stored < 200, "1 MiB of zeros is a few RLE blocks: \(stored)")
-        #expect(try CNNZModel.read(bytes: parts.assemble(), name: "t").tensors[0].tensor.scalars.allSatisfy { $0 == 0 })
+        #expect(try CNNZModel.read(bytes: parts.assemble(), name: "t", options: .container).tensors[0].tensor.scalars.allSatisfy { $0 == 0 })
         chunks[0]["stored"] = 31
         tensors[0]["chunks"] = chunks
         parts.tensors = tensors
@@ -142,7 +142,7 @@ struct ZstdCodecTests {
         }
         for output in outputs.dropFirst() { #expect(output == outputs[0]) }
         let reads = try [1, 2, 5].map { threads in
-            try CNNZModel.read(bytes: outputs[0], name: "t", options: CNNZReadOptions(threads: threads)).tensors.map(\.tensor.scalars)
+            try CNNZModel.read(bytes: outputs[0], name: "t", options: CNNZReadOptions(threads: threads).asContainer).tensors.map(\.tensor.scalars)
         }
         for read in reads.dropFirst() { #expect(read.elementsEqual(reads[0]) { $0.elementsEqual($1) { $0.bitPattern == $1.bitPattern } }) }
         #expect(reads[0].count == 4)
@@ -152,12 +152,12 @@ struct ZstdCodecTests {
     func errorWithThreads() throws {
         let document = Self.manyChunks(.float32)
         var bytes = try CNNZModel.encode(document, options: CNNZWriteOptions(codec: .shuffleZstd, chunkSize: 256, threads: 2))
-        let reader = try CNNZReader(bytes: bytes, name: "t")
+        let reader = try CNNZReader(bytes: bytes, name: "t", options: .container)
         let chunk = reader.tensors[0].chunks[7]
         bytes[Int(chunk.offset) + Int(chunk.storedBytes) / 2] ^= 0xFF
         for threads in [1, 2, 4] {
             do {
-                _ = try CNNZModel.read(bytes: bytes, name: "t", options: CNNZReadOptions(threads: threads))
+                _ = try CNNZModel.read(bytes: bytes, name: "t", options: CNNZReadOptions(threads: threads).asContainer)
                 Issue.record("expected an error")
             } catch let error as CNNZError {
                 guard case let .checksumMismatch(l, .chunk, _, _) = error else { Issue.record("\(error)"); continue }
