@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The runtime of the ONNX types generated from onnx.proto (scripts/generate-onnx-proto.sh); only the
+        // SwiftProtobuf library is linked, the protoc plugin is never built here.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // `swift package generate-documentation` (make docs); a build-time plugin only, nothing links it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -55,13 +58,15 @@ let package = Package(
         // The CNNZ reader/writer.
         .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding", "ZstdCoding", "CNNKitByteKernels"]),
         // libFuzzer target for every reader through ModelFiles.open + Verifier.verify, one mode per reader
-        // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|pt|cnnz; cnnz also fuzzes the CNNZ module alone):
+        // (CNNKIT_FUZZ_FORMAT=h5|weights.h5|keras|safetensors|npz|pt|onnx|cnnz; cnnz also fuzzes the CNNZ module alone):
         // scripts/fuzz.sh, Documentation/fuzzing.md
         .executableTarget(name: "ModelFuzz", dependencies: ["ConvNet", "ModelArchive", "ModelFiles", "Verification", "CNNZFormat"]),
         // Formats people already hold, one module each.
         .target(name: "InteropSafetensors", dependencies: ["ConvNet", "ModelArchive"]),
         .target(name: "InteropNumPy", dependencies: ["ConvNet", "ModelArchive", "ZipIntegrity", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "InteropONNX", dependencies: ["ConvNet", "ModelArchive"]),
+        // ONNX export and import on the Swift types generated from onnx.proto (Generated/, from Proto/onnx.proto).
+        .target(name: "InteropONNX", dependencies: ["ConvNet", "ModelArchive", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["Proto"]),
         .target(name: "InteropPyTorch", dependencies: [
             "ConvNet", "ModelArchive", "ZipIntegrity", "ZlibCoding", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
@@ -96,7 +101,10 @@ let package = Package(
         .testTarget(name: "ModelArchiveTests", dependencies: ["ConvNet", "ModelArchive", "CNNKitTestSupport"]),
         .testTarget(name: "HDF5FormatTests", dependencies: ["HDF5Format", "CHDF5", "CNNKitHDF5Driver", "ConvNet", "ModelArchive", "CNNKitTestSupport"]),
         .testTarget(name: "CNNZFormatTests", dependencies: ["ConvNet", "ModelArchive", "CNNZFormat", "ZlibCoding", "ZstdCoding"]),
-        .testTarget(name: "InteropFormatsTests", dependencies: ["ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropPyTorch", "CNNKitTestSupport"]),
+        .testTarget(name: "InteropFormatsTests", dependencies: [
+            "ConvNet", "ModelArchive", "InteropSafetensors", "InteropNumPy", "InteropONNX", "InteropPyTorch", "CNNKitTestSupport",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .testTarget(name: "KerasFormatTests", dependencies: [
             "KerasFormat", "HDF5Format", "CHDF5", "ConvNet", "ModelArchive", "CNNKitTestSupport",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),

@@ -5,7 +5,7 @@
 # Builds release, generates the model once as CNNZ with `cnnkit train --epochs 0` (input 28x28x1, conv 3x3 x 64
 # same padding, flatten to 50176, dense 2500: a 501.8 MB dense kernel; generation may use more memory, it is not
 # measured), then measures with /usr/bin/time -v every pair of formats whose reader and writer both stream
-# (HDF5, CNNZ, safetensors; FormatCapabilities.streamsReads/streamsWrites), the lossy float16 path, and
+# (HDF5, CNNZ, safetensors, npz, .keras, ONNX; FormatCapabilities.streamsReads/streamsWrites), the lossy float16 path, and
 # `inspect` of each streaming format. Each conversion also reopens and verifies its output layer by layer.
 # Prints each maximum resident set size against the bound. Files go under .build/convert-memory and are
 # deleted afterwards. Exit 0 when every run stays under the bound, 1 otherwise.
@@ -78,7 +78,9 @@ measure "cnnz -> keras" "$BIN" convert "$WORK/big.cnnz" "$WORK/big.keras"
 measure "keras -> cnnz" "$BIN" convert "$WORK/big.keras" "$WORK/big5.cnnz" --compression none
 measure "keras -> npz" "$BIN" convert "$WORK/big.keras" "$WORK/big3.npz"
 rm -f "$WORK/big5.cnnz" "$WORK/big3.npz"
-measure "cnnz -> onnx" "$BIN" convert "$WORK/big.cnnz" "$WORK/big.onnx"
+measure "cnnz -> onnx" "$BIN" convert "$WORK/big.cnnz" "$WORK/big.onnx"  # then reread and verified (ONNX reads since issue 10)
+measure "onnx -> cnnz" "$BIN" convert "$WORK/big.onnx" "$WORK/big6.cnnz" --compression none
+rm -f "$WORK/big6.cnnz"
 measure "cnnz -> weights.h5" "$BIN" convert "$WORK/big.cnnz" "$WORK/big.weights.h5"
 measure "weights.h5 -> cnnz" "$BIN" convert "$WORK/big.weights.h5" "$WORK/big6.cnnz" --compression none
 measure "inspect weights.h5" "$BIN" inspect "$WORK/big.weights.h5"
@@ -89,6 +91,7 @@ measure "inspect safetensors" "$BIN" inspect "$WORK/big.safetensors"
 measure "inspect npz" "$BIN" inspect "$WORK/big.npz"
 measure "inspect npz (deflate)" "$BIN" inspect "$WORK/big2.npz"
 measure "inspect keras" "$BIN" inspect "$WORK/big.keras"
+measure "inspect onnx" "$BIN" inspect "$WORK/big.onnx"
 measure "report cnnz" "$BIN" report "$WORK/big2.cnnz" -o "$WORK/big.html"  # report and show: the same bound, and under 30 s
 measure "show filters cnnz" "$BIN" show filters "$WORK/big2.cnnz" -o "$WORK/filters.png"
 exit $status

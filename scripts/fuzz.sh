@@ -8,7 +8,7 @@
 #
 # Targets, each a mode of one executable (Sources/ModelFuzz, CNNKIT_FUZZ_FORMAT) that reads its input through
 # ModelFiles.open + Verifier.verify as `cnnkit verify` does: cnnz (which also fuzzes the CNNZ module alone, CRCs
-# resealed), safetensors, npz, pt, keras, h5, weights.h5. Seed corpora: Fixtures/<format>/corpus
+# resealed), safetensors, npz, pt, onnx, keras, h5, weights.h5. Seed corpora: Fixtures/<format>/corpus
 # (scripts/make_fuzz_corpora.py). One product, so that the sanitizer build is made once.
 #
 # Each run's corpus is a scratch copy (.build-fuzz/corpus/TARGET) so findings do not touch the repository;
@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(cnnz safetensors npz pt keras h5 weights.h5)
+all_targets=(cnnz safetensors npz pt onnx keras h5 weights.h5)
 
 corpus_of() {
     case "$1" in
@@ -32,6 +32,7 @@ corpus_of() {
         safetensors) echo Fixtures/safetensors/corpus ;;
         npz) echo Fixtures/npz/corpus ;;
         pt) echo Fixtures/pytorch/corpus ;;
+        onnx) echo Fixtures/onnx/corpus ;;
         keras) echo Fixtures/keras/corpus ;;
         h5) echo Fixtures/hdf5/corpus ;;
         weights.h5) echo Fixtures/hdf5/weights-corpus ;;
@@ -42,7 +43,7 @@ corpus_of() {
 max_len_of() {
     case "$1" in
         cnnz|safetensors) echo 16384 ;;
-        npz|pt) echo 65536 ;;
+        npz|pt|onnx) echo 65536 ;;
         *) echo 131072 ;;
     esac
 }

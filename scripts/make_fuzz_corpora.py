@@ -3,7 +3,7 @@
 
     python3 scripts/make_fuzz_corpora.py .build/debug/cnnkit [MODE...]
 
-With MODEs (cnnz, h5, weights.h5, keras, safetensors, npz, pt), only those corpora are remade (and the libhdf5
+With MODEs (cnnz, h5, weights.h5, keras, safetensors, npz, pt, onnx), only those corpora are remade (and the libhdf5
 hang fixtures only with h5 or weights.h5).
 
 What goes in (Documentation/fuzzing.md):
@@ -42,6 +42,7 @@ CORPORA = {
     "safetensors": (FIXTURES / "safetensors" / "corpus", ".safetensors"),
     "npz": (FIXTURES / "npz" / "corpus", ".npz"),
     "pt": (FIXTURES / "pytorch" / "corpus", ".pt"),
+    "onnx": (FIXTURES / "onnx" / "corpus", ".onnx"),
 }
 
 # Outside-tool fixtures per mode (small ones only; checked against MAX_BYTES).
@@ -57,6 +58,7 @@ OUTSIDE = {
     "pt": ["pytorch/conv_relu_pool.pt", "pytorch/two_conv_inferred.pt", "pytorch/two_conv_hidden.pt", "pytorch/float16.pt",
            "pytorch/bfloat16.pt", "pytorch/float64.pt", "pytorch/strided.pt", "pytorch/ambiguous.pt", "pytorch/legacy.pt",
            "pytorch/torchscript.pt"],
+    "onnx": ["onnx/conv_pre.onnx", "onnx/two_conv_softmax.onnx", "onnx/matmul_reshape.onnx", "onnx/unsupported_tanh.onnx"],
 }
 
 

@@ -1,11 +1,13 @@
 import ConvNet
 import ModelArchive
+import SwiftProtobuf
 
-/// Export of a model as an ONNX `ModelProto` (`Schemas/onnx-export.md`); ONNX files are written, never read.
+/// Export of a model as an ONNX `ModelProto` (`Schemas/onnx.md`), on the types generated from `onnx.proto`.
 /// The export streams: one tensor is held at a time.
 ///
 /// The model has IR version 7 and imports the default domain at opset 13; its graph is
-/// ``ONNXGraph/build(from:)``. `metadata_props` carry the architecture JSON under `cnnkit.architecture`.
+/// ``ONNXGraph/build(from:)``. `metadata_props` carry the architecture JSON under `cnnkit.architecture`, the
+/// model's metadata (with its digests) and its probes (``ONNXRecord``).
 public enum ONNXExport {
     /// The ONNX IR version written (7: the first that opset 13 allows).
     public static let irVersion = 7
@@ -23,7 +25,7 @@ public enum ONNXExport {
         try AtomicFile.write(to: path) { temp in
             let output = try FileOutput(temp, for: path)
             defer { output.closeFile() }
-            try encode(graph, model: model, architectureJSON: model.architecture.jsonString(), into: output.write)
+            try encode(graph, model: model, into: output.write)
             try output.flush()
         }
     }
@@ -37,33 +39,51 @@ public enum ONNXExport {
     public static func encode(_ document: ModelDocument) throws -> [UInt8] {
         let model = StreamedModel(document: document)
         var bytes: [UInt8] = []
-        try encode(ONNXGraph.build(from: model), model: model, architectureJSON: document.architecture.jsonString()) { bytes += $0 }
+        try encode(ONNXGraph.build(from: model), model: model) { bytes += $0 }
         return bytes
     }
 
     /// Serializes a graph as a `ModelProto` through `emit`, fetching each initializer's values from `model` just
     /// before they are emitted.
-    static func encode(_ graph: ONNXGraph, model: StreamedModel, architectureJSON: String,
+    ///
+    /// Everything is serialized by the types generated from `onnx.proto` (`Generated/onnx.pb.swift`) except two
+    /// kinds of field, written here as the fields they are so that no message ever holds a tensor's values:
+    /// `ModelProto.graph` (its key and length; the length computed from the shapes first) and each
+    /// initializer's `TensorProto.raw_data` (key, length `count * 4`, then the values straight from the fetched
+    /// tensor). This is possible because protobuf messages concatenate: a message serialized in pieces, each
+    /// piece holding some of its fields, is the same message; and because SwiftProtobuf writes fields in
+    /// ascending number order, the pieces are cut where the numbers allow:
+    ///
+    /// - `ModelProto` fields 1-3 (`ir_version`, `producer_name`, `producer_version`), then field 7 (`graph`) by
+    ///   hand, then fields 8 and 14 (`opset_import`, `metadata_props`);
+    /// - inside the graph: fields 1-2 (`node`, `name`), then each field 5 (`initializer`) by hand around a
+    ///   generated `TensorProto` holding fields 1, 2, 8 (`dims`, `data_type`, `name`) followed by field 9
+    ///   (`raw_data`) by hand, then fields 11-12 (`input`, `output`).
+    ///
+    /// The graph's bytes are those of the hand-written encoder this replaced (unpacked repeated integers, as
+    /// proto2 writes them; the same field order). `metadata_props` holds ``ONNXRecord/entries(_:)``.
+    static func encode(_ graph: ONNXGraph, model: StreamedModel,
                        into emit: (UnsafeRawBufferPointer) throws -> Void) throws {
         func emitBytes(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try emit($0) } }
-        var nodes = ProtobufWriter()
-        encodeNodes(graph, into: &nodes)
-        nodes.string(ONNXField.Graph.name, graph.name)
-        var values = ProtobufWriter()
-        values.message(ONNXField.Graph.input) { encodeValue(graph.input, into: &$0) }
-        values.message(ONNXField.Graph.output) { encodeValue(graph.output, into: &$0) }
+        var nodes = Onnx_GraphProto()
+        nodes.node = graph.nodes.map(nodeProto)
+        nodes.name = graph.name
+        var values = Onnx_GraphProto()
+        values.input = [valueInfo(graph.input)]
+        values.output = [valueInfo(graph.output)]
+        let nodeBytes: [UInt8] = try nodes.serializedBytes()
+        let valueBytes: [UInt8] = try values.serializedBytes()
         // Each initializer's field up to its raw_data bytes, and so the graph's length.
-        let heads = graph.initializers.map(initializerHead)
-        var graphLength = nodes.bytes.count + values.bytes.count
+        let heads = try graph.initializers.map(initializerHead)
+        var graphLength = nodeBytes.count + valueBytes.count
         for (head, initializer) in zip(heads, graph.initializers) { graphLength += head.count + initializer.count * 4 }
 
-        var model0 = ProtobufWriter()
-        model0.int(ONNXField.Model.irVersion, irVersion)
-        model0.string(ONNXField.Model.producerName, "cnnkit")
-        model0.string(ONNXField.Model.producerVersion, "1")
-        model0.lengthDelimitedKey(ONNXField.Model.graph, length: graphLength)
-        try emitBytes(model0.bytes)
-        try emitBytes(nodes.bytes)
+        var head = Onnx_ModelProto()
+        head.irVersion = Int64(irVersion)
+        head.producerName = "cnnkit"
+        head.producerVersion = "1"
+        try emitBytes(try head.serializedBytes() + ProtobufField.lengthDelimitedKey(Onnx_ModelProto.graphField, length: graphLength))
+        try emitBytes(nodeBytes)
         for (head, initializer) in zip(heads, graph.initializers) {
             try emitBytes(head)
             let raw = try initializerValues(initializer, model: model)
@@ -78,30 +98,34 @@ public enum ONNXExport {
             try emitBytes(bytes)
             #endif
         }
-        try emitBytes(values.bytes)
-        var end = ProtobufWriter()
-        end.message(ONNXField.Model.opsetImport) { opset in
-            opset.string(ONNXField.OperatorSetID.domain, "")
-            opset.int(ONNXField.OperatorSetID.version, opsetVersion)
+        try emitBytes(valueBytes)
+        var tail = Onnx_ModelProto()
+        var opset = Onnx_OperatorSetIdProto()
+        opset.domain = ""
+        opset.version = Int64(opsetVersion)
+        tail.opsetImport = [opset]
+        tail.metadataProps = try ONNXRecord.entries(model).map { key, value in
+            var entry = Onnx_StringStringEntryProto()
+            entry.key = key
+            entry.value = value
+            return entry
         }
-        end.message(ONNXField.Model.metadataProps) { entry in
-            entry.string(ONNXField.StringStringEntry.key, "cnnkit.architecture")
-            entry.string(ONNXField.StringStringEntry.value, architectureJSON)
-        }
-        try emitBytes(end.bytes)
+        try emitBytes(try tail.serializedBytes())
     }
 
+    /// The `metadata_props` key of the architecture JSON.
+    public static let architectureKey = "cnnkit.architecture"
+
     /// An initializer's `GraphProto.initializer` field up to the bytes of its `raw_data`: the field key and
-    /// length, then `dims`, `data_type`, `name` and the key and length of `raw_data`.
-    private static func initializerHead(_ initializer: ONNXGraph.Initializer) -> [UInt8] {
-        var t = ProtobufWriter()
-        for d in initializer.dims { t.int(ONNXField.Tensor.dims, d) }
-        t.int(ONNXField.Tensor.dataType, ONNXField.DataType.float)
-        t.string(ONNXField.Tensor.name, initializer.name)
-        t.lengthDelimitedKey(ONNXField.Tensor.rawData, length: initializer.count * 4)
-        var field = ProtobufWriter()
-        field.lengthDelimitedKey(ONNXField.Graph.initializer, length: t.bytes.count + initializer.count * 4)
-        return field.bytes + t.bytes
+    /// length, the generated `TensorProto` with `dims`, `data_type` and `name`, then the key and length of
+    /// `raw_data`.
+    private static func initializerHead(_ initializer: ONNXGraph.Initializer) throws -> [UInt8] {
+        var t = Onnx_TensorProto()
+        t.dims = initializer.dims.map(Int64.init)
+        t.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+        t.name = initializer.name
+        let tensor: [UInt8] = try t.serializedBytes() + ProtobufField.lengthDelimitedKey(Onnx_TensorProto.rawDataField, length: initializer.count * 4)
+        return ProtobufField.lengthDelimitedKey(Onnx_GraphProto.initializerField, length: tensor.count + initializer.count * 4) + tensor
     }
 
     /// An initializer's values, fetched from the model (a convolution kernel reordered to ONNX's layout).
@@ -122,87 +146,78 @@ public enum ONNXExport {
         case let .parameter(name):
             return try fetch(name)
         case let .convolutionKernel(name, kh, kw, cin, cout):
-            return ONNXGraph.oihw(hwio: try fetch(name), kh: kh, kw: kw, cin: cin, cout: cout)
+            return ParameterTransform.convKernel.toNCHW(try fetch(name), nchwShape: [cout, cin, kh, kw])
         }
     }
 
-    private static func encodeNodes(_ graph: ONNXGraph, into w: inout ProtobufWriter) {
-        for node in graph.nodes {
-            w.message(ONNXField.Graph.node) { n in
-                for input in node.inputs { n.string(ONNXField.Node.input, input) }
-                for output in node.outputs { n.string(ONNXField.Node.output, output) }
-                n.string(ONNXField.Node.name, node.name)
-                n.string(ONNXField.Node.opType, node.opType)
-                for attribute in node.attributes {
-                    n.message(ONNXField.Node.attribute) { a in
-                        a.string(ONNXField.Attribute.name, attribute.name)
-                        switch attribute {
-                        case let .int(_, value):
-                            a.int(ONNXField.Attribute.i, value)
-                            a.int(ONNXField.Attribute.type, ONNXField.AttributeType.int)
-                        case let .ints(_, values):
-                            for v in values { a.int(ONNXField.Attribute.ints, v) }
-                            a.int(ONNXField.Attribute.type, ONNXField.AttributeType.ints)
-                        }
-                    }
-                }
+    private static func nodeProto(_ node: ONNXGraph.Node) -> Onnx_NodeProto {
+        var n = Onnx_NodeProto()
+        n.input = node.inputs
+        n.output = node.outputs
+        n.name = node.name
+        n.opType = node.opType
+        n.attribute = node.attributes.map { attribute in
+            var a = Onnx_AttributeProto()
+            a.name = attribute.name
+            switch attribute {
+            case let .int(_, value):
+                a.i = Int64(value)
+                a.type = .int
+            case let .ints(_, values):
+                a.ints = values.map(Int64.init)
+                a.type = .ints
             }
+            return a
         }
+        return n
     }
 
-    private static func encodeValue(_ value: ONNXGraph.Value, into w: inout ProtobufWriter) {
-        w.string(ONNXField.ValueInfo.name, value.name)
-        w.message(ONNXField.ValueInfo.type) { type in
-            type.message(ONNXField.TypeProto.tensorType) { tensor in
-                tensor.int(ONNXField.TypeProto.elemType, ONNXField.DataType.float)
-                tensor.message(ONNXField.TypeProto.shape) { shape in
-                    for d in value.dims {
-                        shape.message(ONNXField.TypeProto.dim) { dim in
-                            if let d { dim.int(ONNXField.TypeProto.dimValue, d) } else { dim.string(ONNXField.TypeProto.dimParam, "N") }
-                        }
-                    }
-                }
-            }
+    private static func valueInfo(_ value: ONNXGraph.Value) -> Onnx_ValueInfoProto {
+        var shape = Onnx_TensorShapeProto()
+        shape.dim = value.dims.map { d in
+            var dim = Onnx_TensorShapeProto.Dimension()
+            if let d { dim.dimValue = Int64(d) } else { dim.dimParam = "N" }
+            return dim
         }
+        var info = Onnx_ValueInfoProto()
+        info.name = value.name
+        info.type.tensorType.elemType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+        info.type.tensorType.shape = shape
+        return info
     }
 }
 
-/// Field numbers and enum values of `onnx.proto` that the exporter writes.
-enum ONNXField {
-    enum Model {
-        static let irVersion = 1, producerName = 2, producerVersion = 3, graph = 7, opsetImport = 8, metadataProps = 14
+/// The two fields the export writes by hand around the generated types (``ONNXExport/encode(_:model:architectureJSON:into:)``).
+extension Onnx_ModelProto {
+    /// `ModelProto.graph`.
+    static let graphField = 7
+}
+
+extension Onnx_GraphProto {
+    /// `GraphProto.initializer`.
+    static let initializerField = 5
+}
+
+extension Onnx_TensorProto {
+    /// `TensorProto.raw_data`.
+    static let rawDataField = 9
+}
+
+/// The key and length of a length-delimited protobuf field whose bytes follow: what the export writes by hand.
+enum ProtobufField {
+    /// `field << 3 | 2` then `length`, each a base-128 varint.
+    static func lengthDelimitedKey(_ field: Int, length: Int) -> [UInt8] {
+        varint(UInt64(field) << 3 | 2) + varint(UInt64(length))
     }
-    enum OperatorSetID {
-        static let domain = 1, version = 2
-    }
-    enum StringStringEntry {
-        static let key = 1, value = 2
-    }
-    enum Graph {
-        static let node = 1, name = 2, initializer = 5, input = 11, output = 12
-    }
-    enum Node {
-        static let input = 1, output = 2, name = 3, opType = 4, attribute = 5
-    }
-    enum Attribute {
-        static let name = 1, i = 3, ints = 8, type = 20
-    }
-    /// `AttributeProto.AttributeType`.
-    enum AttributeType {
-        static let int = 2, ints = 7
-    }
-    enum Tensor {
-        static let dims = 1, dataType = 2, name = 8, rawData = 9
-    }
-    /// `TensorProto.DataType`.
-    enum DataType {
-        static let float = 1
-    }
-    enum ValueInfo {
-        static let name = 1, type = 2
-    }
-    /// `TypeProto` (field 1: `tensor_type`), `TypeProto.Tensor`, `TensorShapeProto` and its `Dimension`.
-    enum TypeProto {
-        static let tensorType = 1, elemType = 1, shape = 2, dim = 1, dimValue = 1, dimParam = 2
+
+    /// A base-128 varint, least significant group first.
+    static func varint(_ value: UInt64) -> [UInt8] {
+        var v = value, bytes: [UInt8] = []
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+        return bytes
     }
 }

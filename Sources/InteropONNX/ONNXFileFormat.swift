@@ -1,14 +1,15 @@
 import ConvNet
 import ModelArchive
 
-/// The ONNX format: written (opset 13), not read.
+/// The ONNX format: read (graphs of the supported family, from `torch.onnx.export` and CNNKit) and written
+/// (opset 13), on the types generated from `onnx.proto` (`Schemas/onnx.md`).
 public struct ONNXFileFormat: ModelFileFormat {
     public init() {}
 
     public let info = FormatInfo(
         format: "onnx", displayName: "ONNX", extensions: ["onnx"],
-        capabilities: .init(reads: false, writes: true, compression: false, trainingState: false, streamsReads: false, streamsWrites: true),
-        integrity: "onnx")
+        capabilities: .init(reads: true, writes: true, compression: false, trainingState: false, streamsReads: true, streamsWrites: true),
+        integrity: "ONNX protobuf decoded and every tensor's size checked against its dims (ONNX has no checksums)")
 
     /// The start of a serialized `ModelProto`: `0x08` (field 1 `ir_version`, varint), a one-byte version 1-127,
     /// then the key of `producer_name` (2), `producer_version` (3), `domain` (4), `model_version` (5),
@@ -19,7 +20,7 @@ public struct ONNXFileFormat: ModelFileFormat {
     }
 
     public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
-        throw ArchiveError.unsupported(format: "onnx", reason: "\(path) is an ONNX export; CNNKit writes ONNX files but does not read them")
+        try ONNXTensorReader(path: path)
     }
 
     public func check(_ options: SaveOptions, path: String) throws {

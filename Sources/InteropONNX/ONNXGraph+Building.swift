@@ -17,7 +17,7 @@ extension ONNXGraph {
         try build(from: StreamedModel(document: document))
     }
 
-    /// Builds the graph of a model's network (`Schemas/onnx-export.md` section 2) from its architecture and
+    /// Builds the graph of a model's network (`Schemas/onnx.md` section 2) from its architecture and
     /// tensor names and shapes alone: the initializers name the parameters whose values are fetched when the
     /// graph is written.
     ///
@@ -132,20 +132,6 @@ extension ONNXGraph {
         return ONNXGraph(name: "cnnkit", nodes: nodes, initializers: initializers,
                          input: Value(name: inputName, dims: [nil, input.height, input.width, input.channels]),
                          output: Value(name: outputName, dims: outputDims))
-    }
-
-    /// `[kh, kw, in, out]` (exchange layout) to `[out, in, kh, kw]` (ONNX `Conv` weights).
-    static func oihw(hwio: [Float], kh: Int, kw: Int, cin: Int, cout: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: hwio.count)
-        guard hwio.count == kh * kw * cin * cout else { return out }
-        for y in 0..<kh {
-            for x in 0..<kw {
-                for i in 0..<cin {
-                    for o in 0..<cout { out[((o * cin + i) * kh + y) * kw + x] = hwio[((y * kw + x) * cin + i) * cout + o] }
-                }
-            }
-        }
-        return out
     }
 
     /// ONNX `pads` `[top, left, bottom, right]`: zero for `valid`; for `same`, Keras' total

@@ -1,5 +1,5 @@
 /// An ONNX graph as the exporter builds it, before encoding: nodes in topological order, float32 initializers,
-/// one input and one output (`Schemas/onnx-export.md` section 2).
+/// one input and one output (`Schemas/onnx.md` section 2).
 public struct ONNXGraph: Sendable, Hashable {
     /// One attribute of a node: the exporter needs only integers and integer lists.
     public enum Attribute: Sendable, Hashable {

@@ -1,59 +1,6 @@
 import ConvNet
 import ModelArchive
 
-/// How one parameter moves between PyTorch's layout and CNNKit's (`Schemas/pytorch.md` section 3).
-public enum ParameterTransform: Sendable, Hashable {
-    /// Biases: the same values.
-    case identity
-    /// `Conv2d.weight [out, in, kh, kw]` <-> `conv2d.kernel [kh, kw, in, out]`.
-    case convKernel
-    /// `Linear.weight [out, in]` <-> `dense.kernel [in, out]`; after a `Flatten` of an `h x w x c` map, the
-    /// input rows also move from PyTorch's C,H,W order to CNNKit's H,W,C order.
-    case linearKernel(flattened: ActivationShape?)
-
-    /// `permutation[t]` is the index in CNNKit's layout of element `t` of PyTorch's layout.
-    public func permutation(torchShape: [Int]) -> [Int] {
-        switch self {
-        case .identity:
-            return Array(0..<torchShape.reduce(1, *))
-        case .convKernel:
-            let (o, i, kh, kw) = (torchShape[0], torchShape[1], torchShape[2], torchShape[3])
-            var perm = [Int](repeating: 0, count: o * i * kh * kw)
-            var t = 0
-            for oo in 0..<o { for ii in 0..<i { for y in 0..<kh { for x in 0..<kw {
-                perm[t] = ((y * kw + x) * i + ii) * o + oo
-                t += 1
-            } } } }
-            return perm
-        case let .linearKernel(flattened):
-            let (o, n) = (torchShape[0], torchShape[1])
-            var row = Array(0..<n)
-            if let s = flattened, s.count == n {
-                // PyTorch's row c*H*W + h*W + w is CNNKit's row (h*W + w)*C + c.
-                for c in 0..<s.channels { for h in 0..<s.height { for w in 0..<s.width {
-                    row[(c * s.height + h) * s.width + w] = (h * s.width + w) * s.channels + c
-                } } }
-            }
-            var perm = [Int](repeating: 0, count: o * n)
-            for oo in 0..<o { for r in 0..<n { perm[oo * n + r] = row[r] * o + oo } }
-            return perm
-        }
-    }
-
-    /// PyTorch's values in CNNKit's layout.
-    public func toCNNKit(_ values: [Float], torchShape: [Int]) -> [Float] {
-        let perm = permutation(torchShape: torchShape)
-        var out = [Float](repeating: 0, count: values.count)
-        for (t, v) in values.enumerated() { out[perm[t]] = v }
-        return out
-    }
-
-    /// CNNKit's values in PyTorch's layout.
-    public func toPyTorch(_ values: [Float], torchShape: [Int]) -> [Float] {
-        permutation(torchShape: torchShape).map { values[$0] }
-    }
-}
-
 /// One parameter of an architecture and the state dict entry that holds it.
 public struct MappedParameter: Sendable, Hashable {
     /// CNNKit's name and shape (`conv2d.kernel`, `[3, 3, 1, 8]`).

@@ -128,7 +128,7 @@ public final class PyTorchTensorReader: TensorStreamReader {
     public func readTensor(named name: String) throws -> Tensor {
         guard let (parameter, view) = sources[name] else { throw ConvNetError.missingParameter(name: name) }
         let values = try Self.values(of: view, in: archive)
-        return Tensor(shape: parameter.descriptor.shape, scalars: parameter.transform.toCNNKit(values, torchShape: parameter.torchShape))
+        return Tensor(shape: parameter.descriptor.shape, scalars: parameter.transform.toCNNKit(values, nchwShape: parameter.torchShape))
     }
 
     public func storage(of name: String) -> TensorStorage? {

@@ -54,7 +54,7 @@ public enum PyTorchWriter {
                 guard let descriptor = descriptors[p.descriptor.name] else {
                     throw PyTorchError.invalidWrite(reason: "the model has no tensor \(p.descriptor.name)")
                 }
-                let values = p.transform.toPyTorch(try model.fetch(descriptor).scalars, torchShape: p.torchShape)
+                let values = p.transform.toNCHW(try model.fetch(descriptor).scalars, nchwShape: p.torchShape)
                 try zip.add("data/\(i)", floats: values)
             }
             try zip.add("version", Array("3\n".utf8))

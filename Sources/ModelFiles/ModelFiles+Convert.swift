@@ -8,6 +8,9 @@ public struct ConversionOptions {
     public var save: SaveOptions
     /// The architecture for inputs that carry none (Keras `.weights.h5`).
     public var architecture: Architecture?
+    /// The preprocessing for an input that has none (scale 1, offset 0: a PyTorch state dict, an ONNX graph
+    /// without Sub/Div/Mul preprocessing, which see pixels as stored); refused for an input with another one.
+    public var preprocessing: Preprocessing?
     /// Reopen the output and verify it against the input on the probes (formats CNNKit reads).
     public var verify: Bool
     /// Stream tensors from the input to the output one at a time (the default). Off, the input is read whole
@@ -22,10 +25,12 @@ public struct ConversionOptions {
     public var probeImages: ((ActivationShape) -> (inputs: Tensor, source: String)?)?
 
     /// Options; by default the output is verified and streamed where both formats allow.
-    public init(save: SaveOptions = .init(), architecture: Architecture? = nil, verify: Bool = true, allowStreaming: Bool = true,
-                beforeWriting: (() throws -> Void)? = nil, probeImages: ((ActivationShape) -> (inputs: Tensor, source: String)?)? = nil) {
+    public init(save: SaveOptions = .init(), architecture: Architecture? = nil, preprocessing: Preprocessing? = nil, verify: Bool = true,
+                allowStreaming: Bool = true, beforeWriting: (() throws -> Void)? = nil,
+                probeImages: ((ActivationShape) -> (inputs: Tensor, source: String)?)? = nil) {
         self.save = save
         self.architecture = architecture
+        self.preprocessing = preprocessing
         self.verify = verify
         self.allowStreaming = allowStreaming
         self.beforeWriting = beforeWriting
@@ -72,6 +77,7 @@ extension ModelFiles {
             model = try model.checkingDigests(digests, path: input)
         }
         if !options.allowStreaming { model = StreamedModel(document: try model.document()) }
+        if let preprocessing = options.preprocessing { try setPreprocessing(preprocessing, of: &model, path: input) }
         try model.checkParameters()
         try checkProbes(model, path: input)
         try addProbes(&model, images: options.probeImages)
@@ -87,6 +93,21 @@ extension ModelFiles {
         result.report = try Verifier.verify(reopened.model, path: output, format: outFormat.format.rawValue, parseDetail: reopened.integrity,
                                             options: VerifyOptions(against: (model, input)))
         return result
+    }
+
+    /// Gives a model without preprocessing (scale 1, offset 0) the one asked for; the probes and the probe trace,
+    /// recorded with the old one, are dropped (and recorded again). The same preprocessing is accepted as is.
+    ///
+    /// - Throws: ``ArchiveError/unsupported(format:reason:)`` (exit 64) when the input has another one.
+    static func setPreprocessing(_ preprocessing: Preprocessing, of model: inout StreamedModel, path: String) throws {
+        let current = model.architecture.preprocessing
+        guard current != preprocessing else { return }
+        guard current == Preprocessing(scale: 1, offset: 0) else {
+            throw ArchiveError.unsupported(format: "convert", reason: "\(path) has its own preprocessing x * \(current.scale) + \(current.offset); --preprocessing only gives one to a model without any (scale 1, offset 0)")
+        }
+        model.architecture.preprocessing = preprocessing
+        model.probes = nil
+        model.metadata.removeValue(forKey: ProbeTrace.metadataKey)
     }
 
     /// Checks that stored probes fit the architecture: inputs `[n, h, w, c]`, outputs `n` rows of its outputs.

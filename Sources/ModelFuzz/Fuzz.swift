@@ -20,6 +20,8 @@ import Verification
 //   npz           npz, also read with each architecture when it carries none
 //   pt            PyTorch .pt state dicts (zip + data-only pickle), also read with each architecture (a state
 //                 dict carries none unless CNNKit wrote it; inference is tried first)
+//   onnx          ONNX models (protobuf decoded by the generated onnx.proto types, the graph read as an
+//                 architecture; external data is looked for beside the input, in the private folder)
 //   cnnz          CNNZ: first the CNNZ module alone, three ways (as given; with its preamble, header and footer
 //                 CRCs recomputed and chunk CRCs off, so that mutations reach the JSON and table checks; tensor
 //                 by tensor through CNNZReader), then through ModelFiles like the others
@@ -51,6 +53,7 @@ struct Mode {
         Mode(name: "safetensors", fileName: "input.safetensors", givesArchitecture: true),
         Mode(name: "npz", fileName: "input.npz", givesArchitecture: true),
         Mode(name: "pt", fileName: "input.pt", givesArchitecture: true),
+        Mode(name: "onnx", fileName: "input.onnx", givesArchitecture: false),
         Mode(name: "cnnz", fileName: "input.cnnz", givesArchitecture: false),
     ]
 

@@ -48,18 +48,34 @@ struct Convert: ParsableCommand {
 
     @OptionGroup var architectureOption: ArchitectureOption
 
+    @Option(help: ArgumentHelp("Preprocessing x * SCALE + OFFSET for an input without any (a PyTorch state dict or an ONNX graph without Sub/Div/Mul sees pixels as stored), e.g. 0.00392156863,-0.5.",
+                               valueName: "scale,offset"))
+    var preprocessing: String?
+
     @Flag(help: "Skip reopening and verifying the output.")
     var noVerify = false
 
     func validate() throws {
         try compressionOption.validate(output: output, to: to, compressByDefault: true)
+        _ = try parsedPreprocessing()
+    }
+
+    /// `--preprocessing SCALE,OFFSET`: two finite numbers, the scale not zero.
+    func parsedPreprocessing() throws -> Preprocessing? {
+        guard let text = preprocessing else { return nil }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let scale = parts[0], let offset = parts[1], scale.isFinite, offset.isFinite, scale != 0 else {
+            throw ValidationError("--preprocessing '\(text)': expected SCALE,OFFSET, two finite numbers with SCALE not 0 (e.g. 0.00392156863,-0.5 for pixel / 255 - 0.5)")
+        }
+        return Preprocessing(scale: scale, offset: offset)
     }
 
     func run() throws {
         try reportingErrors {
             try checkInputs(input, architectureOption.architecture)
             let request = ConversionRequest(input: input, output: output, format: to, dtype: dtype, compression: compressionOption.compression, level: compressionOption.level,
-                                            weightsOnly: weightsOnly, architecture: try architectureOption.load(), verify: !noVerify)
+                                            weightsOnly: weightsOnly, architecture: try architectureOption.load(), preprocessing: try parsedPreprocessing(),
+                                            verify: !noVerify)
             let progress = StageProgress(command: "convert")
             defer { progress.finish() }
             progress.stage("reading \(input)")
@@ -82,6 +98,7 @@ struct ConversionRequest {
     var level: Int?
     var weightsOnly = false
     var architecture: Architecture?
+    var preprocessing: Preprocessing?
     var verify = true
 }
 
@@ -100,7 +117,7 @@ func convertModel(_ r: ConversionRequest, progress: StageProgress? = nil) throws
     // A write-only format (ONNX) cannot be reopened here (onnxruntime checks it in Tests/Interop).
     let reverify = r.verify && out.capabilities.reads
     let result = try ModelFiles.convert(r.input, to: r.output, options: ConversionOptions(
-        save: options, architecture: r.architecture, verify: reverify, beforeWriting: {
+        save: options, architecture: r.architecture, preprocessing: r.preprocessing, verify: reverify, beforeWriting: {
             try checkWritable(r.output)
             progress?.stage("writing \(r.output)" + (reverify ? ", then verifying it" : ""))
         },
@@ -111,9 +128,6 @@ func convertModel(_ r: ConversionRequest, progress: StageProgress? = nil) throws
             : result.hadTrainingState ? " and the training state" : "")]
     if let inferred = result.inferredArchitecture {
         lines.append("architecture inferred (recorded in the metadata): \(inferred)")
-    }
-    if !out.capabilities.reads && r.verify {
-        lines.append("not reverified: ONNX files are write-only here; run them with onnxruntime (input 'images' raw pixels NHWC, output 'probabilities')")
     }
     guard let report = result.report else { return (lines, nil) }
     if report.passed {

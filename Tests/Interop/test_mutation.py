@@ -2,7 +2,7 @@
 
 A small model is trained by CNNKit (on a 6x6 IDX data set made here, so the files are small and structure, not
 weights, takes most of their bytes) and converted to `.h5`, `.weights.h5` (verified with `--architecture`),
-`.keras`, `.cnnz`, `.safetensors`, `.npz` and `.pt`. Each mutant is the file with one mutation: bytes flipped,
+`.keras`, `.cnnz`, `.safetensors`, `.npz`, `.pt` and `.onnx`. Each mutant is the file with one mutation: bytes flipped,
 truncated, a range zeroed, or a range duplicated (inserted, or copied over another place). `cnnkit verify MUTANT`
 runs with a time bound; its outcome is one of
 
@@ -10,7 +10,8 @@ runs with a time bound; its outcome is one of
 
 where "changed but passed" is exit 0 for a mutant whose stored tensors differ from the original's as an
 independent reader sees them (h5py, zipfile + h5py for `.keras`, the safetensors package, numpy, the Python
-CNNZ reader of test_cnnz.py, and torch.load(weights_only=True) plus zipfile for CNNKit's own members of a `.pt`; a mutant that reader cannot read at all also counts here). The assertion: no crash,
+CNNZ reader of test_cnnz.py, torch.load(weights_only=True) plus zipfile for CNNKit's own members of a `.pt`, and
+onnx.load for the initializers and metadata_props of an `.onnx`; a mutant that reader cannot read at all also counts here). The assertion: no crash,
 no timeout, no changed-but-passed.
 
 libhdf5's own findings. libhdf5 1.10.8 loops forever on some corrupt files (Fixtures/hdf5/hang/README.md) and
@@ -50,7 +51,7 @@ import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 FORMATS = {"h5": ".h5", "weights.h5": ".weights.h5", "keras": ".keras", "cnnz": ".cnnz", "safetensors": ".safetensors", "npz": ".npz",
-           "pt": ".pt"}
+           "pt": ".pt", "onnx": ".onnx"}
 HDF5_BASED = {"h5", "weights.h5", "keras"}
 ARCH = PACKAGE_ROOT / "Fixtures" / "safetensors" / "tiny.arch.json"
 HANG_DIR = PACKAGE_ROOT / "Fixtures" / "hdf5" / "hang"
@@ -161,6 +162,19 @@ def stored_tensors(fmt: str, path: Path):
             for name in z.namelist():
                 if "/cnnkit/" in name:
                     tensors[name] = hashlib.sha256(z.read(name)).hexdigest()  # checks the member's CRC-32
+        return tensors
+    if fmt == "onnx":
+        import onnx
+        from onnx import numpy_helper
+
+        model = onnx.load(str(path))
+        tensors = {t.name: fingerprint(numpy_helper.to_array(t)) for t in model.graph.initializer}
+        # What the digests cover besides the tensors (ONNX has no checksum of its own): the architecture, the
+        # probes and the digests themselves. Other metadata (the probe trace, created_by) is free text that no
+        # check covers, as in a safetensors header.
+        for entry in model.metadata_props:
+            if entry.key in ("cnnkit.architecture", "cnnkit.probes", "cnnkit.digests"):
+                tensors["metadata_props/" + entry.key] = hashlib.sha256(entry.value.encode()).hexdigest()
         return tensors
     if fmt == "cnnz":
         sys.path.insert(0, str(Path(__file__).resolve().parent))

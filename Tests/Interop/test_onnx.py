@@ -2,7 +2,7 @@
 `cnnkit predict`'s within 1e-5, on the seed model and on models with bias, relu, `same` padding (odd totals,
 so the smaller half goes before), stride 2 and odd pooling sizes.
 
-Graph: Schemas/onnx-export.md.
+Graph: Schemas/onnx.md.
 """
 
 import json

@@ -142,11 +142,11 @@ struct PyTorchMappingTests {
     func convPermutation() {
         let shape = [3, 2, 2, 4]
         let torchValues = (0..<48).map(Float.init)
-        let ours = ParameterTransform.convKernel.toCNNKit(torchValues, torchShape: shape)
+        let ours = ParameterTransform.convKernel.toCNNKit(torchValues, nchwShape: shape)
         for o in 0..<3 { for i in 0..<2 { for y in 0..<2 { for x in 0..<4 {
             #expect(ours[((y * 4 + x) * 2 + i) * 3 + o] == torchValues[((o * 2 + i) * 2 + y) * 4 + x])
         } } } }
-        #expect(ParameterTransform.convKernel.toPyTorch(ours, torchShape: shape) == torchValues)
+        #expect(ParameterTransform.convKernel.toNCHW(ours, nchwShape: shape) == torchValues)
     }
 
     @Test("the first Linear after a Flatten: rows from C,H,W order to H,W,C order")
@@ -160,14 +160,14 @@ struct PyTorchMappingTests {
         // Torch row o is one-hot at PyTorch's flat index o = c*6 + h*3 + w.
         var torchWeight = [Float](repeating: 0, count: 144)
         for o in 0..<12 { torchWeight[o * 12 + o] = 1 }
-        let kernel = layout[0].transform.toCNNKit(torchWeight, torchShape: [12, 12])
+        let kernel = layout[0].transform.toCNNKit(torchWeight, nchwShape: [12, 12])
         let network = try Network(architecture: architecture, parameters: [NamedTensor(name: "dense.kernel", tensor: Tensor(shape: [12, 12], scalars: kernel))])
         let image = (0..<12).map(Float.init) // ours: index (h*3 + w)*2 + c
         let out = try network.predict(.floats(image))
         for c in 0..<2 { for h in 0..<2 { for w in 0..<3 {
             #expect(out[c * 6 + h * 3 + w] == image[(h * 3 + w) * 2 + c])
         } } }
-        #expect(layout[0].transform.toPyTorch(kernel, torchShape: [12, 12]) == torchWeight)
+        #expect(layout[0].transform.toNCHW(kernel, nchwShape: [12, 12]) == torchWeight)
     }
 
     @Test("an nn.Sequential state dict is inferred, and what is ambiguous is named")
