@@ -74,29 +74,26 @@ struct StridedMatrix: GEMMOperand {
     }
 }
 
-/// Packing buffers for ``GEMM/multiply(m:n:k:_:_:c:ldc:fused:scratch:)``, one set per lane: a worker that runs
-/// one sample alone (batch 1) may share each large product with `lanes - 1` helper threads.
+/// Packing buffers for ``GEMM/multiply(m:n:k:_:_:c:ldc:scratch:)``, one per worker thread.
 final class GEMMScratch {
-    /// Per lane: the packed A block, the packed B block, and the edge tile.
-    let packedA: [FloatPointer]
-    let packedB: [FloatPointer]
-    let tile: [FloatPointer]
+    let packedA: FloatPointer
+    let packedB: FloatPointer
+    let tile: FloatPointer
     let maxColumns: Int
-    /// Threads that may work on one product at once (1: the calling thread alone).
-    var lanes: Int { packedA.count }
 
-    /// Room for products whose C has at most `columns` columns, for `lanes` threads at once.
-    init(columns: Int, lanes: Int = 1) {
+    /// Room for products whose C has at most `columns` columns.
+    init(columns: Int) {
         maxColumns = max(columns, 1)
         let panels = (maxColumns + GEMM.nr - 1) / GEMM.nr
-        let count = max(lanes, 1)
-        packedA = (0..<count).map { _ in FloatPointer.allocate(capacity: GEMM.mc * GEMM.kc) }
-        packedB = (0..<count).map { _ in FloatPointer.allocate(capacity: panels * GEMM.nr * GEMM.kc) }
-        tile = (0..<count).map { _ in FloatPointer.allocate(capacity: GEMM.mr * GEMM.nr) }
+        packedA = FloatPointer.allocate(capacity: GEMM.mc * GEMM.kc)
+        packedB = FloatPointer.allocate(capacity: panels * GEMM.nr * GEMM.kc)
+        tile = FloatPointer.allocate(capacity: GEMM.mr * GEMM.nr)
     }
 
     deinit {
-        (packedA + packedB + tile).forEach { $0.deallocate() }
+        packedA.deallocate()
+        packedB.deallocate()
+        tile.deallocate()
     }
 }
 
@@ -110,84 +107,55 @@ enum GEMM {
     /// Rows of a packed A block (a multiple of `mr`).
     static let mc = 96
 
-    /// Products smaller than this many multiply-adds run on the calling thread alone (a dispatch to a helper
-    /// thread costs about as much as 20,000 of them).
-    static let splitThreshold = 200_000
-
     /// `C[i, j] += sum_k A[i, k] * B[k, j]` for an `m x n` C (row stride `ldc`, columns contiguous), each element
     /// a fused multiply-add chain over k in order (see the file comment).
     ///
     /// With `fused` each step is `fma(a, b, c)` (the backward products); without, `c + a * b` rounded twice (the
     /// forward pass, whose arithmetic is that of earlier versions so that recorded probes still verify).
-    ///
-    /// When `scratch` has more than one lane and the product is large, C's longer side is cut into one part per
-    /// lane (at whole micro-tiles) and the parts run at once. Every element keeps its own chain, so the bits are
-    /// those of one thread.
     static func multiply<A: GEMMOperand, B: GEMMOperand>(m: Int, n: Int, k: Int, _ a: A, _ b: B, c: FloatPointer, ldc: Int,
                                                          fused: Bool, scratch: GEMMScratch) {
         precondition(n <= scratch.maxColumns, "GEMM scratch too small")
         if m == 0 || n == 0 || k == 0 { return }
-        let lanes = scratch.lanes
-        guard lanes > 1, m * n * k >= splitThreshold else {
-            return multiplyPart(rows: 0..<m, columns: 0..<n, k: k, a, b, c: c, ldc: ldc, fused: fused, scratch: scratch, lane: 0)
-        }
-        // Cut the longer side of C at whole tiles (mr rows or nr columns), as evenly as the tiles allow.
-        let byRows = m / mr >= n / nr
-        let (length, unit) = byRows ? (m, mr) : (n, nr)
-        let tiles = (length + unit - 1) / unit, parts = min(lanes, tiles)
-        let shared = UncheckedSendable((a, b, c))
-        runWorkers(parts) { part in
-            let (a, b, c) = shared.value
-            let lower = min(length, tiles * part / parts * unit), upper = min(length, tiles * (part + 1) / parts * unit)
-            multiplyPart(rows: byRows ? lower..<upper : 0..<m, columns: byRows ? 0..<n : lower..<upper, k: k, a, b, c: c, ldc: ldc,
-                         fused: fused, scratch: scratch, lane: part)
-        }
-    }
-
-    /// The rows and columns of C given, with lane `lane`'s buffers.
-    private static func multiplyPart<A: GEMMOperand, B: GEMMOperand>(rows: Range<Int>, columns: Range<Int>, k: Int, _ a: A, _ b: B,
-                                                                     c: FloatPointer, ldc: Int, fused: Bool, scratch: GEMMScratch, lane: Int) {
-        let packedA = scratch.packedA[lane], packedB = scratch.packedB[lane], t = scratch.tile[lane]
         var k0 = 0
         while k0 < k {
             let depth = min(kc, k - k0)
-            var j = columns.lowerBound
-            while j < columns.upperBound {
-                b.packColumns(j, count: min(nr, columns.upperBound - j), depth: k0, depth,
-                              into: packedB + ((j - columns.lowerBound) / nr) * nr * depth)
+            var j = 0
+            while j < n {
+                b.packColumns(j, count: min(nr, n - j), depth: k0, depth, into: scratch.packedB + (j / nr) * nr * depth)
                 j += nr
             }
-            var i0 = rows.lowerBound
-            while i0 < rows.upperBound {
-                let blockRows = min(mc, rows.upperBound - i0)
+            var i0 = 0
+            while i0 < m {
+                let rows = min(mc, m - i0)
                 var i = 0
-                while i < blockRows {
-                    a.packRows(i0 + i, count: min(mr, blockRows - i), depth: k0, depth, into: packedA + (i / mr) * mr * depth)
+                while i < rows {
+                    a.packRows(i0 + i, count: min(mr, rows - i), depth: k0, depth, into: scratch.packedA + (i / mr) * mr * depth)
                     i += mr
                 }
-                var j = columns.lowerBound
-                while j < columns.upperBound {
-                    let bPanel = UnsafePointer(packedB + ((j - columns.lowerBound) / nr) * nr * depth)
-                    let tileColumns = min(nr, columns.upperBound - j)
+                var j = 0
+                while j < n {
+                    let bPanel = UnsafePointer(scratch.packedB + (j / nr) * nr * depth)
+                    let columns = min(nr, n - j)
                     var i = 0
-                    while i < blockRows {
-                        let aPanel = UnsafePointer(packedA + (i / mr) * mr * depth)
-                        let tileRows = min(mr, blockRows - i)
+                    while i < rows {
+                        let aPanel = UnsafePointer(scratch.packedA + (i / mr) * mr * depth)
+                        let tileRows = min(mr, rows - i)
                         let target = c + (i0 + i) * ldc + j
-                        if tileRows == mr && tileColumns == nr {
+                        if tileRows == mr && columns == nr {
                             fused ? microKernel(depth, aPanel, bPanel, target, ldc, Fused.self) : microKernel(depth, aPanel, bPanel, target, ldc, Unfused.self)
                         } else {
                             // An edge tile: the same chain on a full scratch tile, then the valid part copied back.
+                            let t = scratch.tile
                             t.update(repeating: 0, count: mr * nr)
-                            for r in 0..<tileRows { (t + r * nr).update(from: target + r * ldc, count: tileColumns) }
+                            for r in 0..<tileRows { (t + r * nr).update(from: target + r * ldc, count: columns) }
                             fused ? microKernel(depth, aPanel, bPanel, t, nr, Fused.self) : microKernel(depth, aPanel, bPanel, t, nr, Unfused.self)
-                            for r in 0..<tileRows { (target + r * ldc).update(from: t + r * nr, count: tileColumns) }
+                            for r in 0..<tileRows { (target + r * ldc).update(from: t + r * nr, count: columns) }
                         }
                         i += mr
                     }
                     j += nr
                 }
-                i0 += blockRows
+                i0 += rows
             }
             k0 += depth
         }

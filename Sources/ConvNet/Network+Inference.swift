@@ -34,7 +34,7 @@ extension Network {
                 let wBase = UncheckedSendable(w.baseAddress!)
                 // Chunks of 32 images, taken by whichever worker is free (each image's output is the same on any).
                 let chunk = 32, chunks = (n + chunk - 1) / chunk
-                let workspaces = (0..<workers).map { _ in Workspace(network: self, lanes: threads / workers) }
+                let workspaces = (0..<workers).map { _ in Workspace(network: self) }
                 runTasks(chunks, workers: workers) { worker, task in
                     let ws = workspaces[worker]
                     for i in (task * chunk)..<min(n, (task + 1) * chunk) {

@@ -177,8 +177,7 @@ public struct Trainer: Sendable {
         let n = data.count, batchSize = state.batchSize, inputCount = net.inputCount, outputIndex = net.operations.count
         let maxGroups = (batchSize + Trainer.groupSize - 1) / Trainer.groupSize
         let workers = max(1, min(threads, maxGroups))
-        // Threads the batch's groups leave idle (a batch of 1 to 4 is one group) share each sample's large products.
-        let workspaces = (0..<workers).map { _ in Workspace(network: net, lanes: threads / workers) }
+        let workspaces = (0..<workers).map { _ in Workspace(network: net) }
         let groupGradients = (0..<maxGroups).map { _ in FloatPointer.allocate(capacity: max(paramCount, 1)) }
         defer { groupGradients.forEach { $0.deallocate() } }
         let curveEvery = Trainer.curveInterval(epochSize: n, batchSize: batchSize)

@@ -10,16 +10,15 @@ final class Workspace {
     let padded: [FloatPointer?]
     let paddedGradient: [FloatPointer?]
     let colGradient: [FloatPointer?]
-    /// Packing buffers of the convolution products (one set per lane).
+    /// Packing buffers of the convolution products.
     let gemm: GEMMScratch
 
-    /// `lanes` threads may share each large convolution product of this workspace's sample (see ``GEMMScratch``).
-    convenience init(network: Network, lanes: Int = 1) {
-        self.init(shapes: network.shapes, operations: network.operations, lanes: lanes)
+    convenience init(network: Network) {
+        self.init(shapes: network.shapes, operations: network.operations)
     }
 
     /// Scratch memory for a network resolved as `shapes` and `operations` (see ``NetworkPlan``).
-    init(shapes: [ActivationShape], operations: [Operation], lanes: Int = 1) {
+    init(shapes: [ActivationShape], operations: [Operation]) {
         activationCounts = shapes.map(\.count)
         activations = activationCounts.map { FloatPointer.allocate(capacity: max($0, 1)) }
         gradients = activationCounts.map { FloatPointer.allocate(capacity: max($0, 1)) }
@@ -45,7 +44,7 @@ final class Workspace {
         gemm = GEMMScratch(columns: operations.reduce(1) { widest, op in
             guard case let .conv(plan, _, _) = op else { return widest }
             return max(widest, plan.window.outChannels, plan.tapCount)
-        }, lanes: lanes)
+        })
         for (p, n) in zip(activations, activationCounts) { p.initialize(repeating: 0, count: max(n, 1)) }
         for (p, n) in zip(gradients, activationCounts) { p.initialize(repeating: 0, count: max(n, 1)) }
     }

@@ -1,8 +1,8 @@
 import Testing
 @testable import ConvNet
 
-/// The direct kernels (few taps), the packed GEMM, and the GEMM shared between threads must give the same bits,
-/// so that which one runs, and on how many threads, never changes a result.
+/// The direct kernels (few taps) and the packed GEMM must give the same bits, so that which one runs never
+/// changes a result.
 @Suite("Convolution kernel paths give the same bits")
 struct ConvKernelPathTests {
     /// Shapes the direct kernels take: T = kh * kw * cin <= 16 and output channels a multiple of 8 (16-, 8- and
@@ -58,60 +58,5 @@ struct ConvKernelPathTests {
         #expect(directOut.map(\.bitPattern) == gemmOut.map(\.bitPattern))
         #expect(directDW.map(\.bitPattern) == gemmDW.map(\.bitPattern))
         #expect(directDW != start)
-    }
-
-    /// Products above ``GEMM/splitThreshold``, cut by rows (positions) or by columns (channels, taps).
-    static let splitCases: [ConvCase] = [
-        ConvCase(h: 13, w: 13, cin: 32, filters: 64, kernel: [3, 3], stride: [1, 1], padding: .valid, bias: true),
-        ConvCase(h: 7, w: 6, cin: 64, filters: 128, kernel: [3, 3], stride: [1, 1], padding: .same, bias: true),
-        ConvCase(h: 28, w: 28, cin: 8, filters: 40, kernel: [3, 3], stride: [1, 1], padding: .same, bias: false),
-    ]
-
-    @Test("forward, kernel gradient and input gradient: 1 lane == 2 lanes == 3 lanes", arguments: splitCases)
-    func sharedProducts(_ c: ConvCase) throws {
-        let arch = Architecture(input: .init(height: c.h, width: c.w, channels: c.cin),
-                                kinds: [.conv2d(Conv2DSpec(filters: c.filters, kernel: c.kernel, stride: c.stride, padding: c.padding, bias: c.bias))])
-        let plan = try NetworkPlan(architecture: arch)
-        guard case let .conv(conv, _, _) = plan.operations[0] else { Issue.record("expected a convolution"); return }
-        #expect(conv.positionCount * conv.tapCount * c.filters >= GEMM.splitThreshold)
-        var r = TestRandom(UInt64(c.cin * 5 + c.filters))
-        let input = (0..<conv.paddedCount).map { _ in r.float() }
-        let weights = (0..<conv.tapCount * c.filters).map { _ in r.float(0.3) }
-        let g = (0..<conv.positionCount * c.filters).map { _ in r.float() }
-        let start = (0..<weights.count).map { _ in r.float() }
-        func run(lanes: Int) -> (forward: [UInt32], kernel: [UInt32], input: [UInt32]) {
-            let scratch = GEMMScratch(columns: max(c.filters, conv.tapCount), lanes: lanes)
-            var out = [Float](repeating: .nan, count: conv.positionCount * c.filters), dW = start
-            var dcol = [Float](repeating: .nan, count: conv.positionCount * conv.tapCount)
-            var dx = [Float](repeating: .nan, count: conv.paddedCount)
-            input.withUnsafeBufferPointer { x in
-                weights.withUnsafeBufferPointer { w in
-                    g.withUnsafeBufferPointer { gp in
-                        out.withUnsafeMutableBufferPointer {
-                            Kernels.convForwardGEMM(conv, input: x.baseAddress!, weights: w.baseAddress!, bias: nil, output: $0.baseAddress!, scratch: scratch)
-                        }
-                        dW.withUnsafeMutableBufferPointer {
-                            Kernels.convWeightGradientGEMM(conv, input: x.baseAddress!, outputGradient: gp.baseAddress!,
-                                                           weightGradient: $0.baseAddress!, scratch: scratch)
-                        }
-                        dcol.withUnsafeMutableBufferPointer { col in
-                            dx.withUnsafeMutableBufferPointer {
-                                Kernels.convInputGradient(conv, weights: w.baseAddress!, outputGradient: gp.baseAddress!,
-                                                          colGradient: col.baseAddress!, paddedGradient: $0.baseAddress!, scratch: scratch)
-                            }
-                        }
-                    }
-                }
-            }
-            return (out.map(\.bitPattern), dW.map(\.bitPattern), dx.map(\.bitPattern))
-        }
-        let one = run(lanes: 1)
-        for lanes in [2, 3] {
-            let shared = run(lanes: lanes)
-            #expect(shared.forward == one.forward, "forward, \(lanes) lanes")
-            #expect(shared.kernel == one.kernel, "kernel gradient, \(lanes) lanes")
-            #expect(shared.input == one.input, "input gradient, \(lanes) lanes")
-        }
-        #expect(!one.forward.contains(Float.nan.bitPattern))
     }
 }
