@@ -73,10 +73,13 @@ extension Network {
     /// With views borrowed from a mapped file, the weights are read where they lie: nothing is copied.
     ///
     /// - Parameters:
+    ///   - architecture: the model's architecture.
     ///   - inputs: N x H x W x C raw pixels, flat.
-    ///   - parameter: a view of a parameter in the exchange layout; called once per parameter.
-    /// - Throws: as ``predictStreaming(architecture:inputs:view:layerOutputs:)``.
+    ///   - batchSize: images run through the network together.
     ///   - threads: batches run on up to this many threads at once (each batch's output goes to its own rows).
+    ///   - parameter: a view of a parameter in the exchange layout; called once per parameter.
+    /// - Returns: N x outputs probabilities, flat.
+    /// - Throws: as ``predictStreaming(architecture:inputs:view:layerOutputs:)``.
     public static func predict(architecture: Architecture, inputs: [Float], batchSize: Int = 64, threads: Int = 1,
                                view parameter: (ParameterSpec) throws -> TensorView) throws -> [Float] {
         let shapes = try architecture.activationShapes()

@@ -73,9 +73,10 @@ public enum ModelFiles {
     /// - Parameters:
     ///   - path: the file.
     ///   - architecture: needed for files that carry none (Keras `.weights.h5`).
-    /// - Throws: a `ModelFileError` naming the file and what is wrong where.
     ///   - mapped: map the file read-only where the format allows views of its tensors (raw CNNZ):
     ///     `TensorStreamReader/view(named:)` then borrows the weights from the mapping instead of copying them.
+    /// - Returns: the open model.
+    /// - Throws: a `ModelFileError` naming the file and what is wrong where.
     public static func open(_ path: String, architecture: Architecture? = nil, mapped: Bool = false) throws -> OpenedModel {
         let format = try fileFormat(of: path)
         let reader = mapped ? try format.openMappedReader(path: path, architecture: architecture)
