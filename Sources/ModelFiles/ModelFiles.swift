@@ -116,6 +116,9 @@ public enum ModelFiles {
         try format.check(options, path: path)
         try format.checkCompressor(options)
         var model = model
+        // `cnnz.` keys are what the CNNZ reader derives from that file's own tensors (`cnnz.lossy`; Schemas/cnnz.md
+        // section 4.4): facts about the file read, not the model, so no output stores them in any format.
+        model.metadata = model.metadata.filter { !$0.key.hasPrefix("cnnz.") }
         // A format that holds no training state (ONNX, PyTorch) records no digest of one.
         if options.weightsOnly || !format.capabilities.trainingState { model.dropTrainingState() }
         if options.dtype.isLossy { try recordLossyBound(&model, dtype: options.dtype) }

@@ -472,6 +472,19 @@ def test_convert_recomputes_cnnz_lossy(dtype, cnnkit, cnnkit_json, tmp_path):
         assert cnnkit_json("inspect", out)["metadata"]["cnnz.lossy"] == ",".join(lossy)
 
 
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz", ".h5", ".pt"])
+def test_cnnz_keys_stay_in_cnnz(suffix, cnnkit, cnnkit_json, tmp_path):
+    """cnnz.lossy describes a CNNZ file's own tensors (section 4.4): converting a float16 CNNZ file to another
+    format does not carry it into that format's metadata (its lossy_dtype record, which the tolerance comes
+    from, stays)."""
+    source = ROOT / "Fixtures" / "cnnz" / "tiny-deflate-float16.cnnz"
+    assert "cnnz.lossy" in cnnkit_json("inspect", source)["metadata"]
+    out = tmp_path / f"out{suffix}"
+    cnnkit("convert", source, out)
+    metadata = cnnkit_json("inspect", out)["metadata"]
+    assert not any(k.startswith("cnnz.") for k in metadata), metadata
+
+
 def test_convert_writes_float64_and_deflate(cnnkit, cnnkit_json, tmp_path):
     """The CLI writes float64 (exact) to CNNZ, with either compressor; the values are the input's bit for bit and
     nothing is marked lossy. Other formats refuse float64 (exit 64)."""
