@@ -47,8 +47,10 @@ public struct HDF5FileFormat: ModelFileFormat {
     /// checksums with), so that damage anywhere in the file's structure (a group Keras reads and CNNKit does not,
     /// an empty group's local heap, a B-tree) refuses the file instead of letting it pass as read whole.
     public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
+        // One open of the file for the layout check and the walk; the reader keeps an open of its own.
+        let source = try HDF5Source.open(path: path, name: path)
         let reader: any TensorStreamReader
-        if try HDF5Model.isKerasWeightsFile(path: path) {
+        if try HDF5Library.serialized({ try KerasWeightsReader.isWeightsLayout(source: source) }) {
             reader = try HDF5Model.openKerasWeights(path: path, architecture: architecture)
         } else if let streaming = try? HDF5TensorReader(path: path) {
             reader = streaming
@@ -56,7 +58,6 @@ public struct HDF5FileFormat: ModelFileFormat {
             let document = try HDF5Model.read(path: path, architecture: architecture)
             reader = DocumentReader(document, formatVersion: Self.variant(path: path, metadata: document.metadata))
         }
-        let source = try HDF5Source.open(path: path, name: path)
         _ = try source.visitEveryObject()
         _ = try source.checksumCensus()
         return reader

@@ -32,12 +32,6 @@ extension HDF5Model {
         return HDF5TensorReader(file: path, source: source, layout: layout)
     }
 
-    /// True when the HDF5 file at `path` has the Keras 3 weights layout (a `/layers` group, no `/model_weights`).
-    static func isKerasWeightsFile(path: String) throws -> Bool {
-        let source = try HDF5Source.open(path: path, name: path)
-        return try HDF5Library.serialized { try KerasWeightsReader.isWeightsLayout(source: source) }
-    }
-
     /// Opens the Keras 3 weights layout in a file that is part of another (the `model.weights.h5` of a `.keras`,
     /// extracted to `path`) and reads everything but the weights and slots, which it locates.
     ///
