@@ -24,20 +24,13 @@ if [ ! -x /usr/bin/time ]; then
     apt-get install -y time >/dev/null
 fi
 
-make -s release >&2   # the build `make bench` and `make demo` use (AVX2 when the CPU has it)
+. Benchmarks/big_model.sh
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 
-cat > "$WORK/big.json" <<JSON
-{"input": {"height": 28, "width": 28, "channels": 1}, "layers": [
-  {"type": "conv2d", "filters": 64, "kernel": [3, 3], "padding": "same", "bias": true}, {"type": "relu"},
-  {"type": "flatten"}, {"type": "dense", "units": $UNITS, "bias": true}, {"type": "softmax"}]}
-JSON
-
-echo "generating the model (not measured)..." >&2
-"$BIN" train --data "$DATA" --arch "$WORK/big.json" --epochs 0 --limit 100 --out "$WORK/big.cnnz" >&2
+big_model
 
 LARGEST=$((28 * 28 * 64 * UNITS * 4))
 BOUND=$((LARGEST * 12 / 10 + 64 * 1024 * 1024))

@@ -22,20 +22,13 @@ BIN=.build/release/cnnkit
 DATA="${CNNKIT_DATA:-/usr/share/datasets/fashion-mnist}"
 LIMIT_MIB=100
 
-swift build -c release -Xswiftc -target-cpu -Xswiftc haswell --product cnnkit >&2
+. Benchmarks/big_model.sh
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 
-cat > "$WORK/big.json" <<JSON
-{"input": {"height": 28, "width": 28, "channels": 1}, "layers": [
-  {"type": "conv2d", "filters": 64, "kernel": [3, 3], "padding": "same", "bias": true}, {"type": "relu"},
-  {"type": "flatten"}, {"type": "dense", "units": $UNITS, "bias": true}, {"type": "softmax"}]}
-JSON
-
-echo "generating the model (not measured)..." >&2
-"$BIN" train --data "$DATA" --arch "$WORK/big.json" --epochs 0 --limit 100 --compression none --out "$WORK/big.cnnz" >&2
+big_model --compression none
 
 # The first IMAGES test images as uint8 [N, 28, 28] in a .npy (format 1.0, written by hand: no numpy needed).
 python3 - "$DATA/t10k-images-idx3-ubyte.gz" "$IMAGES" "$WORK/images.npy" <<'PY'
