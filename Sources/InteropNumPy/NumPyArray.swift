@@ -128,7 +128,7 @@ public struct NumPyArray: Sendable, Hashable {
         let length: Int, start: Int
         switch prefix[6] {
         case 1: (length, start) = (Int(prefix[8]) | Int(prefix[9]) << 8, 10)
-        case 2, 3 where prefix.count >= 12: (length, start) = (Int(prefix[8]) | Int(prefix[9]) << 8 | Int(prefix[10]) << 16 | Int(prefix[11]) << 24, 12)
+        case 2 where prefix.count >= 12, 3 where prefix.count >= 12: (length, start) = (Int(prefix[8]) | Int(prefix[9]) << 8 | Int(prefix[10]) << 16 | Int(prefix[11]) << 24, 12)
         default: return prefix.count
         }
         guard length <= 1 << 20 else { return prefix.count }

@@ -52,6 +52,17 @@ struct NPZRefusalTests {
         }
     }
 
+    @Test("a version 2 or 3 .npy member that ends inside its 4-byte header length is refused, not a crash", arguments: [10, 11])
+    func cutHeaderLength(length: Int) throws {
+        for version: UInt8 in [2, 3] {
+            let member: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, version, 0] + [UInt8](repeating: 0x10, count: length - 8)
+            #expect { try read(try npz([("a.npy", member)])) } throws: { error in
+                guard case let .badArray(file: "t.npz", member: "a.npy", _, reason) = error as? NumPyError else { return false }
+                return reason.contains("header length")
+            }
+        }
+    }
+
     @Test("object dtype |O is refused by name")
     func objectDType() throws {
         let bytes = try npz([("a.npy", npy("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", data: [UInt8](repeating: 0, count: 16)))])
