@@ -6,9 +6,7 @@ import ModelArchive
 public final class CNNZTensorReader: TensorStreamReader {
     /// The underlying reader (tensor infos, version).
     public let reader: CNNZReader
-    public let probes: Probes?
-    public let parameterTensors: [TensorDescriptor]
-    public let slotTensors: [TensorDescriptor]
+    public let header: ModelHeader
     private let indices: [String: Int]
 
     /// Opens and checks a file, reading only its header, footer and probe tensors.
@@ -28,23 +26,14 @@ public final class CNNZTensorReader: TensorStreamReader {
             }
             if info.role == .parameter || info.role == .optimizerSlot { indices[info.name] = i }
         }
-        parameterTensors = parameters
-        slotTensors = slots
         self.indices = indices
+        var probes: Probes?
         if let source = reader.probesSource, let probeInputs, let probeOutputs {
             probes = Probes(inputs: probeInputs, outputs: probeOutputs, source: source)
-        } else {
-            probes = nil
         }
+        header = ModelHeader(architecture: reader.architecture, trainingState: reader.trainingState, probes: probes, metadata: reader.metadata,
+                             parameters: parameters, slots: slots)
     }
-
-    public var architecture: Architecture { reader.architecture }
-    public var trainingState: TrainingState? {
-        var state = reader.trainingState
-        state?.slots = []
-        return state
-    }
-    public var metadata: [String: String] { reader.metadata }
     public var formatVersion: String { "\(reader.majorVersion).\(reader.minorVersion)" }
 
     public func storage(of name: String) -> TensorStorage? {

@@ -13,12 +13,7 @@ import ModelArchive
 public final class NPZTensorReader: TensorStreamReader {
     /// The file as messages name it.
     public let file: String
-    public let architecture: Architecture
-    public let trainingState: TrainingState?
-    public let probes: Probes?
-    public let metadata: [String: String]
-    public let parameterTensors: [TensorDescriptor]
-    public let slotTensors: [TensorDescriptor]
+    public let header: ModelHeader
     private let archive: NPZArchiveReader
     /// The `.npy` members by key.
     private let members: [String: NPZArchiveReader.Member]
@@ -61,7 +56,7 @@ public final class NPZTensorReader: TensorStreamReader {
         }
         self.members = members
 
-        let layout: DocumentLayout
+        let layout: DocumentLayout, architecture: Architecture, metadata: [String: String]
         var probesSource: String?
         if let metadataText {
             let meta: NPZLayout.Metadata
@@ -84,12 +79,7 @@ public final class NPZTensorReader: TensorStreamReader {
             let document = try NPZSeedLayout.document(arrays: arrays, given: given, file: name)
             let seed = DocumentReader(document)
             self.seed = seed
-            architecture = seed.architecture
-            trainingState = seed.trainingState
-            probes = seed.probes
-            metadata = seed.metadata
-            parameterTensors = seed.parameterTensors
-            slotTensors = seed.slotTensors
+            header = seed.header
             return
         } else if let given {
             layout = try NPZModel.layout(shapes: shapes, architecture: given, state: nil, file: name)
@@ -101,15 +91,12 @@ public final class NPZTensorReader: TensorStreamReader {
             throw NumPyError.missingArchitecture(file: name)
         }
         seed = nil
-        trainingState = layout.trainingState
-        parameterTensors = layout.parameters
-        slotTensors = layout.slots
-        if let p = layout.probes {
-            probes = Probes(inputs: try Self.read(p.inputs.name, members: members, archive: archive),
-                            outputs: try Self.read(p.outputs.name, members: members, archive: archive), source: probesSource ?? "")
-        } else {
-            probes = nil
+        let probes = try layout.probes.map { p in
+            Probes(inputs: try Self.read(p.inputs.name, members: members, archive: archive),
+                   outputs: try Self.read(p.outputs.name, members: members, archive: archive), source: probesSource ?? "")
         }
+        header = ModelHeader(architecture: architecture, trainingState: layout.trainingState, probes: probes, metadata: metadata,
+                             parameters: layout.parameters, slots: layout.slots)
     }
 
     /// Reads one parameter or optimizer slot: its member is inflated and decoded now, its size and CRC-32 checked.

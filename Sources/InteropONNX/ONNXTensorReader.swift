@@ -10,12 +10,8 @@ import SwiftProtobuf
 /// memory stays near the largest tensor.
 public final class ONNXTensorReader: TensorStreamReader {
     public let file: String
-    public let architecture: Architecture
-    public let metadata: [String: String]
-    public let parameterTensors: [TensorDescriptor]
-    public var trainingState: TrainingState? { nil }
-    public let probes: Probes?
-    public var slotTensors: [TensorDescriptor] { [] }
+    /// No training state: ONNX holds none.
+    public let header: ModelHeader
     public let formatVersion: String
     public let inferredArchitecture: String?
     private let sources: [String: ONNXImport.Source]
@@ -30,8 +26,6 @@ public final class ONNXTensorReader: TensorStreamReader {
         let model = scan.model
         data = ONNXTensorData(file: path, rawRanges: scan.rawRanges)
         let read = try ONNXImport.read(model, data: data)
-        architecture = read.architecture
-        parameterTensors = read.sources.map(\.descriptor)
         sources = Dictionary(read.sources.map { ($0.descriptor.name, $0) }, uniquingKeysWith: { a, _ in a })
         inferredArchitecture = read.notes
         var metadata: [String: String] = [:]
@@ -43,8 +37,7 @@ public final class ONNXTensorReader: TensorStreamReader {
             if entry.key == ONNXRecord.probesKey { probes = try ONNXRecord.probes(entry.value, file: path) } else { metadata[entry.key] = entry.value }
         }
         if let notes = read.notes { metadata[ONNXImport.importKey] = notes }
-        self.metadata = metadata
-        self.probes = probes
+        header = ModelHeader(architecture: read.architecture, probes: probes, metadata: metadata, parameters: read.sources.map(\.descriptor))
         let opset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { ", opset \($0.version)" } ?? ""
         let producer = model.producerName.isEmpty ? "" : ", from \(model.producerName)" + (model.producerVersion.isEmpty ? "" : " \(model.producerVersion)")
         formatVersion = "IR version \(model.irVersion)\(opset)\(producer)"

@@ -34,12 +34,8 @@ struct CNNKitRecord: Codable, Equatable {
 /// widened to float32 and moved into CNNKit's layout when asked.
 public final class PyTorchTensorReader: TensorStreamReader {
     public let file: String
-    public let architecture: Architecture
-    public let metadata: [String: String]
-    public let parameterTensors: [TensorDescriptor]
-    public var trainingState: TrainingState? { nil }
-    public let probes: Probes?
-    public var slotTensors: [TensorDescriptor] { [] }
+    /// No training state: a state dict holds none.
+    public let header: ModelHeader
     public let formatVersion: String
     public let inferredArchitecture: String?
     /// The state dict's entries in file order.
@@ -94,16 +90,14 @@ public final class PyTorchTensorReader: TensorStreamReader {
             throw PyTorchError.tensor(file: path, key: key, reason: "dtype \(tensor.dtype.rawValue) (torch.\(tensor.dtype.storageClass)); CNNKit reads float32, float64, float16 and bfloat16 parameters")
         }
         let mapping = try PyTorchMapping.map(entries.map { TensorDescriptor(name: $0.key, shape: $0.tensor.shape) }, architecture: chosen, file: path)
-        architecture = mapping.architecture
         var metadata = record?.metadata ?? [:]
         inferredArchitecture = mapping.inferred
         if let inferred = mapping.inferred { metadata[PyTorchMapping.inferredKey] = inferred }
-        self.metadata = metadata
-        parameterTensors = mapping.parameters.map(\.descriptor)
         let byKey = Dictionary(entries.map { ($0.key, $0.tensor) }, uniquingKeysWith: { a, _ in a })
         var sources: [String: (MappedParameter, PickledTensor)] = [:]
         for p in mapping.parameters { sources[p.descriptor.name] = (p, byKey[p.key]!) }
         self.sources = sources
+        var probes: Probes?
         if let shapes = record?.probes {
             func tensor(_ member: String, _ shape: [Int]) throws -> Tensor {
                 let name = archive.prefix + member
@@ -118,9 +112,8 @@ public final class PyTorchTensorReader: TensorStreamReader {
             }
             probes = Probes(inputs: try tensor(CNNKitRecord.probeInputs, shapes.inputs), outputs: try tensor(CNNKitRecord.probeOutputs, shapes.outputs),
                             source: shapes.source)
-        } else {
-            probes = nil
         }
+        header = ModelHeader(architecture: mapping.architecture, probes: probes, metadata: metadata, parameters: mapping.parameters.map(\.descriptor))
         let kind = record == nil ? "PyTorch state dict" : "PyTorch state dict written by CNNKit"
         formatVersion = kind + (archive.version.map { " (torch.save zip, version \($0))" } ?? " (torch.save zip)")
     }

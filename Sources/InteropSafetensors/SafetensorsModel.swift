@@ -52,7 +52,7 @@ public enum SafetensorsModel {
             func put(_ bytes: UnsafeRawBufferPointer) throws {
                 do {
                     try FileIO.writeAll(fd, bytes)
-                } catch let error as SystemCallError {
+                } catch {
                     throw SafetensorsError.writeFailed(path: path, reason: error.description)
                 }
             }

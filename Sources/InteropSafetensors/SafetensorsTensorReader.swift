@@ -12,12 +12,7 @@ import ModelArchive
 /// reader is released.
 public final class SafetensorsTensorReader: TensorStreamReader {
     public let file: String
-    public let architecture: Architecture
-    public let trainingState: TrainingState?
-    public let probes: Probes?
-    public let metadata: [String: String]
-    public let parameterTensors: [TensorDescriptor]
-    public let slotTensors: [TensorDescriptor]
+    public let header: ModelHeader
     private let fd: Int32
     private let dataStart: UInt64
     private let entries: [String: SafetensorsHeader.Validated]
@@ -36,24 +31,19 @@ public final class SafetensorsTensorReader: TensorStreamReader {
         fd = opened.fd
         file = path
         do {
-            let (header, validated, dataStart) = try Self.readHeader(fd: opened.fd, size: opened.size, name: path)
+            let (fileHeader, validated, dataStart) = try Self.readHeader(fd: opened.fd, size: opened.size, name: path)
             self.dataStart = dataStart
             var entries: [String: SafetensorsHeader.Validated] = [:]
             for entry in validated { entries[entry.name] = entry }
             self.entries = entries
-            let mapped = try SafetensorsModel.layout(metadata: header.metadata, shapes: entries.mapValues(\.shape), name: path, architecture: given)
-            architecture = mapped.architecture
-            trainingState = mapped.layout.trainingState
-            metadata = mapped.metadata
-            parameterTensors = mapped.layout.parameters
-            slotTensors = mapped.layout.slots
-            if let p = mapped.layout.probes {
-                probes = Probes(inputs: try Self.read(p.inputs.name, entries: entries, fd: opened.fd, dataStart: dataStart, file: path),
-                                outputs: try Self.read(p.outputs.name, entries: entries, fd: opened.fd, dataStart: dataStart, file: path),
-                                source: mapped.probesSource ?? "")
-            } else {
-                probes = nil
+            let mapped = try SafetensorsModel.layout(metadata: fileHeader.metadata, shapes: entries.mapValues(\.shape), name: path, architecture: given)
+            let probes = try mapped.layout.probes.map { p in
+                Probes(inputs: try Self.read(p.inputs.name, entries: entries, fd: opened.fd, dataStart: dataStart, file: path),
+                       outputs: try Self.read(p.outputs.name, entries: entries, fd: opened.fd, dataStart: dataStart, file: path),
+                       source: mapped.probesSource ?? "")
             }
+            header = ModelHeader(architecture: mapped.architecture, trainingState: mapped.layout.trainingState, probes: probes,
+                                 metadata: mapped.metadata, parameters: mapped.layout.parameters, slots: mapped.layout.slots)
         } catch {
             close(opened.fd)
             throw error
@@ -94,7 +84,7 @@ public final class SafetensorsTensorReader: TensorStreamReader {
         let done: Int
         do {
             done = try FileIO.read(fd, into: buffer, at: offset)
-        } catch let error as SystemCallError {
+        } catch {
             throw SafetensorsError.missingFile(path: file, reason: error.description)
         }
         guard done == buffer.count else {

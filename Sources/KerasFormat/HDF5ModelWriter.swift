@@ -164,7 +164,7 @@ extension StreamedModel {
     /// The model without its parameters and slots (architecture, training-state scalars, probes, metadata): what
     /// the `/cnnkit` group and Keras' config hold.
     var smallParts: ModelDocument {
-        ModelDocument(architecture: architecture, tensors: [], trainingState: trainingState, probes: probes, metadata: metadata)
+        ModelDocument(architecture: header.architecture, tensors: [], trainingState: header.trainingState, probes: header.probes, metadata: header.metadata)
     }
 
     /// Fetches a tensor for an HDF5 writer, turning a shape that differs from its descriptor into a write error

@@ -20,13 +20,14 @@ public final class HDF5TensorReader: TensorStreamReader {
     private let part: TemporaryFile?
     /// The format's variant as `inspect` shows it, when the file's name does not say it.
     let variant: String?
+    public let header: ModelHeader
 
     /// Opens a file and reads everything but the tensor values.
     ///
     /// - Throws: ``HDF5Error`` naming the file, the HDF5 path and what was expected and found.
     public convenience init(path: String) throws {
         let source = try HDF5Source.open(path: path, name: path)
-        try self.init(file: path, source: source, layout: try HDF5Library.serialized { try HDF5ModelReader(source: source).readLayout() })
+        self.init(file: path, source: source, layout: try HDF5Library.serialized { try HDF5ModelReader(source: source).readLayout() })
     }
 
     /// A reader over a layout already read from `source`; `part`, when given, is the temporary file `source`
@@ -37,6 +38,8 @@ public final class HDF5TensorReader: TensorStreamReader {
         self.layout = layout
         self.part = part
         self.variant = variant
+        header = ModelHeader(architecture: layout.architecture, trainingState: layout.trainingState, probes: layout.probes,
+                             metadata: layout.metadata, parameters: layout.parameters.map(\.descriptor), slots: layout.slots.map(\.descriptor))
         var locations: [String: HDF5ModelLayout.Located] = [:]
         for located in layout.parameters + layout.slots where locations[located.descriptor.name] == nil {
             locations[located.descriptor.name] = located
@@ -45,13 +48,6 @@ public final class HDF5TensorReader: TensorStreamReader {
     }
 
     deinit { part?.remove() }
-
-    public var architecture: Architecture { layout.architecture }
-    public var trainingState: TrainingState? { layout.trainingState }
-    public var probes: Probes? { layout.probes }
-    public var metadata: [String: String] { layout.metadata }
-    public var parameterTensors: [TensorDescriptor] { layout.parameters.map(\.descriptor) }
-    public var slotTensors: [TensorDescriptor] { layout.slots.map(\.descriptor) }
 
     /// Reads one parameter or optimizer slot.
     ///

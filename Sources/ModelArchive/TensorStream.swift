@@ -14,6 +14,11 @@ public struct TensorDescriptor: Sendable, Hashable {
     }
 }
 
+extension NamedTensor {
+    /// The tensor's name and shape.
+    public var descriptor: TensorDescriptor { TensorDescriptor(name: name, shape: tensor.shape) }
+}
+
 /// How one tensor is stored in its file, where the format says.
 public struct TensorStorage: Sendable, Hashable, Encodable {
     /// The stored dtype (`float32`, `float16`, ...).
@@ -36,22 +41,43 @@ public struct TensorStorage: Sendable, Hashable, Encodable {
     enum CodingKeys: String, CodingKey { case dtype, codec, storedBytes = "stored_bytes", rawBytes = "raw_bytes" }
 }
 
-/// A model file opened for reading one tensor at a time: the small parts (architecture, training-state
-/// scalars, probes, metadata, tensor names and shapes) are read when it is opened, each tensor only when asked.
+/// The small parts of a model file, read and checked when it is opened: everything but the tensors' values.
+public struct ModelHeader: Sendable {
+    /// The architecture (read, given, or inferred).
+    public var architecture: Architecture
+    /// The training state's scalars; its `slots` are always empty (they are ``slots``).
+    public var trainingState: TrainingState?
+    /// The probes, if the file has them.
+    public var probes: Probes?
+    /// The metadata as ``ModelDocument/metadata`` would hold it.
+    public var metadata: [String: String]
+    /// The parameters, in the order the file lists them.
+    public var parameters: [TensorDescriptor]
+    /// The optimizer slots (named as `TrainingState/slotName(parameter:slot:)`), in file order.
+    public var slots: [TensorDescriptor]
+
+    /// A header from its parts; the slot tensors of `trainingState` are dropped (``slots`` names them).
+    public init(architecture: Architecture, trainingState: TrainingState? = nil, probes: Probes? = nil, metadata: [String: String] = [:],
+                parameters: [TensorDescriptor], slots: [TensorDescriptor] = []) {
+        self.architecture = architecture
+        var state = trainingState
+        state?.slots = []
+        self.trainingState = state
+        self.probes = probes
+        self.metadata = metadata
+        self.parameters = parameters
+        self.slots = slots
+    }
+}
+
+/// A model file opened for reading one tensor at a time: the small parts (``ModelHeader``) are read when it is
+/// opened, each tensor only when asked.
 ///
 /// Every format's ``ModelFileFormat/openReader(path:architecture:)`` returns one; ``StreamedModel`` turns it
 /// into the source that every writer and the verifier read from.
 public protocol TensorStreamReader: AnyObject {
-    var architecture: Architecture { get }
-    /// The training state's scalars; its `slots` are empty (they are the ``slotTensors``).
-    var trainingState: TrainingState? { get }
-    var probes: Probes? { get }
-    /// The metadata as ``ModelDocument/metadata`` would hold it.
-    var metadata: [String: String] { get }
-    /// The parameters, in the order the file lists them.
-    var parameterTensors: [TensorDescriptor] { get }
-    /// The optimizer slots (named as `TrainingState/slotName(parameter:slot:)`), in file order.
-    var slotTensors: [TensorDescriptor] { get }
+    /// Architecture, training-state scalars, probes, metadata, and the tensors' names and shapes.
+    var header: ModelHeader { get }
     /// Reads one tensor (a parameter or a slot), checked as the format requires (checksums, sizes).
     func readTensor(named name: String) throws -> Tensor
     /// The format's version or variant, as `inspect` shows it ("1.0", "Keras legacy full model (.h5)").
@@ -69,6 +95,18 @@ public protocol TensorStreamReader: AnyObject {
 }
 
 extension TensorStreamReader {
+    /// The architecture (``ModelHeader/architecture``).
+    public var architecture: Architecture { header.architecture }
+    /// The training state's scalars; its `slots` are empty (they are the ``slotTensors``).
+    public var trainingState: TrainingState? { header.trainingState }
+    /// The probes, if any.
+    public var probes: Probes? { header.probes }
+    /// The metadata as ``ModelDocument/metadata`` would hold it.
+    public var metadata: [String: String] { header.metadata }
+    /// The parameters, in the order the file lists them.
+    public var parameterTensors: [TensorDescriptor] { header.parameters }
+    /// The optimizer slots, in file order.
+    public var slotTensors: [TensorDescriptor] { header.slots }
     public func view(named name: String) throws -> TensorView { TensorView(try readTensor(named: name)) }
     public var formatVersion: String { "" }
     public func storage(of name: String) -> TensorStorage? { nil }
@@ -82,28 +120,19 @@ public final class DocumentReader: TensorStreamReader {
     public let document: ModelDocument
     /// The format version to report.
     public let formatVersion: String
+    public let header: ModelHeader
     private let byName: [String: Tensor]
 
     /// A reader over `document`.
     public init(_ document: ModelDocument, formatVersion: String = "") {
         self.document = document
         self.formatVersion = formatVersion
+        let slots = document.trainingState?.slots ?? []
+        header = ModelHeader(architecture: document.architecture, trainingState: document.trainingState, probes: document.probes,
+                             metadata: document.metadata, parameters: document.tensors.map(\.descriptor), slots: slots.map(\.descriptor))
         var byName: [String: Tensor] = [:]
-        for t in document.tensors + (document.trainingState?.slots ?? []) where byName[t.name] == nil { byName[t.name] = t.tensor }
+        for t in document.tensors + slots where byName[t.name] == nil { byName[t.name] = t.tensor }
         self.byName = byName
-    }
-
-    public var architecture: Architecture { document.architecture }
-    public var trainingState: TrainingState? {
-        var state = document.trainingState
-        state?.slots = []
-        return state
-    }
-    public var probes: Probes? { document.probes }
-    public var metadata: [String: String] { document.metadata }
-    public var parameterTensors: [TensorDescriptor] { document.tensors.map { TensorDescriptor(name: $0.name, shape: $0.tensor.shape) } }
-    public var slotTensors: [TensorDescriptor] {
-        (document.trainingState?.slots ?? []).map { TensorDescriptor(name: $0.name, shape: $0.tensor.shape) }
     }
 
     /// - Throws: `ConvNetError/missingParameter(name:)` for a name the document does not hold.
@@ -116,43 +145,41 @@ public final class DocumentReader: TensorStreamReader {
 /// A model whose tensors are fetched one at a time: the one source every writer and the verifier read from,
 /// whether the model is in a file (``init(reader:)``) or in memory (``init(document:)``).
 ///
-/// A writer calls ``fetch(_:)`` once per tensor, in the order its format stores them, and lets go of each
-/// tensor before asking for the next, so a conversion holds one tensor at a time.
+/// Its small parts are a ``ModelHeader``, whose fields read and write as the model's own (`model.architecture`,
+/// `model.parameters`, `model.metadata[key] = value`). A writer calls ``fetch(_:)`` once per tensor, in the order
+/// its format stores them, and lets go of each tensor before asking for the next, so a conversion holds one
+/// tensor at a time.
+@dynamicMemberLookup
 public struct StreamedModel {
-    /// The architecture.
-    public var architecture: Architecture
-    /// The training state's scalars (slots are ``slots``); nil drops the state.
-    public var trainingState: TrainingState?
-    /// The probes, if any.
-    public var probes: Probes?
-    /// The metadata.
-    public var metadata: [String: String]
-    /// Parameter tensors, in the architecture's order.
-    public var parameters: [TensorDescriptor]
-    /// Optimizer slot tensors (empty without a training state).
-    public var slots: [TensorDescriptor]
-    /// Returns a tensor by name (one of ``parameters`` or ``slots``).
+    /// Architecture, training-state scalars (nil drops the state), probes, metadata, and the names and shapes of
+    /// the parameters (in the architecture's order) and optimizer slots (none without a training state).
+    public var header: ModelHeader
+    /// Returns a tensor by name (one of the header's parameters or slots).
     public var tensor: (String) throws -> Tensor
+
+    /// A field of ``header``.
+    public subscript<Value>(dynamicMember field: WritableKeyPath<ModelHeader, Value>) -> Value {
+        get { header[keyPath: field] }
+        set { header[keyPath: field] = newValue }
+    }
 
     /// A model from its parts and a function that reads a tensor by name.
     public init(architecture: Architecture, trainingState: TrainingState?, probes: Probes?, metadata: [String: String],
                 parameters: [TensorDescriptor], slots: [TensorDescriptor], tensor: @escaping (String) throws -> Tensor) {
-        self.architecture = architecture
-        var state = trainingState
-        state?.slots = []
-        self.trainingState = state
-        self.probes = probes
-        self.metadata = metadata
-        self.parameters = parameters
-        self.slots = trainingState == nil ? [] : slots
+        self.init(header: ModelHeader(architecture: architecture, trainingState: trainingState, probes: probes, metadata: metadata,
+                                      parameters: parameters, slots: slots), tensor: tensor)
+    }
+
+    /// A model from a header and a function that reads a tensor by name; without a training state it has no slots.
+    public init(header: ModelHeader, tensor: @escaping (String) throws -> Tensor) {
+        self.header = header
+        if header.trainingState == nil { self.header.slots = [] }
         self.tensor = tensor
     }
 
     /// A model read from `reader` on demand.
     public init(reader: any TensorStreamReader) {
-        self.init(architecture: reader.architecture, trainingState: reader.trainingState, probes: reader.probes,
-                  metadata: reader.metadata, parameters: reader.parameterTensors, slots: reader.slotTensors,
-                  tensor: { [reader] in try reader.readTensor(named: $0) })
+        self.init(header: reader.header, tensor: { [reader] in try reader.readTensor(named: $0) })
     }
 
     /// A model held in memory.
@@ -162,8 +189,8 @@ public struct StreamedModel {
 
     /// Drops the training state (``SaveOptions/weightsOnly``).
     public mutating func dropTrainingState() {
-        trainingState = nil
-        slots = []
+        header.trainingState = nil
+        header.slots = []
     }
 
     /// Fetches a tensor and checks that it has the shape its descriptor announced.
@@ -182,7 +209,7 @@ public struct StreamedModel {
     /// ``ModelDocument/network()`` would throw.
     public func checkParameters() throws {
         do {
-            _ = try architecture.checkParameters(parameters.map { ($0.name, $0.shape, nil) })
+            _ = try header.architecture.checkParameters(header.parameters.map { ($0.name, $0.shape, nil) })
         } catch let mismatch as ParameterMismatch {
             throw mismatch.convNetError
         }
@@ -190,10 +217,10 @@ public struct StreamedModel {
 
     /// Reads every tensor into a document.
     public func document() throws -> ModelDocument {
-        var state = trainingState
-        state?.slots = try slots.map { NamedTensor(name: $0.name, tensor: try fetch($0)) }
-        return ModelDocument(architecture: architecture, tensors: try parameters.map { NamedTensor(name: $0.name, tensor: try fetch($0)) },
-                             trainingState: state, probes: probes, metadata: metadata)
+        var state = header.trainingState
+        state?.slots = try header.slots.map { NamedTensor(name: $0.name, tensor: try fetch($0)) }
+        return ModelDocument(architecture: header.architecture, tensors: try header.parameters.map { NamedTensor(name: $0.name, tensor: try fetch($0)) },
+                             trainingState: state, probes: header.probes, metadata: header.metadata)
     }
 
     /// Fetches the parameters in the architecture's order and builds the network (the whole model in memory).
@@ -201,6 +228,6 @@ public struct StreamedModel {
     /// - Throws: what ``checkParameters()`` or fetching throws.
     public func network() throws -> Network {
         try checkParameters()
-        return try Network(architecture: architecture, parameters: try parameters.map { NamedTensor(name: $0.name, tensor: try fetch($0)) })
+        return try Network(architecture: header.architecture, parameters: try header.parameters.map { NamedTensor(name: $0.name, tensor: try fetch($0)) })
     }
 }
