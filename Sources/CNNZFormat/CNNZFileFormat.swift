@@ -5,15 +5,9 @@ import ModelArchive
 public struct CNNZFileFormat: ModelFileFormat {
     public init() {}
 
-    public let info = FormatInfo(
-        format: "cnnz", displayName: "CNNZ", extensions: ["cnnz"],
-        capabilities: .init(reads: true, writes: true, dtypes: StorageDType.allCases, compression: true, compressors: [.zstd, .deflate], compressesByDefault: true, trainingState: true,
-                           streamsReads: true, streamsWrites: true),
-        integrity: "cnnz file read whole; CRC-32 of header, every chunk and footer verified")
-
-    public func recognizes(prefix: [UInt8]) -> Bool {
-        prefix.starts(with: CNNZLayout.magic)
-    }
+    public let info = FormatInfo(format: "cnnz", displayName: "CNNZ", extensions: ["cnnz"],
+        capabilities: .init(compression: true, trainingState: true, dtypes: StorageDType.allCases, compressors: [.zstd, .deflate], compressesByDefault: true),
+        integrity: "cnnz file read whole; CRC-32 of header, every chunk and footer verified", magic: CNNZLayout.magic)
 
     public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
         try CNNZTensorReader(path: path)

@@ -6,9 +6,7 @@ import ModelArchive
 public struct ONNXFileFormat: ModelFileFormat {
     public init() {}
 
-    public let info = FormatInfo(
-        format: "onnx", displayName: "ONNX", extensions: ["onnx"],
-        capabilities: .init(reads: true, writes: true, compression: false, trainingState: false, streamsReads: true, streamsWrites: true),
+    public let info = FormatInfo(format: "onnx", displayName: "ONNX", extensions: ["onnx"], capabilities: .init(compression: false, trainingState: false),
         integrity: "ONNX protobuf decoded and every tensor's size checked against its dims (ONNX has no checksums)")
 
     /// The start of a serialized `ModelProto`: `0x08` (field 1 `ir_version`, varint), a one-byte version 1-127,
@@ -21,12 +19,6 @@ public struct ONNXFileFormat: ModelFileFormat {
 
     public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
         try ONNXTensorReader(path: path)
-    }
-
-    public func check(_ options: SaveOptions, path: String) throws {
-        guard options.dtype == .float32 else {
-            throw ArchiveError.unsupported(format: "onnx", reason: "CNNKit exports ONNX as float32; use CNNZ for \(options.dtype.rawValue)")
-        }
     }
 
     public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {

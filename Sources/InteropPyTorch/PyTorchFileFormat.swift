@@ -6,9 +6,7 @@ import ModelArchive
 public struct PyTorchFileFormat: ModelFileFormat {
     public init() {}
 
-    public let info = FormatInfo(
-        format: "pt", displayName: "PyTorch", extensions: ["pt", "pth"],
-        capabilities: .init(reads: true, writes: true, compression: false, trainingState: false, streamsReads: true, streamsWrites: true),
+    public let info = FormatInfo(format: "pt", displayName: "PyTorch", extensions: ["pt", "pth"], capabilities: .init(compression: false, trainingState: false),
         integrity: "PyTorch zip read; local headers checked against the central directory, member CRC-32 verified, pickle run data-only")
 
     /// A zip whose first member is `NAME/data.pkl` (what `torch.save` writes first) or `NAME/data/KEY` (what

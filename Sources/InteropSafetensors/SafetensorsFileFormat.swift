@@ -5,9 +5,7 @@ import ModelArchive
 public struct SafetensorsFileFormat: ModelFileFormat {
     public init() {}
 
-    public let info = FormatInfo(
-        format: "safetensors", displayName: "safetensors", extensions: ["safetensors"],
-        capabilities: .init(reads: true, writes: true, compression: false, trainingState: true, streamsReads: true, streamsWrites: true),
+    public let info = FormatInfo(format: "safetensors", displayName: "safetensors", extensions: ["safetensors"], capabilities: .init(compression: false, trainingState: true),
         integrity: "safetensors file read; header and offsets validated (the format has no checksums)")
 
     /// A little-endian UInt64 header length (2 to 10^8) followed by `{`.

@@ -11,10 +11,8 @@ public struct HDF5FileFormat: ModelFileFormat {
 
     public init() {}
 
-    public let info = FormatInfo(
-        format: "hdf5", displayName: "HDF5", extensions: ["h5", "hdf5"],
-        capabilities: .init(reads: true, writes: true, compression: true, trainingState: true, streamsReads: true, streamsWrites: true),
-        integrity: "hdf5 file read; Fletcher-32 checksums verified by libhdf5 on datasets that carry them")
+    public let info = FormatInfo(format: "hdf5", displayName: "HDF5", extensions: ["h5", "hdf5"], capabilities: .init(compression: true, trainingState: true),
+        integrity: "hdf5 file read; Fletcher-32 checksums verified by libhdf5 on datasets that carry them", magic: Self.magic)
 
     /// Which of the file's datasets carry Fletcher-32 checksums (optional per dataset: CNNKit writes them with
     /// `--compression deflate`, contiguous datasets carry none), so that "verified" is said only of those.
@@ -32,10 +30,6 @@ public struct HDF5FileFormat: ModelFileFormat {
     /// full-model file. Writers choose the layout by this name.
     public static func isKerasWeightsPath(_ path: String) -> Bool {
         path.lowercased().hasSuffix(".weights.h5")
-    }
-
-    public func recognizes(prefix: [UInt8]) -> Bool {
-        prefix.starts(with: Self.magic)
     }
 
     /// Opens a file for streaming: a Keras 3 weights file (recognised by its `/layers` group; its architecture is
@@ -61,12 +55,6 @@ public struct HDF5FileFormat: ModelFileFormat {
         _ = try source.visitEveryObject()
         _ = try source.checksumCensus()
         return reader
-    }
-
-    public func check(_ options: SaveOptions, path: String) throws {
-        guard options.dtype == .float32 else {
-            throw ArchiveError.unsupported(format: "hdf5", reason: "HDF5 files hold float32 weights (Keras reads them); use CNNZ for \(options.dtype.rawValue)")
-        }
     }
 
     public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {

@@ -7,9 +7,7 @@ import ModelArchive
 public struct KerasFileFormat: ModelFileFormat {
     public init() {}
 
-    public let info = FormatInfo(
-        format: "keras", displayName: "Keras", extensions: ["keras"],
-        capabilities: .init(reads: true, writes: true, compression: true, trainingState: true, streamsReads: true, streamsWrites: true),
+    public let info = FormatInfo(format: "keras", displayName: "Keras", extensions: ["keras"], capabilities: .init(compression: true, trainingState: true),
         integrity: "keras zip read; member CRC-32 verified")
 
     /// A zip (local file header `PK\3\4`) naming `config.json`, `metadata.json` or `model.weights.h5` near its start.
@@ -21,12 +19,6 @@ public struct KerasFileFormat: ModelFileFormat {
 
     public func openReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
         try KerasArchive.open(path: path)
-    }
-
-    public func check(_ options: SaveOptions, path: String) throws {
-        guard options.dtype == .float32 else {
-            throw ArchiveError.unsupported(format: "keras", reason: "Keras files hold float32 weights; use CNNZ for \(options.dtype.rawValue)")
-        }
     }
 
     public func write(_ model: StreamedModel, to path: String, options: SaveOptions) throws {

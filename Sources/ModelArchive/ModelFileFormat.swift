@@ -24,19 +24,14 @@ public struct FormatCapabilities: Sendable, Hashable {
     /// Whether the writer takes one tensor at a time from its source (else it gathers the model first).
     public var streamsWrites: Bool
 
-    /// A format's capabilities.
-    /// `compressors` nil: deflate alone where `compression` is true.
-    public init(reads: Bool, writes: Bool, dtypes: [StorageDType] = [.float32], compression: Bool, compressors: [Compressor]? = nil,
-                compressesByDefault: Bool = false, trainingState: Bool, streamsReads: Bool, streamsWrites: Bool) {
-        self.reads = reads
-        self.writes = writes
-        self.dtypes = dtypes
-        self.compression = compression
+    /// A format's capabilities; by default it is read and written one tensor at a time, as every format CNNKit
+    /// knows is. `compressors` nil: deflate alone where `compression` is true.
+    public init(compression: Bool, trainingState: Bool, dtypes: [StorageDType] = [.float32], compressors: [Compressor]? = nil,
+                compressesByDefault: Bool = false, reads: Bool = true, writes: Bool = true, streamsReads: Bool = true, streamsWrites: Bool = true) {
+        (self.compression, self.trainingState, self.dtypes) = (compression, trainingState, dtypes)
         self.compressors = compression ? compressors ?? [.deflate] : []
         self.compressesByDefault = compressesByDefault
-        self.trainingState = trainingState
-        self.streamsReads = streamsReads
-        self.streamsWrites = streamsWrites
+        (self.reads, self.writes, self.streamsReads, self.streamsWrites) = (reads, writes, streamsReads, streamsWrites)
     }
 }
 
@@ -52,14 +47,15 @@ public struct FormatInfo: Sendable {
     public var capabilities: FormatCapabilities
     /// What reading a file of this format proves about its integrity (shown by `inspect` and `verify`).
     public var integrity: String
+    /// The bytes every file of this format starts with, when its files are recognised by a signature alone
+    /// (``ModelFileFormat/recognizes(prefix:)`` by default); empty for formats that look further.
+    public var magic: [UInt8]
 
     /// A format's description.
-    public init(format: ModelFormat, displayName: String, extensions: [String], capabilities: FormatCapabilities, integrity: String) {
-        self.format = format
-        self.displayName = displayName
-        self.extensions = extensions
-        self.capabilities = capabilities
-        self.integrity = integrity
+    public init(format: ModelFormat, displayName: String, extensions: [String], capabilities: FormatCapabilities, integrity: String,
+                magic: [UInt8] = []) {
+        (self.format, self.displayName, self.extensions) = (format, displayName, extensions)
+        (self.capabilities, self.integrity, self.magic) = (capabilities, integrity, magic)
     }
 }
 
@@ -76,7 +72,8 @@ public protocol ModelFileFormat: Sendable {
     /// HDF5's Fletcher-32); ``integrity`` by default.
     func integrity(of path: String) -> String
 
-    /// True when the first bytes of a file (up to 4096 of them; fewer for a small file) are this format's.
+    /// True when the first bytes of a file (up to 4096 of them; fewer for a small file) are this format's; by
+    /// default, when they start with ``FormatInfo/magic``.
     func recognizes(prefix: [UInt8]) -> Bool
 
     /// Opens a file: reads and checks its small parts now, its tensors when asked.
@@ -115,6 +112,10 @@ extension ModelFileFormat {
     public var integrity: String { info.integrity }
 
     public func integrity(of path: String) -> String { integrity }
+
+    public func recognizes(prefix: [UInt8]) -> Bool {
+        !info.magic.isEmpty && prefix.starts(with: info.magic)
+    }
 
     public func openMappedReader(path: String, architecture: Architecture?) throws -> any TensorStreamReader {
         try openReader(path: path, architecture: architecture)
