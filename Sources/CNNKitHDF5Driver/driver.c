@@ -301,34 +301,49 @@ static void note_superblock(cnnkit_file_t *file, const unsigned char *block, siz
     }
 }
 
-/// Reads `size` bytes at `addr` with `pread` as sec2 does: in pieces of at most 1 GiB, retried on EINTR, zeros
-/// past the end of the file. A failure is pushed on libhdf5's error stack as `function`'s, unless that is NULL.
-static herr_t read_fully(cnnkit_file_t *file, const char *function, haddr_t addr, size_t size, void *buffer) {
-    if (addr == HADDR_UNDEF || addr > (haddr_t)INT64_MAX || size > (size_t)INT64_MAX ||
-        (haddr_t)size > (haddr_t)INT64_MAX - addr) {
+/// Whether `size` bytes at `addr` lie within what an `off_t` can address (and `addr` is defined).
+static int in_file_range(haddr_t addr, size_t size) {
+    return addr != HADDR_UNDEF && addr <= (haddr_t)INT64_MAX && size <= (size_t)INT64_MAX &&
+        (haddr_t)size <= (haddr_t)INT64_MAX - addr;
+}
+
+/// Reads (`pread`) or writes (`pwrite`, when `writing`) `size` bytes at `addr` as sec2 does: in pieces of at most
+/// 1 GiB, retried on EINTR; a read past the end of the file gives zeros, a write that makes no progress fails.
+/// A failure is pushed on libhdf5's error stack as `function`'s, unless that is NULL. A write only reads `buffer`.
+static herr_t transfer_fully(cnnkit_file_t *file, const char *function, haddr_t addr, size_t size, void *buffer, int writing) {
+    if (!in_file_range(addr, size)) {
         if (function) push_error(H5E_OVERFLOW_g, function, "address overflow");
         return -1;
     }
-    unsigned char *out = buffer;
+    unsigned char *at = buffer;
     size_t left = size;
     off_t offset = (off_t)addr;
     while (left > 0) {
         size_t chunk = left < max_io_bytes ? left : max_io_bytes;
-        ssize_t got;
-        do { got = pread(file->fd, out, chunk, offset); } while (got < 0 && errno == EINTR);
-        if (got < 0) {
-            if (function) push_errno(H5E_READERROR_g, function, "pread");
-            return -1;
-        }
-        if (got == 0) {  // past the end of the file: zeros, as sec2 gives
-            memset(out, 0, left);
+        ssize_t done;
+        do {
+            done = writing ? pwrite(file->fd, at, chunk, offset) : pread(file->fd, at, chunk, offset);
+        } while (done < 0 && errno == EINTR);
+        if (done == 0 && !writing) {  // past the end of the file: zeros, as sec2 gives
+            memset(at, 0, left);
             break;
         }
-        left -= (size_t)got;
-        out += got;
-        offset += got;
+        if (done <= 0) {
+            if (function) {
+                push_errno(writing ? H5E_WRITEERROR_g : H5E_READERROR_g, function,
+                           done == 0 ? "pwrite wrote nothing" : writing ? "pwrite" : "pread");
+            }
+            return -1;
+        }
+        left -= (size_t)done;
+        at += done;
+        offset += done;
     }
     return 0;
+}
+
+static herr_t read_fully(cnnkit_file_t *file, const char *function, haddr_t addr, size_t size, void *buffer) {
+    return transfer_fully(file, function, addr, size, buffer, 0);
 }
 
 static herr_t cnnkit_read(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void *buffer) {
@@ -479,26 +494,7 @@ static herr_t descriptor_read(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t 
 static herr_t descriptor_write(H5FD_t *pub, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, const void *buffer) {
     (void)type; (void)dxpl;
     cnnkit_file_t *file = (cnnkit_file_t *)pub;
-    if (addr == HADDR_UNDEF || addr > (haddr_t)INT64_MAX || size > (size_t)INT64_MAX ||
-        (haddr_t)size > (haddr_t)INT64_MAX - addr) {
-        push_error(H5E_OVERFLOW_g, "cnnkit_descriptor_write", "address overflow");
-        return -1;
-    }
-    const unsigned char *in = buffer;
-    size_t left = size;
-    off_t offset = (off_t)addr;
-    while (left > 0) {
-        size_t chunk = left < max_io_bytes ? left : max_io_bytes;
-        ssize_t put;
-        do { put = pwrite(file->fd, in, chunk, offset); } while (put < 0 && errno == EINTR);
-        if (put <= 0) {
-            push_errno(H5E_WRITEERROR_g, "cnnkit_descriptor_write", put == 0 ? "pwrite wrote nothing" : "pwrite");
-            return -1;
-        }
-        left -= (size_t)put;
-        in += put;
-        offset += put;
-    }
+    if (transfer_fully(file, "cnnkit_descriptor_write", addr, size, (void *)buffer, 1) < 0) return -1;
     if (addr + size > file->eof) file->eof = addr + size;
     return 0;
 }

@@ -77,25 +77,24 @@ extension CNNZCodec {
 
     /// Groups byte `j` of every element together: `out[j * n + i] = raw[i * size + j]` (section 5.3).
     static func shuffle(_ raw: [UInt8], elementSize size: Int) -> [UInt8] {
-        guard size > 1 else { return raw }
-        let n = raw.count / size
-        return [UInt8](unsafeUninitializedCapacity: raw.count) { out, count in
-            raw.withUnsafeBufferPointer { src in
-                if let s = src.baseAddress, let d = out.baseAddress { cnnkit_shuffle(d, s, n, size) }
-            }
-            count = raw.count
-        }
+        regroup(raw, elementSize: size, cnnkit_shuffle)
     }
 
     /// The inverse of ``shuffle(_:elementSize:)``.
     static func unshuffle(_ grouped: [UInt8], elementSize size: Int) -> [UInt8] {
-        guard size > 1 else { return grouped }
-        let n = grouped.count / size
-        return [UInt8](unsafeUninitializedCapacity: grouped.count) { out, count in
-            grouped.withUnsafeBufferPointer { src in
-                if let s = src.baseAddress, let d = out.baseAddress { cnnkit_unshuffle(d, s, n, size) }
+        regroup(grouped, elementSize: size, cnnkit_unshuffle)
+    }
+
+    /// `bytes` as a new array written by `kernel(destination, source, elementCount, size)`; the bytes themselves
+    /// for one-byte elements.
+    private static func regroup(_ bytes: [UInt8], elementSize size: Int,
+                                _ kernel: (UnsafeMutablePointer<UInt8>, UnsafePointer<UInt8>, Int, Int) -> Void) -> [UInt8] {
+        guard size > 1 else { return bytes }
+        return [UInt8](unsafeUninitializedCapacity: bytes.count) { out, count in
+            bytes.withUnsafeBufferPointer { src in
+                if let s = src.baseAddress, let d = out.baseAddress { kernel(d, s, bytes.count / size, size) }
             }
-            count = grouped.count
+            count = bytes.count
         }
     }
 

@@ -76,16 +76,7 @@ extension Kernels {
         let cout = plan.window.outChannels, positions = plan.positionCount
         if let biasGradient {
             for p in 0..<positions {
-                let row = g + p * cout
-                var o = 0
-                while o + 8 <= cout {
-                    store8(load8(biasGradient + o) + load8(row + o), biasGradient + o)
-                    o += 8
-                }
-                while o < cout {
-                    biasGradient[o] += row[o]
-                    o += 1
-                }
+                add(cout, g + p * cout, into: biasGradient)
             }
         }
         if usesDirectKernels(plan) {
@@ -153,30 +144,23 @@ extension Kernels {
         for oy in 0..<p.outHeight {
             for ox in 0..<p.outWidth {
                 let outBase = (oy * p.outWidth + ox) * ch
-                let y0 = oy * p.strideY - p.padTop, x0 = ox * p.strideX - p.padLeft
                 var c = 0
                 while c < ch {
                     var best = SIMD8<Float>(repeating: -.infinity)
                     var index = SIMD8<Int32>(repeating: -1)
                     var first = true
-                    for ky in 0..<p.windowHeight {
-                        let iy = y0 + ky
-                        if iy < 0 || iy >= p.inHeight { continue }
-                        for kx in 0..<p.windowWidth {
-                            let ix = x0 + kx
-                            if ix < 0 || ix >= p.inWidth { continue }
-                            let at = (iy * p.inWidth + ix) * ch + c
-                            let v = load8(input + at)
-                            let candidate = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: at)) &+ lane
-                            if first {
-                                best = v
-                                index = candidate
-                                first = false
-                            } else {
-                                let wins = (v .> best) .| ((v .!= v) .& (best .== best))
-                                best.replace(with: v, where: wins)
-                                index.replace(with: candidate, where: wins)
-                            }
+                    p.forEachTap(oy: oy, ox: ox) { tap in
+                        let at = tap + c
+                        let v = load8(input + at)
+                        let candidate = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: at)) &+ lane
+                        if first {
+                            best = v
+                            index = candidate
+                            first = false
+                        } else {
+                            let wins = (v .> best) .| ((v .!= v) .& (best .== best))
+                            best.replace(with: v, where: wins)
+                            index.replace(with: candidate, where: wins)
                         }
                     }
                     store8(best, output + outBase + c)

@@ -102,16 +102,7 @@ extension ConvPlan {
                         let tx = ix - kx
                         if tx < 0 || tx % w.strideX != 0 || tx / w.strideX >= w.outWidth { continue }
                         let p = (ty / w.strideY) * w.outWidth + tx / w.strideX
-                        let source = colGradient + p * taps + (ky * w.windowWidth + kx) * cin
-                        var c = 0
-                        while c + 8 <= cin {
-                            store8(load8(target + c) + load8(source + c), target + c)
-                            c += 8
-                        }
-                        while c < cin {
-                            target[c] += source[c]
-                            c += 1
-                        }
+                        add(cin, colGradient + p * taps + (ky * w.windowWidth + kx) * cin, into: target)
                     }
                 }
             }

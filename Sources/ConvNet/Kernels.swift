@@ -23,6 +23,36 @@ struct WindowPlan: Sendable {
         strideY = y.stride; strideX = x.stride
         padTop = y.padBefore; padLeft = x.padBefore
     }
+
+    /// Calls `body` with the input offset `(iy * inWidth + ix) * inChannels` of each tap of output position
+    /// (oy, ox)'s window that lies inside the input (padding taps are skipped), in row-major window order.
+    @inline(__always)
+    func forEachTap(oy: Int, ox: Int, _ body: (Int) -> Void) {
+        let y0 = oy * strideY - padTop, x0 = ox * strideX - padLeft
+        for ky in 0..<windowHeight {
+            let iy = y0 + ky
+            if iy < 0 || iy >= inHeight { continue }
+            for kx in 0..<windowWidth {
+                let ix = x0 + kx
+                if ix < 0 || ix >= inWidth { continue }
+                body((iy * inWidth + ix) * inChannels)
+            }
+        }
+    }
+}
+
+/// `y += x` elementwise over `n` scalars.
+@inline(__always)
+func add(_ n: Int, _ x: ConstFloatPointer, into y: FloatPointer) {
+    var i = 0
+    while i + 8 <= n {
+        store8(load8(y + i) + load8(x + i), y + i)
+        i += 8
+    }
+    while i < n {
+        y[i] += x[i]
+        i += 1
+    }
 }
 
 /// `y = fma(a, x, y)` elementwise over `n` scalars.
@@ -101,22 +131,15 @@ enum Kernels {
         for oy in 0..<p.outHeight {
             for ox in 0..<p.outWidth {
                 let outBase = (oy * p.outWidth + ox) * ch
-                let y0 = oy * p.strideY - p.padTop, x0 = ox * p.strideX - p.padLeft
                 for c in 0..<ch {
                     var best = -Float.infinity
                     var bestIndex = -1
-                    for ky in 0..<p.windowHeight {
-                        let iy = y0 + ky
-                        if iy < 0 || iy >= p.inHeight { continue }
-                        for kx in 0..<p.windowWidth {
-                            let ix = x0 + kx
-                            if ix < 0 || ix >= p.inWidth { continue }
-                            let index = (iy * p.inWidth + ix) * ch + c
-                            let v = input[index]
-                            if bestIndex < 0 || v > best || (v.isNaN && !best.isNaN) {
-                                best = v
-                                bestIndex = index
-                            }
+                    p.forEachTap(oy: oy, ox: ox) { at in
+                        let index = at + c
+                        let v = input[index]
+                        if bestIndex < 0 || v > best || (v.isNaN && !best.isNaN) {
+                            best = v
+                            bestIndex = index
                         }
                     }
                     output[outBase + c] = best

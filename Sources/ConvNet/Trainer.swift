@@ -220,16 +220,7 @@ public struct Trainer: Sendable {
                     }
                     let total = groupGradients[0]
                     for g in 1..<groups {
-                        let part = groupGradients[g]
-                        var i = 0
-                        while i + 8 <= paramCount {
-                            store8(load8(total + i) + load8(part + i), total + i)
-                            i += 8
-                        }
-                        while i < paramCount {
-                            total[i] += part[i]
-                            i += 1
-                        }
+                        add(paramCount, groupGradients[g], into: total)
                     }
                     state.optimizer.apply(step: state.step, count: paramCount, weights: weights, gradient: total, slots: slots)
                     for k in 0..<count {

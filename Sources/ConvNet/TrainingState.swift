@@ -31,15 +31,6 @@ public struct CurvePoint: Codable, Sendable, Hashable {
     public var loss: Double
     /// Fraction of those examples predicted right.
     public var accuracy: Double
-
-    /// A curve point.
-    public init(step: Int, epoch: Int, examples: Int, loss: Double, accuracy: Double) {
-        self.step = step
-        self.epoch = epoch
-        self.examples = examples
-        self.loss = loss
-        self.accuracy = accuracy
-    }
 }
 
 /// Which data a model was trained on, so that a resume can refuse other data.

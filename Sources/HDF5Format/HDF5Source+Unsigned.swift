@@ -6,21 +6,10 @@ extension HDF5Source {
     ///
     /// - Throws: ``HDF5Error/invalid(file:location:reason:)`` for another class or rank.
     package func readUInt64s(_ root: HDF5Handle, _ relative: String, base: String) throws -> [UInt64] {
-        let path = join(base, relative)
-        let dataset = try openDataset(root, relative, base: base)
-        let info = try inspect(dataset, path: path)
-        guard info.typeClass == H5T_INTEGER, info.shape.count == 1 else {
-            throw check.invalid(path, "expected a one-dimensional integer dataset, found \(describe(info.typeClass)) \(info.shape)")
+        try readVector(root, relative, base: base, typeClass: H5T_INTEGER, named: "integer", as: cnnkit_H5T_NATIVE_UINT64()) { dataset, path in
+            let type = try check.open(.datatype, "H5Dget_type", path, H5Dget_type(dataset.id), in: dataset)
+            guard H5Tget_sign(type.id) == H5T_SGN_NONE else { throw check.invalid(path, "expected unsigned integers, found signed ones") }
         }
-        let type = try check.open(.datatype, "H5Dget_type", path, H5Dget_type(dataset.id), in: dataset)
-        guard H5Tget_sign(type.id) == H5T_SGN_NONE else { throw check.invalid(path, "expected unsigned integers, found signed ones") }
-        var values = [UInt64](repeating: 0, count: info.count)
-        if info.count > 0 {
-            try values.withUnsafeMutableBytes { raw in
-                try check.status("H5Dread", path, H5Dread(dataset.id, cnnkit_H5T_NATIVE_UINT64(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, raw.baseAddress))
-            }
-        }
-        return values
     }
 
     /// Reads a scalar unsigned integer attribute as uint64, exactly, or nil when it is absent.

@@ -245,16 +245,24 @@ package struct HDF5Source {
 
     /// Reads a one-dimensional floating-point dataset as float64.
     package func readDoubles(_ root: HDF5Handle, _ relative: String, base: String) throws -> [Double] {
+        try readVector(root, relative, base: base, typeClass: H5T_FLOAT, named: "float", as: cnnkit_H5T_NATIVE_DOUBLE())
+    }
+
+    /// Reads a one-dimensional dataset of class `typeClass` (`named` in messages), converted by `H5Dread` to the
+    /// memory type `memoryType` of `T`, after `accept` has checked the open dataset further.
+    func readVector<T: Numeric>(_ root: HDF5Handle, _ relative: String, base: String, typeClass: H5T_class_t, named: String,
+                                as memoryType: hid_t, accept: (HDF5Handle, String) throws -> Void = { _, _ in }) throws -> [T] {
         let path = join(base, relative)
         let dataset = try openDataset(root, relative, base: base)
         let info = try inspect(dataset, path: path)
-        guard info.typeClass == H5T_FLOAT, info.shape.count == 1 else {
-            throw check.invalid(path, "expected a one-dimensional float dataset, found \(describe(info.typeClass)) \(info.shape)")
+        guard info.typeClass == typeClass, info.shape.count == 1 else {
+            throw check.invalid(path, "expected a one-dimensional \(named) dataset, found \(describe(info.typeClass)) \(info.shape)")
         }
-        var values = [Double](repeating: 0, count: info.count)
+        try accept(dataset, path)
+        var values = [T](repeating: 0, count: info.count)
         if info.count > 0 {
             try values.withUnsafeMutableBytes { raw in
-                try check.status("H5Dread", path, H5Dread(dataset.id, cnnkit_H5T_NATIVE_DOUBLE(), cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, raw.baseAddress))
+                try check.status("H5Dread", path, H5Dread(dataset.id, memoryType, cnnkit_H5S_ALL(), cnnkit_H5S_ALL(), h5Default, raw.baseAddress))
             }
         }
         return values

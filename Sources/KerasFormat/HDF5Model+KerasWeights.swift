@@ -81,13 +81,7 @@ extension HDF5Model {
     ///
     /// - Throws: as ``writeKerasWeights(_:to:options:)-(ModelDocument,_,_)``, or what fetching a tensor throws.
     public static func writeKerasWeights(_ model: StreamedModel, to path: String, options: HDF5WriteOptions = .init()) throws {
-        let writer = KerasWeightsWriter(model: model, file: path, options: options)
-        try writer.validate()
-        // Unnamed where the system allows (O_TMPFILE), so that kill -9 leaves nothing: HDF5Sink writes a
-        // /proc/self/fd/N temporary through its descriptor.
-        try AtomicFile.write(to: path) { temp in
-            try HDF5Library.removeOnStall([temp]) { try HDF5Library.serialized { try writer.write(temp: temp) } }
-        }
+        try write(KerasWeightsWriter(model: model, file: path, options: options), to: path)
     }
 
     /// Writes the Keras 3 weights layout straight to `path` (not atomically), for a file that becomes part of

@@ -48,12 +48,27 @@ public enum HDF5Model {
     ///
     /// - Throws: as ``write(_:to:options:)-(ModelDocument,_,_)``, or what fetching a tensor throws.
     public static func write(_ model: StreamedModel, to path: String, options: HDF5WriteOptions = .init()) throws {
-        let writer = HDF5ModelWriter(model: model, file: path, options: options)
+        try write(HDF5ModelWriter(model: model, file: path, options: options), to: path)
+    }
+
+    /// Checks that the model fits the writer's layout, then writes it atomically: into a temporary file, unnamed
+    /// where the system allows (O_TMPFILE, so that kill -9 leaves nothing: HDF5Sink writes a /proc/self/fd/N
+    /// temporary through its descriptor), removed if libhdf5 stalls, renamed over `path` when complete.
+    static func write(_ writer: some HDF5LayoutWriter, to path: String) throws {
         try writer.validate()
-        // Unnamed where the system allows (O_TMPFILE), so that kill -9 leaves nothing: HDF5Sink writes a
-        // /proc/self/fd/N temporary through its descriptor.
         try AtomicFile.write(to: path) { temp in
             try HDF5Library.removeOnStall([temp]) { try HDF5Library.serialized { try writer.write(temp: temp) } }
         }
     }
 }
+
+/// A writer of one of Keras' HDF5 layouts (the legacy full model, the Keras 3 weights file).
+protocol HDF5LayoutWriter {
+    /// Refuses a model the layout cannot hold, before anything is written.
+    func validate() throws
+    /// Writes the whole file at `temp`.
+    func write(temp: String) throws
+}
+
+extension HDF5ModelWriter: HDF5LayoutWriter {}
+extension KerasWeightsWriter: HDF5LayoutWriter {}

@@ -28,17 +28,13 @@ public enum ParameterTransform: Sendable, Hashable {
                 t += 1
             } } } }
             return perm
-        case let .linearKernel(flattened):
-            let (o, n) = (shape[0], shape[1])
+        case let .linearKernel(flattened), let .denseKernel(flattened):
+            // The source is `[o, n]` (a linear layer's weight) or `[n, o]`; its row r is CNNKit's row row[r].
+            let linear = if case .linearKernel = self { true } else { false }
+            let (o, n) = linear ? (shape[0], shape[1]) : (shape[1], shape[0])
             let row = Self.rows(n, flattened: flattened)
             var perm = [Int](repeating: 0, count: o * n)
-            for oo in 0..<o { for r in 0..<n { perm[oo * n + r] = row[r] * o + oo } }
-            return perm
-        case let .denseKernel(flattened):
-            let (n, o) = (shape[0], shape[1])
-            let row = Self.rows(n, flattened: flattened)
-            var perm = [Int](repeating: 0, count: o * n)
-            for r in 0..<n { for oo in 0..<o { perm[r * o + oo] = row[r] * o + oo } }
+            for r in 0..<n { for oo in 0..<o { perm[linear ? oo * n + r : r * o + oo] = row[r] * o + oo } }
             return perm
         }
     }
