@@ -71,8 +71,7 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
-            try checkInputs(input, architectureOption.architecture)
+        try reportingErrors(checking: input, architectureOption.architecture) {
             let request = ConversionRequest(input: input, output: output, format: to, dtype: dtype, compression: compressionOption.compression, level: compressionOption.level,
                                             weightsOnly: weightsOnly, architecture: try architectureOption.load(), preprocessing: try parsedPreprocessing(),
                                             verify: !noVerify)

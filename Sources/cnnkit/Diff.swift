@@ -23,8 +23,7 @@ struct Diff: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        try reportingErrors {
-            try checkInputs(a, b, architectureOption.architecture)
+        try reportingErrors(checking: a, b, architectureOption.architecture) {
             let left = try loadDocument(a, architecture: architectureOption.architecture), right = try loadDocument(b, architecture: architectureOption.architecture)
             let report = DiffReport(a: left, b: right, pathA: a, pathB: b)
             if output.json {
@@ -37,7 +36,7 @@ struct Diff: ParsableCommand {
                     if let shapes = t.shapeDifference { print("\(t.name): shapes differ: \(shapes)"); continue }
                     print(String(format: "%@: %d of %d values differ, max abs %.3g, max rel %.3g", t.name, t.differing, t.count, t.maxAbsDifference, t.maxRelDifference))
                 }
-                for line in report.trainingStateDifferences { print("training state: \(line)") }
+                for line in report.trainingStateDifferences ?? [] { print("training state: \(line)") }
                 print(report.passed ? "identical: architecture, \(report.tensors.count) tensors and \(report.trainingStateSummary) are bitwise equal" : "models differ")
             }
             if !report.passed { throw ExitCode(Exit.checksFailed) }
@@ -67,24 +66,14 @@ struct DiffReport: Encodable {
     var onlyInB: [String]
     var tensors: [TensorDifference]
     /// What differs in the training states: presence, optimizer settings, counters, RNG, history, data, slot
-    /// tensors. Left out of the JSON when empty (the states are equal, or neither file has one).
-    var trainingStateDifferences: [String]
+    /// tensors. Nil, and left out of the JSON, when there are none (the states are equal, or neither file has one).
+    var trainingStateDifferences: [String]?
     /// The training state as the final line names it when nothing differs.
     var trainingStateSummary: String
 
     enum CodingKeys: String, CodingKey {
         case passed, architectureDifferences = "architecture_differences", onlyInA = "only_in_a", onlyInB = "only_in_b", tensors,
              trainingStateDifferences = "training_state_differences"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(passed, forKey: .passed)
-        try c.encode(architectureDifferences, forKey: .architectureDifferences)
-        try c.encode(onlyInA, forKey: .onlyInA)
-        try c.encode(onlyInB, forKey: .onlyInB)
-        try c.encode(tensors, forKey: .tensors)
-        if !trainingStateDifferences.isEmpty { try c.encode(trainingStateDifferences, forKey: .trainingStateDifferences) }
     }
 
     init(a: ModelDocument, b: ModelDocument, pathA: String, pathB: String) {
@@ -100,8 +89,9 @@ struct DiffReport: Encodable {
         }
         architectureDifferences = arch
         (onlyInA, onlyInB, tensors) = DiffReport.compare(a.tensors, b.tensors)
-        (trainingStateDifferences, trainingStateSummary) = DiffReport.compare(a.trainingState, b.trainingState, pathA: pathA, pathB: pathB)
-        passed = arch.isEmpty && onlyInA.isEmpty && onlyInB.isEmpty && tensors.allSatisfy(\.equal) && trainingStateDifferences.isEmpty
+        let (stateDifferences, summary) = DiffReport.compare(a.trainingState, b.trainingState, pathA: pathA, pathB: pathB)
+        (trainingStateDifferences, trainingStateSummary) = (stateDifferences.isEmpty ? nil : stateDifferences, summary)
+        passed = arch.isEmpty && onlyInA.isEmpty && onlyInB.isEmpty && tensors.allSatisfy(\.equal) && stateDifferences.isEmpty
     }
 
     /// Names only in `a`, only in `b`, and the comparison of each common tensor, bit for bit.

@@ -29,8 +29,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
-            try checkInputs(model, architectureOption.architecture)
+        try reportingErrors(checking: model, architectureOption.architecture) {
             let progress = StageProgress(command: "evaluate", json: output.json)
             defer { progress.finish() }
             progress.stage("reading \(model)")

@@ -46,9 +46,16 @@ struct InjectedFailure: Error, CustomStringConvertible {
 }
 
 /// Runs a command body, turning library errors into one line on stderr and the exit code they map to.
-func reportingErrors(_ body: () throws -> Void) throws {
+///
+/// First comes the input check every command makes before it loads anything: each file it will read (`paths`:
+/// models, images, architecture, resumed model; nil ones are skipped) must be a regular file, following symbolic
+/// links (ModelArchive's ``InputFile``). A FIFO, device, socket, folder or symbolic link loop is refused at once
+/// (exit 66) with a message naming the file and what it is, instead of blocking on it. The readers check again
+/// when they open each file.
+func reportingErrors(checking paths: String?..., body: () throws -> Void) throws {
     do {
         if ProcessInfo.processInfo.environment["CNNKIT_FAILPOINT"] == "internal" { throw InjectedFailure() }
+        for case let path? in paths { try InputFile.check(path) }
         try body()
     } catch let error as ExitCode {
         throw error

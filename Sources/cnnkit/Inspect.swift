@@ -16,8 +16,7 @@ struct Inspect: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        try reportingErrors {
-            try checkInputs(model, architectureOption.architecture)
+        try reportingErrors(checking: model, architectureOption.architecture) {
             let report = try InspectReport(try openModel(model, architecture: architectureOption.architecture))
             if output.json { print(jsonLine(report)) } else { print(report.text()) }
         }

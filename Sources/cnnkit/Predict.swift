@@ -24,8 +24,7 @@ struct Predict: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        try reportingErrors {
-            try checkInputs(model, input, architectureOption.architecture)
+        try reportingErrors(checking: model, input, architectureOption.architecture) {
             // The weights are used where they lie: a raw CNNZ file is mapped and its tensors viewed in place
             // (CRCs checked once at open); other formats are read once, one copy of each tensor.
             // A CNNZ file is mapped from the open on (its CRCs are checked through the mapping): from then on a

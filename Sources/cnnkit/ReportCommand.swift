@@ -36,8 +36,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
-            try checkInputs(model, against, architectureOption.architecture)
+        try reportingErrors(checking: model, against, architectureOption.architecture) {
             _ = try AtomicFile.checkDestination(output)
             let progress = StageProgress(command: "report")
             defer { progress.finish() }
@@ -69,8 +68,7 @@ struct Show: ParsableCommand {
     @OptionGroup var architectureOption: ArchitectureOption
 
     func run() throws {
-        try reportingErrors {
-            try checkInputs(model, architectureOption.architecture)
+        try reportingErrors(checking: model, architectureOption.architecture) {
             _ = try AtomicFile.checkDestination(output)
             let progress = StageProgress(command: "show")
             defer { progress.finish() }

@@ -15,15 +15,6 @@ struct ArchitectureOption: ParsableArguments {
     }
 }
 
-/// The input check every command makes first, before it loads anything: each file it will read (models,
-/// images, architecture, resumed model) must be a regular file, following symbolic links (ModelArchive's
-/// ``InputFile``). A FIFO, device, socket, folder or symbolic link loop is refused at once (exit 66) with a
-/// message naming the file and what it is, instead of blocking on it. The readers check again when they open
-/// each file.
-func checkInputs(_ paths: String?...) throws {
-    for case let path? in paths { try InputFile.check(path) }
-}
-
 /// `--json`: one JSON document on stdout (each command's report has a JSON Schema in `Schemas/`).
 struct JSONOption: ParsableArguments {
     @Flag(help: "Print the result as one JSON document on stdout (its JSON Schema is in Schemas/).")

@@ -108,8 +108,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
-            try checkInputs(resume, arch == "seed" ? nil : arch)
+        try reportingErrors(checking: resume, arch == "seed" ? nil : arch) {
             let train = try FashionMNIST.load(directory: data, split: .train, limit: limit)
             let test = try FashionMNIST.load(directory: data, split: .test, limit: limit)
             let identity = DatasetIdentity(name: "fashion-mnist", trainCount: train.count, fingerprint: train.fingerprint())

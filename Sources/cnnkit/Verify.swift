@@ -58,8 +58,7 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
-            try checkInputs(model, against, inputs, architectureOption.architecture)
+        try reportingErrors(checking: model, against, inputs, architectureOption.architecture) {
             let progress = StageProgress(command: "verify", json: output.json)
             defer { progress.finish() }
             progress.stage("opening \(model)")
