@@ -53,8 +53,9 @@ let package = Package(
         .target(name: "KerasFormat", dependencies: [
             "ConvNet", "ModelArchive", "HDF5Format", "ZipIntegrity", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
-        // The check of a zip's local file headers against its central directory (npz, .keras), which ZIPFoundation leaves out.
-        .target(name: "ZipIntegrity"),
+        // Opening a zip for reading (npz, .keras, .pt) with the check of its local file headers against its central
+        // directory, which ZIPFoundation leaves out.
+        .target(name: "ZipIntegrity", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // The CNNZ reader/writer.
         .target(name: "CNNZFormat", dependencies: ["ConvNet", "ModelArchive", "ZlibCoding", "ZstdCoding", "CNNKitByteKernels"]),
         // libFuzzer target for every reader through ModelFiles.open + Verifier.verify, one mode per reader

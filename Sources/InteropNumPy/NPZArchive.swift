@@ -33,14 +33,9 @@ final class NPZArchiveReader {
     /// - Throws: a ``NumPyError`` naming the member.
     init(url: URL, name: String) throws {
         file = name
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw NumPyError.notAZip(file: name, reason: "\(error)")
-        }
         // numpy reads members through their local headers: one that disagrees with the directory is damage.
         do {
-            try ZipLocalHeaders.check(path: url.path)
+            archive = try ZipLocalHeaders.openForReading(url)
         } catch {
             guard let member = error.member else { throw NumPyError.notAZip(file: name, reason: error.reason) }
             throw NumPyError.corruptMember(file: name, member: member, reason: error.reason)

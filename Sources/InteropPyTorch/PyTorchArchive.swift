@@ -47,14 +47,10 @@ final class PyTorchArchive {
         fileSize = opened.size
         if got == 14 && head == Self.legacyMagic { throw PyTorchError.legacyFormat(file: path) }
         do {
-            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+            archive = try ZipLocalHeaders.openForReading(URL(fileURLWithPath: path))
         } catch {
-            throw PyTorchError.archive(file: path, member: nil, reason: "not a zip archive CNNKit can read (\(error)); \(PyTorchError.resave)")
-        }
-        do {
-            try ZipLocalHeaders.check(path: path)
-        } catch {
-            throw PyTorchError.archive(file: path, member: error.member, reason: error.reason)
+            throw PyTorchError.archive(file: path, member: error.member,
+                                       reason: error.unreadable ? "not a zip archive CNNKit can read (\(error.reason)); \(PyTorchError.resave)" : error.reason)
         }
         var entries: [String: Entry] = [:]
         var folder: String?

@@ -22,16 +22,11 @@ struct KerasArchiveReader {
         guard access(path, R_OK) == 0 else { throw KerasArchiveError.missingFile(file: path, reason: errnoText()) }
         let fileSize = try self.fileSize()
         let archive: Archive
-        do {
-            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
-        } catch {
-            throw KerasArchiveError.invalid(file: path, member: nil, reason: "not a readable zip archive (\(error))")
-        }
         // Keras reads members through their local headers: one that disagrees with the directory is damage.
         do {
-            try ZipLocalHeaders.check(path: path)
+            archive = try ZipLocalHeaders.openForReading(URL(fileURLWithPath: path))
         } catch {
-            throw KerasArchiveError.invalid(file: path, member: error.member, reason: error.reason)
+            throw KerasArchiveError.invalid(file: path, member: error.member, reason: error.unreadable ? "not a readable zip archive (\(error.reason))" : error.reason)
         }
         let members = try self.members(archive, fileSize: fileSize)
         guard let configEntry = members[KerasArchiveLayout.config] else {

@@ -3,6 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
+import ZIPFoundation
 
 /// The check of a zip archive's local file headers against its central directory, which ZIPFoundation does not
 /// make (it reads names, sizes and checksums from the central directory only and skips each local header by its
@@ -17,6 +19,37 @@ public enum ZipLocalHeaders {
     public struct Mismatch: Error, Sendable, Equatable {
         public var member: String?
         public var reason: String
+    }
+
+    /// Why a zip cannot be opened for reading: its central directory is unreadable (not a zip, or damaged), or a
+    /// local header disagrees with it.
+    public struct OpenFailure: Error, Sendable, Equatable {
+        /// True when ZIPFoundation could not read the central directory; false for a ``Mismatch``.
+        public var unreadable: Bool
+        /// The member whose local header disagrees, when known.
+        public var member: String?
+        /// What is wrong.
+        public var reason: String
+    }
+
+    /// Opens the zip file at `url` for reading, the one way CNNKit's zip readers (npz, `.keras`, `.pt`) open one:
+    /// ZIPFoundation reads its central directory, then every local header is checked against it
+    /// (``check(path:)``).
+    ///
+    /// - Throws: ``OpenFailure``.
+    public static func openForReading(_ url: URL) throws(OpenFailure) -> Archive {
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw OpenFailure(unreadable: true, member: nil, reason: "\(error)")
+        }
+        do {
+            try check(path: url.path)
+        } catch {
+            throw OpenFailure(unreadable: false, member: error.member, reason: error.reason)
+        }
+        return archive
     }
 
     /// Checks every central directory entry of the zip file at `path`: its local file header is inside the
