@@ -25,7 +25,7 @@ extension Kernels {
                                   output: FloatPointer) {
         let p = plan.window
         let cout = p.outChannels, cin = p.inChannels, pw = plan.paddedWidth, kh = p.windowHeight
-        let tapStride = p.strideX * cin, rowTaps = p.windowWidth * cin
+        let tapStride = p.strideX * cin, rowTaps = plan.rowTaps
         let zero = SIMD8<Float>(repeating: 0)
         for oy in 0..<p.outHeight {
             let rowBase = oy * p.strideY
@@ -73,7 +73,7 @@ extension Kernels {
                                          weightGradient: FloatPointer) {
         let p = plan.window
         let cout = p.outChannels, cin = p.inChannels, pw = plan.paddedWidth
-        let taps = plan.tapCount, rowTaps = p.windowWidth * cin
+        let taps = plan.tapCount, rowTaps = plan.rowTaps
         let step = p.strideX * cin, ow = p.outWidth
         let zero = SIMD8<Float>(repeating: 0)
         // Tap t = ky * rowTaps + j sits at `ky * pw * cin + j` from a window's origin in the padded input.

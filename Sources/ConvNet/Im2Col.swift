@@ -11,8 +11,7 @@ struct Im2ColRows: GEMMOperand {
     let input: ConstFloatPointer
 
     func packRows(_ i0: Int, count: Int, depth k0: Int, _ depth: Int, into panel: FloatPointer) {
-        let mr = GEMM.mr, w = plan.window, cin = w.inChannels
-        let rowTaps = w.windowWidth * cin, inputRow = plan.paddedWidth * cin
+        let mr = GEMM.mr, w = plan.window, cin = w.inChannels, rowTaps = plan.rowTaps, inputRow = plan.paddedRowStride
         // The window origin of each of the panel's positions (rows past count repeat the last one; never stored).
         var origins = (input, input, input, input, input, input)
         withUnsafeMutableBytes(of: &origins) { raw in
@@ -52,8 +51,7 @@ struct Im2ColColumns: GEMMOperand {
     let input: ConstFloatPointer
 
     func packRows(_ i0: Int, count: Int, depth k0: Int, _ depth: Int, into panel: FloatPointer) {
-        let mr = GEMM.mr, w = plan.window, cin = w.inChannels
-        let rowTaps = w.windowWidth * cin, inputRow = plan.paddedWidth * cin
+        let mr = GEMM.mr, w = plan.window, cin = w.inChannels, rowTaps = plan.rowTaps, inputRow = plan.paddedRowStride
         // The offset of each of the panel's taps from a position's window origin.
         var offsets = (0, 0, 0, 0, 0, 0)
         withUnsafeMutableBytes(of: &offsets) { raw in
@@ -84,6 +82,10 @@ struct Im2ColColumns: GEMMOperand {
 extension ConvPlan {
     /// Taps per output position: `kh * kw * cin`, the depth of the forward product.
     var tapCount: Int { window.windowHeight * window.windowWidth * window.inChannels }
+    /// Taps in one kernel row: `kw * cin`, contiguous floats of the (padded) input.
+    var rowTaps: Int { window.windowWidth * window.inChannels }
+    /// Floats in one row of the (padded) input.
+    var paddedRowStride: Int { paddedWidth * window.inChannels }
     var positionCount: Int { window.outHeight * window.outWidth }
 
     /// The gradient of the padded input from the gradient of `col` (`[P, T]`, row per position): each input
