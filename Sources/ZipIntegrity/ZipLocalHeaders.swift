@@ -181,17 +181,26 @@ public enum ZipLocalHeaders {
                 throw Mismatch(member: nil, reason: "the end of central directory record describes a multi-disk archive (disk \(tail.u16(end + 4)), directory on disk \(tail.u16(end + 6)), \(tail.u16(end + 8)) of \(tail.u16(end + 10)) entries on this disk); CNNKit reads single-disk zips")
             }
             var count = UInt64(tail.u16(end + 10)), directorySize = UInt64(tail.u32(end + 12)), directoryOffset = UInt64(tail.u32(end + 16))
-            if count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
-                let eocdOffset = size - UInt64(tailLength) + UInt64(end)
-                guard eocdOffset >= 20 else { throw Mismatch(member: nil, reason: "zip64 values without a zip64 end of central directory locator") }
-                let locator = try read(eocdOffset - 20, 20, "the zip64 end of central directory locator")
-                guard locator.u32(0) == 0x0706_4B50 else { throw Mismatch(member: nil, reason: "zip64 values without a zip64 end of central directory locator") }
+            let saturated = count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF
+            let eocdOffset = size - UInt64(tailLength) + UInt64(end)
+            let locator = try eocdOffset >= 20 ? read(eocdOffset - 20, 20, "the zip64 end of central directory locator") : []
+            let hasLocator = locator.count == 20 && locator.u32(0) == 0x0706_4B50
+            // Where a zip64 locator precedes the record, readers take the zip64 record's values (ZIPFoundation and
+            // Python's zipfile both do, whether or not the 32-bit fields are saturated), so those are the values
+            // checked; a 32-bit field that is not saturated must agree with its zip64 value.
+            if saturated || hasLocator {
+                guard hasLocator else { throw Mismatch(member: nil, reason: "zip64 values without a zip64 end of central directory locator") }
                 let record = try read(locator.u64(8), 56, "the zip64 end of central directory record")
                 guard record.u32(0) == 0x0606_4B50 else { throw Mismatch(member: nil, reason: "no zip64 end of central directory record at byte \(locator.u64(8))") }
                 guard locator.u32(4) == 0, locator.u32(16) <= 1, record.u32(16) == 0, record.u32(20) == 0, record.u64(24) == record.u64(32) else {
                     throw Mismatch(member: nil, reason: "the zip64 end of central directory record describes a multi-disk archive; CNNKit reads single-disk zips")
                 }
-                (count, directorySize, directoryOffset) = (record.u64(32), record.u64(40), record.u64(48))
+                let zip64 = (count: record.u64(32), size: record.u64(40), offset: record.u64(48))
+                guard count == 0xFFFF || count == zip64.count, directorySize == 0xFFFF_FFFF || directorySize == zip64.size,
+                      directoryOffset == 0xFFFF_FFFF || directoryOffset == zip64.offset else {
+                    throw Mismatch(member: nil, reason: "the zip64 end of central directory record (\(zip64.count) entries, \(zip64.size) bytes at byte \(zip64.offset)) disagrees with the end of central directory record (\(count) entries, \(directorySize) bytes at byte \(directoryOffset))")
+                }
+                (count, directorySize, directoryOffset) = zip64
             }
             // Each entry takes 46 bytes at least: a count the directory cannot hold is refused before looping.
             guard count <= directorySize / 46 + 1, let entries = Int(exactly: count) else {

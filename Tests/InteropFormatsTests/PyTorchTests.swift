@@ -234,6 +234,23 @@ struct PyTorchFileTests {
         }
     }
 
+    @Test("a zip64 end record that disagrees with the 32-bit one is refused before the directory is walked, not a trap")
+    func zip64Disagreement() throws {
+        // torch.save writes a zip64 end of central directory record and locator; ZIPFoundation (and Python's
+        // zipfile) take the directory offset from the zip64 record. Set that offset's high byte.
+        var bytes = [UInt8](try Data(contentsOf: TestSupport.packageRoot.appendingPathComponent("Fixtures/pytorch/float64.pt")))
+        let record = try #require((0...(bytes.count - 56)).last { bytes[$0..<($0 + 4)].elementsEqual([0x50, 0x4B, 0x06, 0x06]) })
+        bytes[record + 55] = 0xF2
+        let folder = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("m.pt").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect { try PyTorchTensorReader(path: path) } throws: { error in
+            guard case let .archive(_, member, reason) = error as? PyTorchError else { return false }
+            return member == nil && reason.contains("zip64 end of central directory record") && reason.contains("disagrees")
+        }
+    }
+
     @Test("the legacy format and plain zips")
     func recognition() {
         let format = PyTorchFileFormat()
