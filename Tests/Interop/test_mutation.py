@@ -419,14 +419,15 @@ def test_a_zeroed_global_heap_header_is_refused_in_bounded_time(cnnkit_bin, fmt)
 # ---------------------------------------------------------------------------------------------------------------
 # What the mutation test and the fuzz targets found: the regression files of the corpora, libhdf5's own findings
 
-REGRESSIONS = sorted(p for folder in ("hdf5/corpus", "hdf5/weights-corpus", "keras/corpus", "npz/corpus", "safetensors/corpus")
+REGRESSIONS = sorted(p for folder in ("hdf5/corpus", "hdf5/weights-corpus", "keras/corpus", "npz/corpus", "pytorch/corpus",
+                                      "safetensors/corpus")
                      for p in (PACKAGE_ROOT / "Fixtures" / folder).glob("regression-*"))
 
 
 @pytest.mark.parametrize("path", REGRESSIONS, ids=lambda p: p.name)
 def test_regression_files_are_refused(cnnkit_bin, path):
-    """Each file once passed verify (exit 0) though h5py, numpy or Python's zipfile read other values or nothing
-    (Documentation/fuzzing.md lists them); now verify refuses it as damaged."""
+    """Each file once passed verify (exit 0) though h5py, numpy or Python's zipfile read other values or nothing, or
+    crashed it (Documentation/fuzzing.md lists them); now verify refuses it as damaged."""
     args = [str(cnnkit_bin), "verify", str(path)]
     if path.name.endswith(".weights.h5"):
         args += ["--architecture", str(ARCH)]
