@@ -61,9 +61,7 @@ enum ONNXRecord {
             guard let data = Data(base64Encoded: values.float32Base64), data.count == count * 4 else {
                 throw refuse("\(what) are not base64 float32 values for shape \(values.shape)")
             }
-            let scalars = data.withUnsafeBytes { raw in
-                (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-            }
+            let scalars = data.withUnsafeBytes { ONNXTensorData.decodeFloats($0, count: count) }
             return Tensor(shape: values.shape, scalars: scalars)
         }
         return Probes(inputs: try tensor(record.inputs, "inputs"), outputs: try tensor(record.outputs, "outputs"), source: record.source)

@@ -61,7 +61,7 @@ struct ONNXTensorData {
             guard tensor.rawData.count == n * 4 else {
                 throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "raw_data holds \(tensor.rawData.count) bytes, dims \(tensor.dims) need \(n * 4)")
             }
-            return tensor.rawData.withUnsafeBytes { decodeFloats($0, count: n) }
+            return tensor.rawData.withUnsafeBytes { Self.decodeFloats($0, count: n) }
         }
         guard tensor.floatData.count == n else {
             throw ONNXError.tensor(file: file, tensor: tensor.name, reason: "float_data holds \(tensor.floatData.count) values, dims \(tensor.dims) need \(n)")
@@ -95,12 +95,13 @@ struct ONNXTensorData {
         return tensor.int64Data
     }
 
-    private func decodeFloats(_ raw: UnsafeRawBufferPointer, count n: Int) -> [Float] {
+    /// `n` little-endian float32 values from the start of `raw`.
+    static func decodeFloats(_ raw: UnsafeRawBufferPointer, count n: Int) -> [Float] {
         (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
     }
 
     private func decodeFloats(_ bytes: [UInt8], count n: Int) -> [Float] {
-        bytes.withUnsafeBytes { decodeFloats($0, count: n) }
+        bytes.withUnsafeBytes { Self.decodeFloats($0, count: n) }
     }
 
     /// The bytes of an external-data tensor, after its `location` is checked (CVE-2022-25882, CVE-2024-27318):
